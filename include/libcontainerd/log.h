@@ -1,0 +1,28 @@
+// libcontainerd: the library never prints; it logs to a replaceable sink.
+// Thread-safety: SetLogSink and Log may be called from any thread; the sink itself is called
+// from whichever thread logs and must be thread-safe.
+#pragma once
+
+#include <functional>
+#include <string_view>
+
+namespace libcontainerd {
+
+enum class LogLevel { kDebug, kInfo, kWarning, kError };
+std::string_view ToString(LogLevel level) noexcept;
+
+using LogSink = std::function<void(LogLevel level, std::string_view message)>;
+
+// Replaces the process-wide sink. A null sink discards everything (the default).
+void SetLogSink(LogSink sink);
+// Messages below this level are not formatted or passed on (default kInfo).
+void SetLogLevel(LogLevel level);
+
+// A sink writing "level: message" lines to stderr (for programs and tests).
+LogSink StderrLogSink();
+
+// Logs through the current sink.
+void Log(LogLevel level, std::string_view message);
+bool LogEnabled(LogLevel level) noexcept;
+
+}  // namespace libcontainerd

@@ -1,0 +1,281 @@
+// libcontainerd: task statistics as plain C++ values (cgroup v1 and v2 metrics).
+// Field names and meanings are containerd's cgroups metrics (io.containerd.cgroups.v1/v2);
+// a message the daemon did not send is an empty std::optional.
+// Thread-safety: plain values.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "libcontainerd/types.h"
+
+namespace libcontainerd {
+
+namespace cgroup1 {
+struct HugetlbStat {
+  uint64_t usage = 0;
+  uint64_t max = 0;
+  uint64_t failcnt = 0;
+  std::string pagesize;
+  bool operator==(const HugetlbStat&) const = default;
+};
+struct PidsStat {
+  uint64_t current = 0;
+  uint64_t limit = 0;
+  bool operator==(const PidsStat&) const = default;
+};
+struct CPUUsage {
+  uint64_t total = 0;
+  uint64_t kernel = 0;
+  uint64_t user = 0;
+  std::vector<uint64_t> per_cpu;
+  bool operator==(const CPUUsage&) const = default;
+};
+struct Throttle {
+  uint64_t periods = 0;
+  uint64_t throttled_periods = 0;
+  uint64_t throttled_time = 0;
+  bool operator==(const Throttle&) const = default;
+};
+struct CPUStat {
+  std::optional<CPUUsage> usage;
+  std::optional<Throttle> throttling;
+  bool operator==(const CPUStat&) const = default;
+};
+struct MemoryEntry {
+  uint64_t limit = 0;
+  uint64_t usage = 0;
+  uint64_t max = 0;
+  uint64_t failcnt = 0;
+  bool operator==(const MemoryEntry&) const = default;
+};
+struct MemoryStat {
+  uint64_t cache = 0;
+  uint64_t rss = 0;
+  uint64_t rss_huge = 0;
+  uint64_t mapped_file = 0;
+  uint64_t dirty = 0;
+  uint64_t writeback = 0;
+  uint64_t pg_pg_in = 0;
+  uint64_t pg_pg_out = 0;
+  uint64_t pg_fault = 0;
+  uint64_t pg_maj_fault = 0;
+  uint64_t inactive_anon = 0;
+  uint64_t active_anon = 0;
+  uint64_t inactive_file = 0;
+  uint64_t active_file = 0;
+  uint64_t unevictable = 0;
+  uint64_t hierarchical_memory_limit = 0;
+  uint64_t hierarchical_swap_limit = 0;
+  uint64_t total_cache = 0;
+  uint64_t total_rss = 0;
+  uint64_t total_rss_huge = 0;
+  uint64_t total_mapped_file = 0;
+  uint64_t total_dirty = 0;
+  uint64_t total_writeback = 0;
+  uint64_t total_pg_pg_in = 0;
+  uint64_t total_pg_pg_out = 0;
+  uint64_t total_pg_fault = 0;
+  uint64_t total_pg_maj_fault = 0;
+  uint64_t total_inactive_anon = 0;
+  uint64_t total_active_anon = 0;
+  uint64_t total_inactive_file = 0;
+  uint64_t total_active_file = 0;
+  uint64_t total_unevictable = 0;
+  std::optional<MemoryEntry> usage;
+  std::optional<MemoryEntry> swap;
+  std::optional<MemoryEntry> kernel;
+  std::optional<MemoryEntry> kernel_tcp;
+  bool operator==(const MemoryStat&) const = default;
+};
+struct MemoryOomControl {
+  uint64_t oom_kill_disable = 0;
+  uint64_t under_oom = 0;
+  uint64_t oom_kill = 0;
+  bool operator==(const MemoryOomControl&) const = default;
+};
+struct BlkIOEntry {
+  std::string op;
+  std::string device;
+  uint64_t major = 0;
+  uint64_t minor = 0;
+  uint64_t value = 0;
+  bool operator==(const BlkIOEntry&) const = default;
+};
+struct BlkIOStat {
+  std::vector<BlkIOEntry> io_service_bytes_recursive;
+  std::vector<BlkIOEntry> io_serviced_recursive;
+  std::vector<BlkIOEntry> io_queued_recursive;
+  std::vector<BlkIOEntry> io_service_time_recursive;
+  std::vector<BlkIOEntry> io_wait_time_recursive;
+  std::vector<BlkIOEntry> io_merged_recursive;
+  std::vector<BlkIOEntry> io_time_recursive;
+  std::vector<BlkIOEntry> sectors_recursive;
+  bool operator==(const BlkIOStat&) const = default;
+};
+struct RdmaEntry {
+  std::string device;
+  uint32_t hca_handles = 0;
+  uint32_t hca_objects = 0;
+  bool operator==(const RdmaEntry&) const = default;
+};
+struct RdmaStat {
+  std::vector<RdmaEntry> current;
+  std::vector<RdmaEntry> limit;
+  bool operator==(const RdmaStat&) const = default;
+};
+struct NetworkStat {
+  std::string name;
+  uint64_t rx_bytes = 0;
+  uint64_t rx_packets = 0;
+  uint64_t rx_dropped = 0;
+  uint64_t tx_bytes = 0;
+  uint64_t tx_packets = 0;
+  uint64_t tx_errors = 0;
+  uint64_t tx_dropped = 0;
+  bool operator==(const NetworkStat&) const = default;
+};
+struct CgroupStats {
+  uint64_t nr_sleeping = 0;
+  uint64_t nr_running = 0;
+  uint64_t nr_stopped = 0;
+  uint64_t nr_uninterruptible = 0;
+  uint64_t nr_io_wait = 0;
+  bool operator==(const CgroupStats&) const = default;
+};
+struct Metrics {
+  std::vector<HugetlbStat> hugetlb;
+  std::optional<PidsStat> pids;
+  std::optional<CPUStat> cpu;
+  std::optional<MemoryStat> memory;
+  std::optional<BlkIOStat> blkio;
+  std::optional<RdmaStat> rdma;
+  std::vector<NetworkStat> network;
+  std::optional<CgroupStats> cgroup_stats;
+  std::optional<MemoryOomControl> memory_oom_control;
+  bool operator==(const Metrics&) const = default;
+};
+}  // namespace cgroup1
+
+namespace cgroup2 {
+struct PidsStat {
+  uint64_t current = 0;
+  uint64_t limit = 0;
+  bool operator==(const PidsStat&) const = default;
+};
+struct CPUStat {
+  uint64_t user_usec = 0;
+  uint64_t system_usec = 0;
+  uint64_t nr_periods = 0;
+  uint64_t nr_throttled = 0;
+  uint64_t throttled_usec = 0;
+  bool operator==(const CPUStat&) const = default;
+};
+struct MemoryStat {
+  uint64_t anon = 0;
+  uint64_t file = 0;
+  uint64_t kernel_stack = 0;
+  uint64_t slab = 0;
+  uint64_t sock = 0;
+  uint64_t shmem = 0;
+  uint64_t file_mapped = 0;
+  uint64_t file_dirty = 0;
+  uint64_t file_writeback = 0;
+  uint64_t anon_thp = 0;
+  uint64_t inactive_anon = 0;
+  uint64_t active_anon = 0;
+  uint64_t inactive_file = 0;
+  uint64_t active_file = 0;
+  uint64_t unevictable = 0;
+  uint64_t slab_reclaimable = 0;
+  uint64_t slab_unreclaimable = 0;
+  uint64_t pgfault = 0;
+  uint64_t pgmajfault = 0;
+  uint64_t workingset_refault = 0;
+  uint64_t workingset_activate = 0;
+  uint64_t workingset_nodereclaim = 0;
+  uint64_t pgrefill = 0;
+  uint64_t pgscan = 0;
+  uint64_t pgsteal = 0;
+  uint64_t pgactivate = 0;
+  uint64_t pgdeactivate = 0;
+  uint64_t pglazyfree = 0;
+  uint64_t pglazyfreed = 0;
+  uint64_t thp_fault_alloc = 0;
+  uint64_t thp_collapse_alloc = 0;
+  uint64_t usage = 0;
+  uint64_t usage_limit = 0;
+  uint64_t swap_usage = 0;
+  uint64_t swap_limit = 0;
+  bool operator==(const MemoryStat&) const = default;
+};
+struct MemoryEvents {
+  uint64_t low = 0;
+  uint64_t high = 0;
+  uint64_t max = 0;
+  uint64_t oom = 0;
+  uint64_t oom_kill = 0;
+  bool operator==(const MemoryEvents&) const = default;
+};
+struct RdmaEntry {
+  std::string device;
+  uint32_t hca_handles = 0;
+  uint32_t hca_objects = 0;
+  bool operator==(const RdmaEntry&) const = default;
+};
+struct RdmaStat {
+  std::vector<RdmaEntry> current;
+  std::vector<RdmaEntry> limit;
+  bool operator==(const RdmaStat&) const = default;
+};
+struct IOEntry {
+  uint64_t major = 0;
+  uint64_t minor = 0;
+  uint64_t rbytes = 0;
+  uint64_t wbytes = 0;
+  uint64_t rios = 0;
+  uint64_t wios = 0;
+  bool operator==(const IOEntry&) const = default;
+};
+struct IOStat {
+  std::vector<IOEntry> usage;
+  bool operator==(const IOStat&) const = default;
+};
+struct HugeTlbStat {
+  uint64_t current = 0;
+  uint64_t max = 0;
+  std::string pagesize;
+  bool operator==(const HugeTlbStat&) const = default;
+};
+struct Metrics {
+  std::optional<PidsStat> pids;
+  std::optional<CPUStat> cpu;
+  std::optional<MemoryStat> memory;
+  std::optional<RdmaStat> rdma;
+  std::optional<IOStat> io;
+  std::vector<HugeTlbStat> hugetlb;
+  std::optional<MemoryEvents> memory_events;
+  bool operator==(const Metrics&) const = default;
+};
+}  // namespace cgroup2
+
+// Statistics of one task at one time.
+struct Stats {
+  SystemTime read{};  // when the daemon collected them
+  std::variant<std::monostate, cgroup1::Metrics, cgroup2::Metrics> metrics;
+
+  const cgroup1::Metrics* v1() const { return std::get_if<cgroup1::Metrics>(&metrics); }
+  const cgroup2::Metrics* v2() const { return std::get_if<cgroup2::Metrics>(&metrics); }
+};
+
+// moby's InterfaceToStats: decodes a metrics payload given as its type URL
+// ("io.containerd.cgroups.v1.Metrics" or "io.containerd.cgroups.v2.Metrics", with or without a
+// "type.googleapis.com/" prefix) and its serialized protobuf bytes.
+// Throws Error{kInvalidArgument} for an unknown type URL or undecodable bytes.
+Stats InterfaceToStats(SystemTime read, std::string_view type_url, std::string_view bytes);
+
+}  // namespace libcontainerd
