@@ -132,6 +132,7 @@ struct NetworkStat {
   std::string name;
   uint64_t rx_bytes = 0;
   uint64_t rx_packets = 0;
+  uint64_t rx_errors = 0;
   uint64_t rx_dropped = 0;
   uint64_t tx_bytes = 0;
   uint64_t tx_packets = 0;
@@ -168,6 +169,7 @@ struct PidsStat {
   bool operator==(const PidsStat&) const = default;
 };
 struct CPUStat {
+  uint64_t usage_usec = 0;
   uint64_t user_usec = 0;
   uint64_t system_usec = 0;
   uint64_t nr_periods = 0;
@@ -277,5 +279,29 @@ struct Stats {
 // "type.googleapis.com/" prefix) and its serialized protobuf bytes.
 // Throws Error{kInvalidArgument} for an unknown type URL or undecodable bytes.
 Stats InterfaceToStats(SystemTime read, std::string_view type_url, std::string_view bytes);
+
+// The figures `docker stats` shows, derived from either cgroup version. A figure the metrics
+// do not carry (a message the daemon did not send) is 0.
+struct StatsSummary {
+  uint64_t cpu_total_ns = 0;  // cumulative CPU time of the cgroup, nanoseconds
+  uint64_t memory_usage = 0;  // bytes in use, without the inactive page cache (as docker)
+  uint64_t memory_limit = 0;  // bytes; the kernel's "no limit" value when unlimited
+  uint64_t pids_current = 0;  // number of tasks (threads) in the cgroup
+  bool operator==(const StatsSummary&) const = default;
+};
+
+// v1: cpu.usage.total; memory.usage.usage minus memory.total_inactive_file;
+// memory.usage.limit; pids.current.
+// v2: cpu.usage_usec * 1000; memory.usage minus memory.inactive_file; memory.usage_limit;
+// pids.current.
+// The inactive file cache is subtracted only when smaller than the usage (docker's rule).
+// An empty Stats gives all zeros. Pure; never throws.
+StatsSummary Summarize(const Stats& stats) noexcept;
+
+// Every field of `stats` as one line of JSON: {"read": RFC 3339 UTC time with nanoseconds,
+// "cgroup": "v1" | "v2" | "none", "metrics": {...}} with containerd's snake_case field names;
+// a message the daemon did not send is null. For tools (lcctl) and logs. Throws only
+// std::bad_alloc.
+std::string StatsToJsonString(const Stats& stats);
 
 }  // namespace libcontainerd
