@@ -1,0 +1,150 @@
+// Decodes containerd task events (package containerd.events) into moby's EventType/EventInfo.
+#include "events/decode.h"
+
+#include <array>
+#include <chrono>
+#include <limits>
+#include <string>
+
+#include "github.com/containerd/containerd/api/events/task.pb.h"
+#include "libcontainerd/errors.h"
+
+namespace libcontainerd::events {
+namespace {
+
+namespace pb = ::containerd::events;
+
+// Quotes untrusted text for an error message: control and non-ASCII bytes escaped, long
+// values cut.
+std::string Quoted(std::string_view s) {
+  constexpr size_t kMax = 120;
+  std::string out = "\"";
+  for (char c : s.substr(0, kMax)) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u >= 0x7f || c == '"' || c == '\\') {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[u >> 4];
+      out += kHex[u & 0xf];
+    } else {
+      out += c;
+    }
+  }
+  if (s.size() > kMax) out += "...";
+  return out + "\"";
+}
+
+[[noreturn]] void Fail(std::string_view topic, std::string_view type_url, std::string why) {
+  throw Error(ErrorKind::kInvalidArgument,
+              "event " + Quoted(topic) + " with payload type " + Quoted(type_url) + ": " + why,
+              {.op = "DecodeEvent"});
+}
+
+template <typename Pb>
+Pb Parse(std::string_view topic, std::string_view type_url, std::string_view bytes) {
+  Pb msg;
+  if (bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max()) ||
+      !msg.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    Fail(topic, type_url,
+         "the " + std::to_string(bytes.size()) + " payload bytes are not a valid " +
+             msg.GetTypeName() + " message");
+  }
+  return msg;
+}
+
+// A protobuf Timestamp as SystemTime, clamped to SystemTime's range (int64 nanoseconds on
+// libstdc++: years 1677..2262) instead of overflowing.
+SystemTime FromTimestamp(const google::protobuf::Timestamp& ts) {
+  using Dur = SystemTime::duration;
+  constexpr int64_t kPerSec = std::chrono::duration_cast<Dur>(std::chrono::seconds(1)).count();
+  static_assert(kPerSec > 0 && kPerSec <= 1'000'000'000, "SystemTime finer than ns");
+  constexpr int64_t kMaxSec = std::numeric_limits<Dur::rep>::max() / kPerSec - 1;
+  const int64_t sec = ts.seconds();
+  if (sec > kMaxSec) return SystemTime::max();
+  if (sec < -kMaxSec) return SystemTime::min();
+  int64_t nanos = ts.nanos();
+  if (nanos < 0) nanos = 0;
+  if (nanos > 999'999'999) nanos = 999'999'999;
+  return SystemTime(Dur(sec * kPerSec) +
+                    std::chrono::duration_cast<Dur>(std::chrono::nanoseconds(nanos)));
+}
+
+Decoded Make(EventType type, std::string container_id, std::string process_id = {},
+             uint32_t pid = 0) {
+  Decoded d;
+  d.type = type;
+  d.info.container_id = std::move(container_id);
+  d.info.process_id = std::move(process_id);
+  d.info.pid = pid;
+  return d;
+}
+
+struct TopicEntry {
+  std::string_view topic;
+  std::string_view payload;  // full protobuf name of the payload type
+};
+constexpr std::array<TopicEntry, 8> kTopics{{
+    {"/tasks/create", "containerd.events.TaskCreate"},
+    {"/tasks/start", "containerd.events.TaskStart"},
+    {"/tasks/exit", "containerd.events.TaskExit"},
+    {"/tasks/oom", "containerd.events.TaskOOM"},
+    {"/tasks/exec-added", "containerd.events.TaskExecAdded"},
+    {"/tasks/exec-started", "containerd.events.TaskExecStarted"},
+    {"/tasks/paused", "containerd.events.TaskPaused"},
+    {"/tasks/resumed", "containerd.events.TaskResumed"},
+}};
+
+}  // namespace
+
+std::optional<Decoded> DecodeEnvelope(std::string_view topic, std::string_view type_url,
+                                      std::string_view bytes) {
+  const TopicEntry* entry = nullptr;
+  for (const auto& e : kTopics)
+    if (e.topic == topic) entry = &e;
+  if (entry == nullptr) return std::nullopt;
+
+  // The message name is what follows the last '/' (Any's rule).
+  const auto slash = type_url.rfind('/');
+  const std::string_view name =
+      slash == std::string_view::npos ? type_url : type_url.substr(slash + 1);
+  if (name != entry->payload) {
+    Fail(topic, type_url, "expected payload type " + std::string(entry->payload));
+  }
+
+  const auto& t = entry->topic;
+  if (t == "/tasks/create") {
+    auto m = Parse<pb::TaskCreate>(topic, type_url, bytes);
+    return Make(EventType::kCreate, m.container_id(), m.container_id(), m.pid());
+  }
+  if (t == "/tasks/start") {
+    auto m = Parse<pb::TaskStart>(topic, type_url, bytes);
+    return Make(EventType::kStart, m.container_id(), m.container_id(), m.pid());
+  }
+  if (t == "/tasks/exit") {
+    auto m = Parse<pb::TaskExit>(topic, type_url, bytes);
+    Decoded d = Make(EventType::kExit, m.container_id(), m.id(), m.pid());
+    d.info.exit_code = m.exit_status();
+    if (m.has_exited_at()) d.info.exited_at = FromTimestamp(m.exited_at());
+    return d;
+  }
+  if (t == "/tasks/oom") {
+    auto m = Parse<pb::TaskOOM>(topic, type_url, bytes);
+    return Make(EventType::kOOM, m.container_id());
+  }
+  if (t == "/tasks/exec-added") {
+    auto m = Parse<pb::TaskExecAdded>(topic, type_url, bytes);
+    return Make(EventType::kExecAdded, m.container_id(), m.exec_id());
+  }
+  if (t == "/tasks/exec-started") {
+    auto m = Parse<pb::TaskExecStarted>(topic, type_url, bytes);
+    return Make(EventType::kExecStarted, m.container_id(), m.exec_id(), m.pid());
+  }
+  if (t == "/tasks/paused") {
+    auto m = Parse<pb::TaskPaused>(topic, type_url, bytes);
+    return Make(EventType::kPaused, m.container_id());
+  }
+  auto m = Parse<pb::TaskResumed>(topic, type_url, bytes);  // "/tasks/resumed"
+  return Make(EventType::kResumed, m.container_id());
+}
+
+}  // namespace libcontainerd::events
