@@ -1,0 +1,261 @@
+// Internal: a small field-visitor JSON codec for the OCI structs.
+//
+// Each struct lists its members once, in VisitFields (spec_json.cc):
+//   v("ociVersion", s.oci_version, kAlways); v("hostname", s.hostname, kOmitEmpty); ...
+// The Decoder and Encoder visitors below turn that list into lossless decoding (unknown members
+// and explicit empty values go to `extra`) and Go-compatible encoding (omitempty).
+#pragma once
+
+#include <concepts>
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "libcontainerd/errors.h"
+
+namespace libcontainerd::oci::detail {
+
+using nlohmann::json;
+
+// Go's encoding rule for a member: always written, or left out when empty (omitempty).
+enum Presence { kAlways, kOmitEmpty };
+
+// "$" for the root, else the path itself.
+inline std::string DisplayPath(const std::string& path) { return path.empty() ? "$" : path; }
+
+// path + "." + key, or path + "[\"key\"]" when the key is not a plain identifier (map keys).
+std::string ChildPath(const std::string& path, std::string_view key);
+std::string IndexPath(const std::string& path, size_t index);
+
+// Throws Error{kInvalidArgument, "<path>: <rule>"}.
+[[noreturn]] void Fail(const std::string& path, const std::string& rule);
+
+// "a string", "a number", "an object", ... for messages.
+const char* TypeName(const json& j);
+
+// Parses text into JSON: Error{kInvalidArgument} for malformed JSON or nesting deeper than
+// kMaxDepth (checked before parsing, so no recursion can overflow the stack).
+inline constexpr int kMaxDepth = 256;
+json ParseJson(std::string_view text);
+// Serializes compactly: Error{kInvalidArgument} when a string is not valid UTF-8.
+std::string DumpJson(const json& j);
+
+template <class T>
+struct IsOptional : std::false_type {};
+template <class T>
+struct IsOptional<std::optional<T>> : std::true_type {};
+template <class T>
+struct IsVector : std::false_type {};
+template <class T>
+struct IsVector<std::vector<T>> : std::true_type {};
+template <class T>
+struct IsMap : std::false_type {};
+template <class T>
+struct IsMap<std::map<std::string, T>> : std::true_type {};
+
+template <class T>
+bool IsEmpty(const T& v) {
+  if constexpr (std::is_same_v<T, bool>) {
+    return !v;
+  } else if constexpr (std::is_integral_v<T>) {
+    return v == 0;
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    return v.empty();
+  } else if constexpr (IsOptional<T>::value) {
+    return !v.has_value();
+  } else if constexpr (IsVector<T>::value || IsMap<T>::value) {
+    return v.empty();
+  } else {
+    return false;  // a struct member that is not a pointer in Go is never omitted
+  }
+}
+
+// Integer name for messages: "an unsigned 32-bit integer".
+template <class T>
+std::string IntegerName() {
+  std::string s = std::is_signed_v<T> ? "a signed " : "an unsigned ";
+  return s + std::to_string(sizeof(T) * 8) + "-bit integer";
+}
+
+template <class T>
+void DecodeInteger(const json& j, const std::string& path, T& out) {
+  if (!j.is_number_integer()) {  // floats (1.5, 1e3) are refused, as Go's decoder does
+    Fail(path, "expected " + IntegerName<T>() + ", got " + TypeName(j));
+  }
+  if (j.is_number_unsigned()) {
+    uint64_t u = j.get<uint64_t>();
+    if (u > static_cast<uint64_t>(std::numeric_limits<T>::max())) {
+      Fail(path, "expected " + IntegerName<T>() + ", got " + std::to_string(u) + " (out of range)");
+    }
+    out = static_cast<T>(u);
+  } else {
+    int64_t s = j.get<int64_t>();
+    if constexpr (std::is_unsigned_v<T>) {
+      if (s < 0) Fail(path, "expected " + IntegerName<T>() + ", got " + std::to_string(s));
+    } else {
+      if (s < static_cast<int64_t>(std::numeric_limits<T>::min()) ||
+          s > static_cast<int64_t>(std::numeric_limits<T>::max())) {
+        Fail(path, "expected " + IntegerName<T>() + ", got " + std::to_string(s) + " (out of range)");
+      }
+    }
+    out = static_cast<T>(s);
+  }
+}
+
+class Decoder;
+class Encoder;
+
+// Decodes any modelled value; structs go through their VisitFields.
+template <class T>
+void DecodeValue(const json& j, const std::string& path, T& out);
+
+template <class S>
+void DecodeObject(const json& j, const std::string& path, S& out);
+
+// Visitor that reads members of one JSON object into a struct.
+class Decoder {
+ public:
+  Decoder(const json& obj, const std::string& path, json& extra)
+      : obj_(obj), path_(path), extra_(extra) {}
+
+  template <class T>
+  void operator()(const char* key, T& field, Presence presence) {
+    known_.push_back(key);
+    auto it = obj_.find(key);
+    if (it == obj_.end()) return;
+    const json& raw = *it;
+    if (raw.is_null()) {
+      // Go leaves the member at its zero value; keep the explicit null for a lossless round trip.
+      if (presence == kOmitEmpty) extra_[key] = nullptr;
+      return;
+    }
+    DecodeValue(raw, ChildPath(path_, key), field);
+    if (presence == kOmitEmpty && IsEmpty(field)) extra_[key] = raw;
+  }
+
+  // Moves every member that no visit named into extra.
+  void Finish() {
+    for (auto it = obj_.begin(); it != obj_.end(); ++it) {
+      bool known = false;
+      for (const char* k : known_) {
+        if (it.key() == k) {
+          known = true;
+          break;
+        }
+      }
+      if (!known) extra_[it.key()] = it.value();
+    }
+  }
+
+ private:
+  const json& obj_;
+  const std::string& path_;
+  json& extra_;
+  std::vector<const char*> known_;
+};
+
+template <class T>
+json EncodeValue(const T& v);
+
+// Visitor that writes the members of a struct into a JSON object.
+class Encoder {
+ public:
+  explicit Encoder(json& out) : out_(out) {}
+  template <class T>
+  void operator()(const char* key, const T& field, Presence presence) {
+    if (presence == kOmitEmpty && IsEmpty(field)) return;  // extra may hold an explicit empty
+    out_[key] = EncodeValue(field);
+  }
+
+ private:
+  json& out_;
+};
+
+// Each struct's member list; defined in spec_json.cc for the const and non-const struct.
+#define LCD_OCI_FIELDS(Type)                                             \
+  template <class S, class V>                                            \
+    requires std::same_as<std::remove_const_t<S>, Type>                  \
+  void VisitFields(S& s, V& v)
+
+template <class S>
+void DecodeObject(const json& j, const std::string& path, S& out) {
+  if (!j.is_object()) Fail(path, std::string("expected an object, got ") + TypeName(j));
+  out.extra = json::object();
+  Decoder d(j, path, out.extra);
+  VisitFields(out, d);
+  d.Finish();
+}
+
+template <class S>
+json EncodeObject(const S& s) {
+  json out = json::object();
+  if (s.extra.is_object()) {
+    out = s.extra;
+  } else if (!s.extra.is_null()) {
+    Fail("extra", std::string("must be a JSON object, got ") + TypeName(s.extra));
+  }
+  Encoder e(out);
+  VisitFields(s, e);
+  return out;
+}
+
+template <class T>
+void DecodeValue(const json& j, const std::string& path, T& out) {
+  if constexpr (std::is_same_v<T, bool>) {
+    if (!j.is_boolean()) Fail(path, std::string("expected a boolean, got ") + TypeName(j));
+    out = j.get<bool>();
+  } else if constexpr (std::is_integral_v<T>) {
+    DecodeInteger(j, path, out);
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    if (!j.is_string()) Fail(path, std::string("expected a string, got ") + TypeName(j));
+    out = j.get_ref<const std::string&>();
+  } else if constexpr (IsOptional<T>::value) {
+    out.emplace();
+    DecodeValue(j, path, *out);
+  } else if constexpr (IsVector<T>::value) {
+    if (!j.is_array()) Fail(path, std::string("expected an array, got ") + TypeName(j));
+    out.clear();
+    out.resize(j.size());
+    for (size_t i = 0; i < j.size(); ++i) {
+      if (j[i].is_null()) continue;  // Go decodes null elements as zero values
+      DecodeValue(j[i], IndexPath(path, i), out[i]);
+    }
+  } else if constexpr (IsMap<T>::value) {
+    if (!j.is_object()) Fail(path, std::string("expected an object, got ") + TypeName(j));
+    out.clear();
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      auto& slot = out[it.key()];
+      if (!it.value().is_null()) DecodeValue(it.value(), ChildPath(path, it.key()), slot);
+    }
+  } else {
+    DecodeObject(j, path, out);
+  }
+}
+
+template <class T>
+json EncodeValue(const T& v) {
+  if constexpr (std::is_same_v<T, bool> || std::is_integral_v<T> || std::is_same_v<T, std::string>) {
+    return json(v);
+  } else if constexpr (IsOptional<T>::value) {
+    return v ? EncodeValue(*v) : json(nullptr);
+  } else if constexpr (IsVector<T>::value) {
+    json a = json::array();
+    for (const auto& e : v) a.push_back(EncodeValue(e));
+    return a;
+  } else if constexpr (IsMap<T>::value) {
+    json o = json::object();
+    for (const auto& [k, e] : v) o[k] = EncodeValue(e);
+    return o;
+  } else {
+    return EncodeObject(v);
+  }
+}
+
+}  // namespace libcontainerd::oci::detail

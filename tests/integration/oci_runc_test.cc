@@ -1,0 +1,138 @@
+// A container from DefaultSpec + options, run by the real runc (a bundle and `runc run`, no
+// containerd): what the options say is what the process sees from inside.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "harness.h"
+#include "libcontainerd/oci/defaults.h"
+#include "libcontainerd/oci/spec.h"
+
+namespace fs = std::filesystem;
+using namespace libcontainerd::oci;
+
+namespace {
+
+struct RunResult {
+  int status = -1;
+  std::string output;
+};
+
+RunResult Shell(const std::string& cmd) {
+  RunResult r;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) r.output.append(buf, n);
+  r.status = ::pclose(p);
+  return r;
+}
+
+constexpr const char* kCgroupParent = "lcd-oci-test";
+
+// A bundle directory and a private runc root; the container is force-deleted on exit.
+struct Bundle {
+  fs::path dir;
+  fs::path runc_root;
+  std::string id;
+  explicit Bundle(const std::string& prefix) : id(lcdtest::UniqueId(prefix)) {
+    dir = fs::temp_directory_path() / ("lcd-oci-bundle-" + id);
+    runc_root = fs::temp_directory_path() / ("lcd-oci-runc-" + id);
+    fs::create_directories(dir);
+    fs::create_directories(runc_root);
+  }
+  ~Bundle() {
+    std::string cmd = "runc --root " + runc_root.string() + " delete -f " + id + " >/dev/null 2>&1";
+    [[maybe_unused]] int rc = std::system(cmd.c_str());
+    fs::remove_all(dir);
+    fs::remove_all(runc_root);
+    // runc removed the container's cgroups; remove the (now empty) parent of our namespace.
+    std::error_code ec;
+    for (const auto& c : fs::directory_iterator("/sys/fs/cgroup", ec)) {
+      ::rmdir((c.path() / kCgroupParent).c_str());
+    }
+  }
+  RunResult RunContainer(const Spec& spec) {
+    std::ofstream(dir / "config.json") << EncodeSpec(spec);
+    return Shell("runc --root " + runc_root.string() + " run --bundle " + dir.string() + " " + id +
+               " </dev/null 2>&1");
+  }
+};
+
+std::vector<std::string> Lines(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start < s.size()) {
+    size_t end = s.find('\n', start);
+    if (end == std::string::npos) end = s.size();
+    out.push_back(s.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST(OciRunc, DefaultSpecWithOptionsIsWhatTheContainerSees) {
+  if (Shell("runc --version >/dev/null 2>&1").status != 0) GTEST_SKIP() << "runc is not installed";
+  Bundle b("ocirunc");
+  SpecOptions o;
+  o.id = b.id;
+  o.ns = kCgroupParent;
+  o.rootfs = lcdtest::Rootfs();
+  o.readonly_rootfs = true;
+  o.hostname = "lcd-box";
+  o.env = {"FOO=bar from env"};
+  o.cwd = "/tmp";
+  o.user = "nobody";
+  o.memory_limit = 64 << 20;
+  o.args = {"sh", "-c",
+            "hostname; id -u; id -g; pwd; echo \"$FOO\"; "
+            "touch /x 2>&1 || true; "
+            "cat /sys/fs/cgroup/memory/memory.limit_in_bytes; "
+            "grep -c ' / .* ro,' /proc/self/mounts"};
+  Spec spec = DefaultSpec(o);
+  ASSERT_NO_THROW(Validate(spec));
+  EXPECT_EQ(spec.process->user.uid, 65534u) << "nobody comes from the rootfs /etc/passwd";
+
+  RunResult r = b.RunContainer(spec);
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto lines = Lines(r.output);
+  ASSERT_EQ(lines.size(), 8u) << r.output;
+  EXPECT_EQ(lines[0], "lcd-box");
+  EXPECT_EQ(lines[1], "65534");
+  EXPECT_EQ(lines[2], "65534");
+  EXPECT_EQ(lines[3], "/tmp");
+  EXPECT_EQ(lines[4], "bar from env");
+  EXPECT_NE(lines[5].find("Read-only file system"), std::string::npos) << lines[5];
+  EXPECT_EQ(lines[6], std::to_string(64 << 20));
+  EXPECT_EQ(lines[7], "1") << "the root mount is not read-only";
+}
+
+TEST(OciRunc, ExitStatusAndCpuQuotaReachTheContainer) {
+  if (Shell("runc --version >/dev/null 2>&1").status != 0) GTEST_SKIP() << "runc is not installed";
+  Bundle b("ocicpu");
+  SpecOptions o;
+  o.id = b.id;
+  o.ns = kCgroupParent;
+  o.rootfs = lcdtest::Rootfs();
+  o.cpus = 0.5;
+  o.pids_limit = 32;
+  o.args = {"sh", "-c",
+            "cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/pids/pids.max; "
+            "ulimit -n; exit 3"};
+  RunResult r = b.RunContainer(DefaultSpec(o));
+  ASSERT_TRUE(WIFEXITED(r.status)) << r.output;
+  EXPECT_EQ(WEXITSTATUS(r.status), 3) << r.output;
+  auto lines = Lines(r.output);
+  ASSERT_EQ(lines.size(), 3u) << r.output;
+  EXPECT_EQ(lines[0], "50000");
+  EXPECT_EQ(lines[1], "32");
+  EXPECT_EQ(lines[2], "1024");
+}
