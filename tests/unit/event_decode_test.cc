@@ -230,3 +230,9 @@ TEST(DecodeEnvelope, UndecodablePayloadIsInvalidArgument) {
     for (const auto& g : garbage) EXPECT_EQ(KindOf(topic, url, g), ErrorKind::kInvalidArgument);
   }
 }
+
+TEST(DecodeEnvelope, InvalidUtf8ContainerIdIsInvalidArgument) {
+  // TaskExit.container_id = "\xff\xfe": proto3 strings must be UTF-8, so the parse fails.
+  EXPECT_EQ(KindOf("/tasks/exit", "containerd.events.TaskExit", std::string("\x0a\x02\xff\xfe", 4)),
+            ErrorKind::kInvalidArgument);
+}

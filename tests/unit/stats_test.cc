@@ -337,6 +337,11 @@ TEST(InterfaceToStats, GarbageBytesAreInvalidArgumentNamingTheType) {
   }
 }
 
+TEST(InterfaceToStats, InvalidUtf8InAStringFieldIsInvalidArgument) {
+  // Metrics.hugetlb[0].pagesize = "\xc0": proto3 strings must be UTF-8, so the parse fails.
+  EXPECT_EQ(KindOf(kV2, std::string("\x3a\x03\x1a\x01\xc0", 5)), ErrorKind::kInvalidArgument);
+}
+
 TEST(Summarize, V1IsDockerStatsFigures) {
   pb1::Metrics pb;
   pb.mutable_cpu()->mutable_usage()->set_total(123456789);
