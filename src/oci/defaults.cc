@@ -8,6 +8,7 @@
 
 #include "libcontainerd/errors.h"
 #include "oci/capabilities.h"
+#include "oci/host_devices.h"
 #include "oci/passwd.h"
 
 namespace libcontainerd::oci {
@@ -136,6 +137,7 @@ void MakePrivileged(Spec& s) {
     }
   }
   s.linux->resources->devices = {{.allow = true, .access = "rwm"}};
+  s.linux->devices = detail::HostDevices();
 }
 
 }  // namespace

@@ -136,3 +136,31 @@ TEST(OciRunc, ExitStatusAndCpuQuotaReachTheContainer) {
   EXPECT_EQ(lines[1], "32");
   EXPECT_EQ(lines[2], "1024");
 }
+
+TEST(OciRunc, PrivilegedGetsOurCapabilitiesAndHostDevices) {
+  if (Shell("runc --version >/dev/null 2>&1").status != 0) GTEST_SKIP() << "runc is not installed";
+  std::string host_caps = Shell("grep CapEff /proc/self/status").output;
+  Bundle b("ocipriv");
+  SpecOptions o;
+  o.id = b.id;
+  o.ns = kCgroupParent;
+  o.rootfs = lcdtest::Rootfs();
+  o.privileged = true;
+  // /dev/kmsg is a host device that the default spec does not create.
+  o.args = {"sh", "-c", "grep CapEff /proc/self/status; test -c /dev/kmsg && echo kmsg; "
+                        "test -f /proc/keys && echo keys-unmasked; true"};
+  RunResult r = b.RunContainer(DefaultSpec(o));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(r.output, host_caps + "kmsg\nkeys-unmasked\n");
+
+  // And the default spec is confined: default capabilities, no /dev/kmsg, /proc/keys masked
+  // (a bind of /dev/null, not a file).
+  Bundle d("ocidflt");
+  o.id = d.id;
+  o.privileged = false;
+  r = d.RunContainer(DefaultSpec(o));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(r.output.find("kmsg"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("keys-unmasked"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find(host_caps), std::string::npos) << r.output;
+}

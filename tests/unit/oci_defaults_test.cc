@@ -264,6 +264,21 @@ TEST(OciDefaults, PrivilegedDropsConfinement) {
       EXPECT_EQ(std::count(m.options.begin(), m.options.end(), "ro"), 0) << m.destination;
     }
   }
+  // The host's device nodes are created in the container, except the console and /dev/pts.
+  auto find = [&](const std::string& path) {
+    return std::find_if(s.linux->devices.begin(), s.linux->devices.end(),
+                        [&](const LinuxDevice& d) { return d.path == path; });
+  };
+  auto null = find("/dev/null");
+  ASSERT_NE(null, s.linux->devices.end());
+  EXPECT_EQ(null->type, "c");
+  EXPECT_EQ(null->major, 1);
+  EXPECT_EQ(null->minor, 3);
+  EXPECT_EQ(null->file_mode, 0666u);
+  EXPECT_EQ(find("/dev/console"), s.linux->devices.end());
+  for (const auto& d : s.linux->devices) EXPECT_NE(d.path.rfind("/dev/pts/", 0), 0u) << d.path;
+  EXPECT_NO_THROW(Validate(DefaultSpec({.args = {"sh"}, .privileged = true})));
+  EXPECT_TRUE(DefaultSpec().linux->devices.empty());
   // The capabilities are those of this process (root here: more than the default 14).
   if (::geteuid() == 0) {
     EXPECT_GT(s.process->capabilities->bounding.size(), DefaultCapabilities().size());

@@ -57,7 +57,8 @@ struct SpecOptions {
 
   // containerd's WithPrivileged + WithAllDevicesAllowed: every capability this process holds,
   // no masked or read-only paths, writable /sys and /sys/fs/cgroup, no seccomp/AppArmor/SELinux,
-  // device cgroup allows everything.
+  // device cgroup allows everything, and the host's device nodes (scanned from /dev, as
+  // containerd's WithHostDevices) are created in the container.
   bool privileged = false;
 };
 
