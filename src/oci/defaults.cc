@@ -18,10 +18,27 @@ constexpr const char* kDefaultPath =
     "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 constexpr uint64_t kCfsPeriod = 100000;  // microseconds, the kernel's default CFS period
 
+// Option errors carry no op: the public entry point that was called adds its name (WithOp).
 [[noreturn]] void BadOption(const std::string& option, const std::string& rule) {
-  throw Error(ErrorKind::kInvalidArgument, "option " + option + ": " + rule,
-              ErrorContext{.op = "DefaultSpec"});
+  throw Error(ErrorKind::kInvalidArgument, "option " + option + ": " + rule);
 }
+
+// Runs f; an Error without an op gets `op` (errors of file reads keep their own context).
+template <class F>
+auto WithOp(const char* op, F f) {
+  try {
+    return f();
+  } catch (const Error& e) {
+    if (!e.context().op.empty()) throw;
+    ErrorContext ctx = e.context();
+    ctx.op = op;
+    throw Error(e.kind(), e.message(), ctx);
+  }
+}
+
+User ResolveUserImpl(const std::string& rootfs, const std::string& user);
+Spec DefaultSpecImpl(const SpecOptions& o);
+Process DefaultProcessImpl(const ProcessOptions& o);
 
 std::vector<Mount> DefaultMounts() {
   return {
@@ -101,7 +118,7 @@ void ApplyProcessOptions(Process& p, const std::vector<std::string>& args,
   MergeEnv(p.env, env);
   if (cwd.empty() || cwd[0] != '/') BadOption("cwd", "must be an absolute path, got \"" + cwd + "\"");
   p.cwd = cwd;
-  if (!user.empty()) p.user = ResolveUser(rootfs, user);
+  if (!user.empty()) p.user = ResolveUserImpl(rootfs, user);
   if (terminal) {
     p.terminal = true;
     bool has_term = std::any_of(p.env.begin(), p.env.end(),
@@ -152,6 +169,11 @@ const std::vector<std::string>& DefaultCapabilities() {
 }
 
 User ResolveUser(const std::string& rootfs, const std::string& user) {
+  return WithOp("ResolveUser", [&] { return ResolveUserImpl(rootfs, user); });
+}
+
+namespace {
+User ResolveUserImpl(const std::string& rootfs, const std::string& user) {
   User out;
   if (user.empty()) return out;
   size_t colon = user.find(':');
@@ -161,9 +183,9 @@ User ResolveUser(const std::string& rootfs, const std::string& user) {
       g.find(':') != std::string::npos) {
     BadOption("user", "\"" + user + "\" is not uid, uid:gid, name or name:group");
   }
-  bool need_passwd = !IsNumber(u) || g.empty();
+  bool need_passwd = !IsNumber(u) || g.empty();  // a name, or the gid of a bare uid
   bool need_group = !g.empty() && !IsNumber(g);
-  if ((need_passwd && !IsNumber(u)) || need_group) {
+  if (!IsNumber(u) || need_group) {
     if (rootfs.empty() || rootfs[0] != '/') {
       BadOption("user", "resolving the name in \"" + user + "\" needs an absolute rootfs path");
     }
@@ -222,7 +244,7 @@ User ResolveUser(const std::string& rootfs, const std::string& user) {
   }
   if (!username.empty()) {
     for (const auto& e : groups) {
-      if (e.gid == out.gid) continue;
+      if (e.gid == out.gid) continue;  // the primary group is not a supplementary one
       if (std::find(e.members.begin(), e.members.end(), username) == e.members.end()) continue;
       if (std::find(out.additional_gids.begin(), out.additional_gids.end(), e.gid) ==
           out.additional_gids.end()) {
@@ -233,7 +255,18 @@ User ResolveUser(const std::string& rootfs, const std::string& user) {
   return out;
 }
 
-Spec DefaultSpec(const SpecOptions& o) {
+}  // namespace
+
+Spec DefaultSpec(const SpecOptions& options) {
+  return WithOp("DefaultSpec", [&] { return DefaultSpecImpl(options); });
+}
+
+Process DefaultProcess(const ProcessOptions& options) {
+  return WithOp("DefaultProcess", [&] { return DefaultProcessImpl(options); });
+}
+
+namespace {
+Spec DefaultSpecImpl(const SpecOptions& o) {
   Spec s;
   s.oci_version = kVersion;
   s.root = Root{.path = "rootfs"};
@@ -328,7 +361,7 @@ Spec DefaultSpec(const SpecOptions& o) {
   return s;
 }
 
-Process DefaultProcess(const ProcessOptions& o) {
+Process DefaultProcessImpl(const ProcessOptions& o) {
   Process p = BaseProcess();
   if (o.args.empty()) BadOption("args", "must not be empty");
   if (!o.rootfs.empty() && o.rootfs[0] != '/') {
@@ -337,5 +370,7 @@ Process DefaultProcess(const ProcessOptions& o) {
   ApplyProcessOptions(p, o.args, o.env, o.cwd, o.user, o.rootfs, o.terminal);
   return p;
 }
+
+}  // namespace
 
 }  // namespace libcontainerd::oci

@@ -248,6 +248,28 @@ TEST(OciDefaults, OtherBadOptions) {
   ExpectBadOption({.env = {"=x"}}, "option env: entry \"=x\" has no name");
 }
 
+TEST(OciDefaults, ErrorsNameTheEntryPoint) {
+  try {
+    DefaultSpec({.cwd = "x"});
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.context().op, "DefaultSpec");
+    EXPECT_STREQ(e.what(), "DefaultSpec: option cwd: must be an absolute path, got \"x\"");
+  }
+  try {
+    DefaultProcess({.args = {"ls"}, .user = "a:b:c"});
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.context().op, "DefaultProcess");
+  }
+  try {
+    ResolveUser("/", "::");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.context().op, "ResolveUser");
+  }
+}
+
 TEST(OciDefaults, EnvWithoutValueRemovesTheVariable) {
   Spec s = DefaultSpec({.env = {"A=1", "PATH"}});
   EXPECT_EQ(s.process->env, std::vector<std::string>{"A=1"});
