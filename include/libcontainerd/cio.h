@@ -36,21 +36,21 @@ class IO {
   virtual void Cancel() = 0;
   // Blocks until all output was copied (stdout and stderr reached EOF) or Cancel was called.
   virtual void Wait() = 0;
-  // Releases fds and removes the FIFO directory the IO owns. Idempotent.
+  // Releases the IO's fds and threads. Idempotent. (The FIFO files themselves belong to the
+  // process and are removed by the library when the process is deleted.)
   virtual void Close() = 0;
 };
 
-// The FIFO set with the library's ends open. Owns the fds and the FIFO directory (removed by
-// Close or destruction). Thread-safe: WriteStdin/CloseStdin may run in another thread than
-// the readers of stdout/stderr.
+// The FIFO set with the library's ends open. Owns the fds (closed by Close or destruction).
+// Thread-safe: WriteStdin/CloseStdin may run in another thread than the readers of
+// stdout/stderr.
 class DirectIO : public IO {
  public:
   // Called once by CloseStdin after the stdin fd is closed: the library uses it to send
   // CloseIO to the shim so the process sees EOF. Set by the library only.
   using StdinCloseHook = std::function<void()>;
 
-  DirectIO(FifoConfig config, std::string owned_dir, UniqueFd stdin_w, UniqueFd stdout_r,
-           UniqueFd stderr_r);
+  DirectIO(FifoConfig config, UniqueFd stdin_w, UniqueFd stdout_r, UniqueFd stderr_r);
   ~DirectIO() override;
   DirectIO(const DirectIO&) = delete;
   DirectIO& operator=(const DirectIO&) = delete;
@@ -76,7 +76,6 @@ class DirectIO : public IO {
 
  private:
   FifoConfig config_;
-  std::string dir_;
   mutable std::mutex mu_;
   UniqueFd stdin_;
   UniqueFd stdout_;

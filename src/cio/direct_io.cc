@@ -1,0 +1,76 @@
+#include <poll.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "libcontainerd/cio.h"
+#include "libcontainerd/errors.h"
+
+namespace libcontainerd {
+
+DirectIO::DirectIO(FifoConfig config, UniqueFd stdin_w, UniqueFd stdout_r, UniqueFd stderr_r)
+    : config_(std::move(config)),
+      stdin_(std::move(stdin_w)),
+      stdout_(std::move(stdout_r)),
+      stderr_(std::move(stderr_r)) {}
+
+DirectIO::~DirectIO() = default;
+
+bool DirectIO::has_stdin() const {
+  std::lock_guard l(mu_);
+  return stdin_.valid();
+}
+
+void DirectIO::WriteStdin(std::string_view data) {
+  std::unique_lock l(mu_);
+  if (!stdin_.valid())
+    throw Error(ErrorKind::kFailedPrecondition,
+                stdin_closed_ ? "stdin is closed" : "the process was created without stdin");
+  int fd = stdin_.get();
+  // Writes without the lock would race with CloseStdin closing the fd; FIFO writes of a
+  // full pipe block, so keep the lock: CloseStdin waits for a write in progress.
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      ThrowErrno(ErrorKind::kUnknown, errno, "write stdin", {.path = config_.stdin_path});
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+}
+
+void DirectIO::CloseStdin() {
+  StdinCloseHook hook;
+  {
+    std::lock_guard l(mu_);
+    if (stdin_closed_) return;
+    stdin_closed_ = true;
+    stdin_.reset();
+    hook = std::move(hook_);
+    hook_ = nullptr;
+  }
+  if (hook) hook();
+}
+
+void DirectIO::SetStdinCloseHook(StdinCloseHook hook) {
+  bool call_now = false;
+  {
+    std::lock_guard l(mu_);
+    if (stdin_closed_)
+      call_now = true;
+    else
+      hook_ = std::move(hook);
+  }
+  if (call_now && hook) hook();
+}
+
+void DirectIO::Close() {
+  std::lock_guard l(mu_);
+  stdin_.reset();
+  stdin_closed_ = true;
+  hook_ = nullptr;
+  stdout_.reset();
+  stderr_.reset();
+}
+
+}  // namespace libcontainerd

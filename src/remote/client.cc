@@ -1,0 +1,163 @@
+// The containerd backend's Client: connection set-up, containers, batched stats.
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include "cio/fifo.h"
+#include "libcontainerd/containerd.h"
+#include "libcontainerd/log.h"
+#include "libcontainerd/oci/spec.h"
+#include "remote/connection.h"
+#include "remote/container.h"
+#include "remote/convert.h"
+#include "remote/process.h"
+
+namespace libcontainerd::remote {
+namespace {
+
+class ClientImpl final : public Client {
+ public:
+  explicit ClientImpl(std::shared_ptr<Connection> conn) : conn_(std::move(conn)) {}
+  ~ClientImpl() override { conn_->Close(); }
+
+  const std::string& Namespace() const override { return conn_->ns(); }
+
+  Version GetVersion(const Context& ctx) override {
+    Rpc rpc(*conn_, ctx, "Version");
+    google::protobuf::Empty req;
+    version_v1::VersionResponse resp;
+    rpc.Check(conn_->version().Version(rpc.get(), req, &resp), {});
+    return {resp.version(), resp.revision()};
+  }
+
+  std::shared_ptr<Container> LoadContainer(const Context& ctx, const std::string& id) override {
+    ValidateIdentifier("container id", id);
+    Rpc rpc(*conn_, ctx, "LoadContainer");
+    containers_v1::GetContainerRequest req;
+    req.set_id(id);
+    containers_v1::GetContainerResponse resp;
+    grpc::Status s = conn_->containers().Get(rpc.get(), req, &resp);
+    if (s.error_code() == grpc::StatusCode::NOT_FOUND)
+      throw Error(ErrorKind::kNotFound, "container not found in namespace " + conn_->ns(),
+                  {.op = "LoadContainer", .container_id = id});
+    rpc.Check(s, {.container_id = id});
+    return std::make_shared<RemoteContainer>(conn_, resp.container());
+  }
+
+  std::shared_ptr<Container> NewContainer(const Context& ctx, const std::string& id, const oci::Spec& spec,
+                                          const std::string& shim, const RuncOptions& runtime_options,
+                                          const ContainerOptions& options) override {
+    ErrorContext ectx{.op = "NewContainer", .container_id = id};
+    ValidateIdentifier("container id", id);
+    try {
+      oci::Validate(spec);
+    } catch (const Error& e) {
+      throw Error(ErrorKind::kInvalidArgument, "invalid spec: " + e.message(), ectx);
+    }
+    RuncOptions ro = runtime_options;
+    if (ro.root.empty()) ro.root = conn_->options().runc_root;
+    containers_v1::CreateContainerRequest req;
+    auto* c = req.mutable_container();
+    c->set_id(id);
+    for (const auto& [k, v] : options.labels) (*c->mutable_labels())[k] = v;
+    c->mutable_runtime()->set_name(shim.empty() ? kDefaultRuntime : shim);
+    SetAny(c->mutable_runtime()->mutable_options(), kRuncOptionsTypeURL, EncodeRuncOptions(ro));
+    SetAny(c->mutable_spec(), kSpecTypeURL, oci::EncodeSpec(spec));
+    Rpc rpc(*conn_, ctx, "Containers.Create");
+    containers_v1::CreateContainerResponse resp;
+    grpc::Status s = conn_->containers().Create(rpc.get(), req, &resp);
+    if (s.error_code() == grpc::StatusCode::ALREADY_EXISTS)
+      throw Error(ErrorKind::kAlreadyExists, "a container with this id exists in namespace " + conn_->ns(), ectx);
+    rpc.Check(s, ectx);
+    return std::make_shared<RemoteContainer>(conn_, resp.container());
+  }
+
+  std::vector<std::string> ListContainers(const Context& ctx) override {
+    Rpc rpc(*conn_, ctx, "Containers.List");
+    containers_v1::ListContainersRequest req;
+    containers_v1::ListContainersResponse resp;
+    rpc.Check(conn_->containers().List(rpc.get(), req, &resp), {});
+    std::vector<std::string> ids;
+    for (const auto& c : resp.containers()) ids.push_back(c.id());
+    return ids;
+  }
+
+  std::map<std::string, Stats> StatsMany(const Context& ctx, const std::vector<std::string>& ids) override {
+    return FetchStats(*conn_, ctx, ids);
+  }
+
+ private:
+  std::shared_ptr<Connection> conn_;
+};
+
+std::string SocketPath(const std::string& address) {
+  std::string p = address;
+  if (p.starts_with("unix://")) p = p.substr(7);
+  else if (p.starts_with("unix:")) p = p.substr(5);
+  return p;
+}
+
+}  // namespace
+
+std::shared_ptr<Connection> Connect(const ClientOptions& options) {
+  ErrorContext ectx{.op = "NewContainerdClient", .path = options.address};
+  ValidateIdentifier("namespace", options.ns);
+  std::string path = SocketPath(options.address);
+  if (path.empty() || path[0] != '/')
+    throw Error(ErrorKind::kInvalidArgument, "containerd address must be an absolute socket path", ectx);
+  ectx.path = path;
+  if (path.size() >= sizeof(sockaddr_un::sun_path))
+    throw Error(ErrorKind::kInvalidArgument,
+                "socket path is " + std::to_string(path.size()) + " bytes, over the kernel's limit of " +
+                    std::to_string(sizeof(sockaddr_un::sun_path) - 1) + ": use a shorter path",
+                ectx);
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0)
+    throw Error(ErrorKind::kUnavailable,
+                "no containerd socket at " + path + ": is containerd running? (lcctl daemon start starts one)", ectx);
+  if (!S_ISSOCK(st.st_mode))
+    throw Error(ErrorKind::kUnavailable, path + " is not a unix socket: point the address at containerd's socket",
+                ectx);
+  if (options.state_dir.empty() || options.state_dir[0] != '/')
+    throw Error(ErrorKind::kInvalidArgument, "state_dir must be an absolute path",
+                {.op = ectx.op, .path = options.state_dir});
+
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(16 << 20);
+  args.SetMaxSendMessageSize(16 << 20);
+  // Each client has its own connection (no sharing of subchannels between clients).
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  auto channel = grpc::CreateCustomChannel("unix:" + path, grpc::InsecureChannelCredentials(), args);
+  if (!channel->WaitForConnected(std::chrono::system_clock::now() + options.connect_timeout))
+    throw Error(ErrorKind::kUnavailable,
+                "containerd at " + path + " did not accept a connection within " +
+                    std::to_string(options.connect_timeout.count()) + " ms",
+                ectx);
+  Stubs stubs;
+  stubs.containers = containers_v1::Containers::NewStub(channel);
+  stubs.tasks = tasks_v1::Tasks::NewStub(channel);
+  stubs.version = version_v1::Version::NewStub(channel);
+  stubs.events = events_v1::Events::NewStub(channel);
+  ClientOptions opts = options;
+  opts.address = path;
+  return std::make_shared<Connection>(std::move(opts), std::move(channel), std::move(stubs));
+}
+
+std::shared_ptr<Client> MakeClient(std::shared_ptr<Connection> conn) {
+  return std::make_shared<ClientImpl>(std::move(conn));
+}
+
+}  // namespace libcontainerd::remote
+
+namespace libcontainerd {
+
+std::shared_ptr<Client> NewContainerdClient(const ClientOptions& options) {
+  auto conn = remote::Connect(options);
+  auto client = remote::MakeClient(conn);
+  // One round trip proves the daemon answers (not just accepts).
+  client->GetVersion(Context::WithTimeout(options.connect_timeout));
+  cio::MakePrivateDirs(options.state_dir);
+  return client;
+}
+
+}  // namespace libcontainerd

@@ -1,0 +1,36 @@
+#include "remote/connection.h"
+
+#include "remote/status.h"
+
+namespace libcontainerd::remote {
+
+Connection::Connection(ClientOptions options, std::shared_ptr<grpc::Channel> channel, Stubs stubs)
+    : options_(std::move(options)), channel_(std::move(channel)), stubs_(std::move(stubs)) {}
+
+std::string Connection::ContainerStateDir(const std::string& container_id) const {
+  return options_.state_dir + "/" + options_.ns + "/" + container_id;
+}
+
+Rpc::Rpc(const Connection& conn, const Context& ctx, const char* op) : ctx_(ctx), op_(op) {
+  if (conn.closed())
+    throw Error(ErrorKind::kUnavailable, "client closed: the Client was destroyed", {.op = op});
+  ctx.ThrowIfDone(op);
+  grpc_.AddMetadata("containerd-namespace", conn.ns());
+  if (auto d = ctx.deadline()) {
+    auto left = *d - Context::Clock::now();
+    grpc_.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::duration_cast<std::chrono::system_clock::duration>(left));
+  }
+  cancel_reg_ = ctx.OnCancel([this] { grpc_.TryCancel(); });
+}
+
+void Rpc::Fail(const grpc::Status& s, ErrorContext ectx) const {
+  ectx.op = op_;
+  if (s.error_code() == grpc::StatusCode::CANCELLED && !ctx_.cancelled()) {
+    // gRPC reports a dropped connection during a call as CANCELLED in some versions.
+    throw Error(ErrorKind::kUnavailable, "containerd connection lost: " + s.error_message(), ectx);
+  }
+  throw FromGrpcStatus(s, std::move(ectx));
+}
+
+}  // namespace libcontainerd::remote

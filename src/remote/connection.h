@@ -1,0 +1,82 @@
+// The shared state of one containerd client: channel, stubs, namespace, and the one place
+// that builds a call's grpc::ClientContext (namespace header, deadline, cancellation).
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "github.com/containerd/containerd/api/services/containers/v1/containers.grpc.pb.h"
+#include "github.com/containerd/containerd/api/services/events/v1/events.grpc.pb.h"
+#include "github.com/containerd/containerd/api/services/tasks/v1/tasks.grpc.pb.h"
+#include "github.com/containerd/containerd/api/services/version/v1/version.grpc.pb.h"
+#include "libcontainerd/containerd.h"
+#include "libcontainerd/context.h"
+#include "libcontainerd/errors.h"
+
+namespace libcontainerd::remote {
+
+namespace containers_v1 = ::containerd::services::containers::v1;
+namespace tasks_v1 = ::containerd::services::tasks::v1;
+namespace version_v1 = ::containerd::services::version::v1;
+namespace events_v1 = ::containerd::services::events::v1;
+
+// The seam unit tests fake: every RPC goes through these stub interfaces.
+struct Stubs {
+  std::unique_ptr<containers_v1::Containers::StubInterface> containers;
+  std::unique_ptr<tasks_v1::Tasks::StubInterface> tasks;
+  std::unique_ptr<version_v1::Version::StubInterface> version;
+  std::unique_ptr<events_v1::Events::StubInterface> events;
+};
+
+class Connection {
+ public:
+  Connection(ClientOptions options, std::shared_ptr<grpc::Channel> channel, Stubs stubs);
+
+  const ClientOptions& options() const { return options_; }
+  const std::string& ns() const { return options_.ns; }
+  const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
+  containers_v1::Containers::StubInterface& containers() { return *stubs_.containers; }
+  tasks_v1::Tasks::StubInterface& tasks() { return *stubs_.tasks; }
+  version_v1::Version::StubInterface& version() { return *stubs_.version; }
+  events_v1::Events::StubInterface& events() { return *stubs_.events; }
+
+  // Directory of our FIFO sets for a container: <state_dir>/<ns>/<id>.
+  std::string ContainerStateDir(const std::string& container_id) const;
+
+  // Marks the client closed: later calls throw Error{kUnavailable, "client closed"}.
+  void Close() { closed_.store(true); }
+  bool closed() const { return closed_.load(); }
+
+ private:
+  ClientOptions options_;
+  std::shared_ptr<grpc::Channel> channel_;
+  Stubs stubs_;
+  std::atomic<bool> closed_{false};
+};
+
+// A call's context: namespace header, deadline from ctx, cancellation forwarded to gRPC.
+// Throws kCancelled / kDeadlineExceeded / kUnavailable ("client closed") before any I/O.
+class Rpc {
+ public:
+  Rpc(const Connection& conn, const Context& ctx, const char* op);
+  Rpc(const Rpc&) = delete;
+  Rpc& operator=(const Rpc&) = delete;
+
+  grpc::ClientContext* get() { return &grpc_; }
+  // Maps a failed status to an Error with this call's op and the given ids.
+  [[noreturn]] void Fail(const grpc::Status& s, ErrorContext ectx) const;
+  void Check(const grpc::Status& s, ErrorContext ectx) const {
+    if (!s.ok()) Fail(s, std::move(ectx));
+  }
+
+ private:
+  grpc::ClientContext grpc_;
+  Context::Registration cancel_reg_;
+  const Context& ctx_;
+  const char* op_;
+};
+
+}  // namespace libcontainerd::remote

@@ -1,0 +1,150 @@
+#include "remote/container.h"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+
+#include "cio/fifo.h"
+#include "libcontainerd/log.h"
+#include "libcontainerd/oci/spec.h"
+#include "remote/convert.h"
+#include "remote/process.h"
+
+namespace libcontainerd::remote {
+
+RemoteContainer::RemoteContainer(std::shared_ptr<Connection> conn, const containers_v1::Container& record)
+    : conn_(std::move(conn)),
+      id_(record.id()),
+      spec_json_(record.spec().value()),
+      runtime_options_(record.runtime().options().value()) {}
+
+containers_v1::Container RemoteContainer::Fetch(const Context& ctx) {
+  Rpc rpc(*conn_, ctx, "Containers.Get");
+  containers_v1::GetContainerRequest req;
+  req.set_id(id_);
+  containers_v1::GetContainerResponse resp;
+  rpc.Check(conn_->containers().Get(rpc.get(), req, &resp), {.container_id = id_});
+  return resp.container();
+}
+
+oci::Spec RemoteContainer::Spec(const Context& ctx) { return oci::DecodeSpec(Fetch(ctx).spec().value()); }
+
+std::map<std::string, std::string> RemoteContainer::Labels(const Context& ctx) {
+  auto c = Fetch(ctx);
+  return {c.labels().begin(), c.labels().end()};
+}
+
+std::shared_ptr<Task> RemoteContainer::NewTask(const Context& ctx, const std::string& checkpoint_dir,
+                                               bool with_stdin, StdioCallback attach_stdio) {
+  ErrorContext ectx{.op = "NewTask", .container_id = id_};
+  oci::Spec spec = oci::DecodeSpec(spec_json_);
+  bool terminal = spec.process && spec.process->terminal;
+  std::string arg0 = spec.process && !spec.process->args.empty() ? spec.process->args[0] : "";
+  if (spec.root && !spec.root->path.empty() && spec.root->path[0] == '/') {
+    struct stat st {};
+    if (::stat(spec.root->path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      ectx.path = spec.root->path;
+      throw Error(ErrorKind::kNotFound,
+                  "rootfs " + spec.root->path + " does not exist or is not a directory: prepare it before starting the task",
+                  ectx);
+    }
+  }
+  if (!checkpoint_dir.empty() && checkpoint_dir[0] != '/') {
+    ectx.path = checkpoint_dir;
+    throw Error(ErrorKind::kInvalidArgument, "checkpoint directory must be an absolute path", ectx);
+  }
+  PreparedIO pio = PrepareIO(*conn_, id_, "init", with_stdin, terminal, attach_stdio);
+  auto core = std::make_shared<ProcessCore>(conn_, id_, "", 0);
+  core->SetIO(pio.fifos, pio.io, pio.dir);
+
+  Rpc rpc(*conn_, ctx, "Tasks.Create");
+  tasks_v1::CreateTaskRequest req;
+  req.set_container_id(id_);
+  req.set_stdin(pio.config.stdin_path);
+  req.set_stdout(pio.config.stdout_path);
+  req.set_stderr(pio.config.stderr_path);
+  req.set_terminal(terminal);
+  if (!checkpoint_dir.empty()) {
+    // Task options replace the container's entirely: start from them.
+    RuncOptions o = runtime_options_.empty() ? RuncOptions{} : DecodeRuncOptions(runtime_options_);
+    o.criu_image_path = checkpoint_dir;
+    SetAny(req.mutable_options(), kRuncOptionsTypeURL, EncodeRuncOptions(o));
+  }
+  tasks_v1::CreateTaskResponse resp;
+  grpc::Status s = conn_->tasks().Create(rpc.get(), req, &resp);
+  if (!s.ok()) {
+    core->ReleaseIO(true);
+    try {
+      rpc.Fail(s, ectx);
+    } catch (const Error& e) {
+      throw ClassifyStartError(e, arg0);
+    }
+  }
+  core->set_pid(resp.pid());
+  return std::make_shared<RemoteTask>(std::move(core), spec_json_);
+}
+
+::containerd::v1::types::Process RemoteContainer::GetProcess(const Context& ctx, const char* op) {
+  Rpc rpc(*conn_, ctx, "Tasks.Get");
+  tasks_v1::GetRequest req;
+  req.set_container_id(id_);
+  tasks_v1::GetResponse resp;
+  grpc::Status s = conn_->tasks().Get(rpc.get(), req, &resp);
+  if (s.error_code() == grpc::StatusCode::NOT_FOUND)
+    throw Error(ErrorKind::kNotFound, "container has no task", {.op = op, .container_id = id_});
+  rpc.Check(s, {.container_id = id_});
+  return resp.process();
+}
+
+std::shared_ptr<Task> RemoteContainer::GetTask(const Context& ctx) {
+  auto p = GetProcess(ctx, "Task");
+  auto core = std::make_shared<ProcessCore>(conn_, id_, "", p.pid());
+  if (FromProtoStatus(p.status()) != Status::kCreated) core->MarkStarted();
+  return std::make_shared<RemoteTask>(std::move(core), spec_json_);
+}
+
+std::shared_ptr<Task> RemoteContainer::AttachTask(const Context& ctx, StdioCallback attach_stdio) {
+  auto p = GetProcess(ctx, "AttachTask");
+  auto core = std::make_shared<ProcessCore>(conn_, id_, "", p.pid());
+  if (attach_stdio) {
+    FifoConfig cfg{p.stdin(), p.stdout(), p.stderr(), p.terminal()};
+    auto fifos = cio::OpenFifos(cfg);
+    std::shared_ptr<IO> io;
+    try {
+      io = attach_stdio(fifos);
+      if (!io) io = fifos;
+    } catch (...) {
+      fifos->Close();
+      throw;
+    }
+    // The FIFO directory is ours to remove on Delete when it lives in our state dir.
+    std::string dir;
+    const std::string mine = conn_->ContainerStateDir(id_) + "/";
+    if (p.stdout().starts_with(mine)) dir = std::filesystem::path(p.stdout()).parent_path().string();
+    core->SetIO(std::move(fifos), std::move(io), std::move(dir));
+  }
+  if (FromProtoStatus(p.status()) != Status::kCreated) core->MarkStarted();
+  return std::make_shared<RemoteTask>(std::move(core), spec_json_);
+}
+
+void RemoteContainer::Delete(const Context& ctx) {
+  ErrorContext ectx{.op = "Delete", .container_id = id_};
+  try {
+    auto p = GetProcess(ctx, "Delete");
+    throw Error(ErrorKind::kFailedPrecondition,
+                "container has a " + std::string(ToString(FromProtoStatus(p.status()))) +
+                    " task: delete the task first (ForceDelete kills it)",
+                ectx);
+  } catch (const Error& e) {
+    if (!IsNotFound(e)) throw;
+  }
+  Rpc rpc(*conn_, ctx, "Containers.Delete");
+  containers_v1::DeleteContainerRequest req;
+  req.set_id(id_);
+  google::protobuf::Empty resp;
+  rpc.Check(conn_->containers().Delete(rpc.get(), req, &resp), {.container_id = id_});
+  std::error_code ec;
+  std::filesystem::remove_all(conn_->ContainerStateDir(id_), ec);
+}
+
+}  // namespace libcontainerd::remote

@@ -1,0 +1,37 @@
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "libcontainerd/client.h"
+#include "remote/connection.h"
+
+namespace libcontainerd::remote {
+
+
+// A container record of the daemon as seen by this client.
+class RemoteContainer final : public Container {
+ public:
+  RemoteContainer(std::shared_ptr<Connection> conn, const containers_v1::Container& record);
+
+  const std::string& ID() const override { return id_; }
+  oci::Spec Spec(const Context& ctx) override;
+  std::map<std::string, std::string> Labels(const Context& ctx) override;
+  std::shared_ptr<Task> NewTask(const Context& ctx, const std::string& checkpoint_dir,
+                                bool with_stdin, StdioCallback attach_stdio) override;
+  std::shared_ptr<Task> GetTask(const Context& ctx) override;
+  std::shared_ptr<Task> AttachTask(const Context& ctx, StdioCallback attach_stdio) override;
+  void Delete(const Context& ctx) override;
+
+ private:
+  containers_v1::Container Fetch(const Context& ctx);
+  ::containerd::v1::types::Process GetProcess(const Context& ctx, const char* op);
+
+  std::shared_ptr<Connection> conn_;
+  std::string id_;
+  std::string spec_json_;
+  std::string runtime_options_;  // serialized containerd.runc.v1.Options ("" if none)
+};
+
+}  // namespace libcontainerd::remote

@@ -1,0 +1,211 @@
+#include "remote/process.h"
+
+#include "cio/fifo.h"
+#include "libcontainerd/log.h"
+#include "remote/convert.h"
+
+namespace libcontainerd::remote {
+
+ProcessCore::ProcessCore(std::shared_ptr<Connection> conn, std::string container_id,
+                         std::string exec_id, uint32_t pid)
+    : conn_(std::move(conn)),
+      container_id_(std::move(container_id)),
+      exec_id_(std::move(exec_id)),
+      pid_(pid) {}
+
+ProcessCore::~ProcessCore() {
+  // The handle goes away, the process may not: stop copying, keep the FIFOs for AttachTask.
+  ReleaseIO(false);
+}
+
+void ProcessCore::SetIO(std::shared_ptr<DirectIO> fifos, std::shared_ptr<IO> io, std::string fifo_dir) {
+  {
+    std::lock_guard l(mu_);
+    fifos_ = fifos;
+    io_ = std::move(io);
+    fifo_dir_ = std::move(fifo_dir);
+  }
+  if (fifos && fifos->has_stdin()) {
+    std::weak_ptr<ProcessCore> weak = weak_from_this();
+    fifos->SetStdinCloseHook([weak] {
+      if (auto self = weak.lock()) self->OnStdinClosed();
+    });
+  }
+}
+
+void ProcessCore::OnStdinClosed() {
+  {
+    std::lock_guard l(mu_);
+    if (!started_) {
+      stdin_close_pending_ = true;  // CloseIO before Start is lost for execs: defer it
+      return;
+    }
+  }
+  try {
+    CloseStdin(Context());
+  } catch (const Error& e) {
+    Log(LogLevel::kWarning, std::string("forwarding stdin EOF failed: ") + e.what());
+  }
+}
+
+void ProcessCore::MarkStarted() {
+  bool send = false;
+  {
+    std::lock_guard l(mu_);
+    started_ = true;
+    send = std::exchange(stdin_close_pending_, false);
+  }
+  if (send) OnStdinClosed();
+}
+
+void ProcessCore::ReleaseIO(bool remove_fifos) noexcept {
+  std::shared_ptr<IO> io;
+  std::shared_ptr<DirectIO> fifos;
+  std::string dir;
+  {
+    std::lock_guard l(mu_);
+    io = std::move(io_);
+    fifos = std::move(fifos_);
+    if (remove_fifos) dir = std::move(fifo_dir_);
+  }
+  try {
+    if (io) {
+      io->Cancel();
+      io->Close();
+    }
+    if (fifos) fifos->Close();
+  } catch (const std::exception& e) {
+    Log(LogLevel::kWarning, std::string("closing process IO failed: ") + e.what());
+  }
+  cio::RemoveFifoDir(dir);
+}
+
+void ProcessCore::CloseStdin(const Context& ctx) {
+  Rpc rpc(*conn_, ctx, "Tasks.CloseIO");
+  tasks_v1::CloseIORequest req;
+  req.set_container_id(container_id_);
+  req.set_exec_id(exec_id_);
+  req.set_stdin(true);
+  google::protobuf::Empty resp;
+  rpc.Check(conn_->tasks().CloseIO(rpc.get(), req, &resp), Ectx());
+}
+
+void ProcessCore::Kill(const Context& ctx, int signal, bool all) {
+  if (signal <= 0 || signal > 64)
+    throw Error(ErrorKind::kInvalidArgument, "signal " + std::to_string(signal) + " is not a valid signal number",
+                {.op = "Kill", .container_id = container_id_, .exec_id = exec_id_});
+  Rpc rpc(*conn_, ctx, "Tasks.Kill");
+  tasks_v1::KillRequest req;
+  req.set_container_id(container_id_);
+  req.set_exec_id(exec_id_);
+  req.set_signal(static_cast<uint32_t>(signal));
+  req.set_all(all);
+  google::protobuf::Empty resp;
+  rpc.Check(conn_->tasks().Kill(rpc.get(), req, &resp), Ectx());
+}
+
+void ProcessCore::Resize(const Context& ctx, uint32_t width, uint32_t height) {
+  if (width == 0 || height == 0)
+    throw Error(ErrorKind::kInvalidArgument,
+                "terminal size " + std::to_string(width) + "x" + std::to_string(height) +
+                    " is invalid: width and height must be > 0",
+                {.op = "Resize", .container_id = container_id_, .exec_id = exec_id_});
+  Rpc rpc(*conn_, ctx, "Tasks.ResizePty");
+  tasks_v1::ResizePtyRequest req;
+  req.set_container_id(container_id_);
+  req.set_exec_id(exec_id_);
+  req.set_width(width);
+  req.set_height(height);
+  google::protobuf::Empty resp;
+  rpc.Check(conn_->tasks().ResizePty(rpc.get(), req, &resp), Ectx());
+}
+
+ExitStatus ProcessCore::Wait(const Context& ctx) {
+  Rpc rpc(*conn_, ctx, "Tasks.Wait");
+  tasks_v1::WaitRequest req;
+  req.set_container_id(container_id_);
+  req.set_exec_id(exec_id_);
+  tasks_v1::WaitResponse resp;
+  rpc.Check(conn_->tasks().Wait(rpc.get(), req, &resp), Ectx());
+  return {resp.exit_status(), FromProto(resp.exited_at())};
+}
+
+Status ProcessCore::GetStatus(const Context& ctx) {
+  Rpc rpc(*conn_, ctx, "Tasks.Get");
+  tasks_v1::GetRequest req;
+  req.set_container_id(container_id_);
+  req.set_exec_id(exec_id_);
+  tasks_v1::GetResponse resp;
+  rpc.Check(conn_->tasks().Get(rpc.get(), req, &resp), Ectx());
+  return FromProtoStatus(resp.process().status());
+}
+
+ExitStatus ProcessCore::Delete(const Context& ctx) {
+  tasks_v1::DeleteResponse resp;
+  grpc::Status s;
+  {
+    Rpc rpc(*conn_, ctx, exec_id_.empty() ? "Tasks.Delete" : "Tasks.DeleteProcess");
+    if (exec_id_.empty()) {
+      tasks_v1::DeleteTaskRequest req;
+      req.set_container_id(container_id_);
+      s = conn_->tasks().Delete(rpc.get(), req, &resp);
+    } else {
+      tasks_v1::DeleteProcessRequest req;
+      req.set_container_id(container_id_);
+      req.set_exec_id(exec_id_);
+      s = conn_->tasks().DeleteProcess(rpc.get(), req, &resp);
+    }
+    if (!s.ok() && s.error_code() == grpc::StatusCode::UNKNOWN) {
+      // The daemon reports "cannot delete a running process" without a code: ask its state.
+      Status st = Status::kUnknown;
+      try {
+        st = GetStatus(ctx);
+      } catch (const Error&) {
+      }
+      if (st == Status::kRunning || st == Status::kPaused || st == Status::kPausing)
+        throw Error(ErrorKind::kFailedPrecondition,
+                    "process is " + std::string(ToString(st)) +
+                        ": stop it first (Kill, then Wait) or use ForceDelete",
+                    {.op = "Delete", .container_id = container_id_, .exec_id = exec_id_});
+    }
+    rpc.Check(s, Ectx());
+  }
+  // The daemon closed its ends: let the copier drain, then release ours.
+  std::shared_ptr<IO> io;
+  {
+    std::lock_guard l(mu_);
+    // A process that never started may never have had its FIFOs opened by the shim: there
+    // is no EOF to wait for then.
+    if (started_) io = io_;
+  }
+  if (io) {
+    try {
+      io->Wait();
+    } catch (const std::exception& e) {
+      Log(LogLevel::kWarning, std::string("waiting for process output failed: ") + e.what());
+    }
+  }
+  ReleaseIO(true);
+  return {resp.exit_status(), FromProto(resp.exited_at())};
+}
+
+PreparedIO PrepareIO(const Connection& conn, const std::string& container_id, const std::string& name,
+                     bool with_stdin, bool terminal, const StdioCallback& attach_stdio) {
+  PreparedIO p;
+  if (!attach_stdio) return p;  // all paths empty: /dev/null
+  auto fifos = cio::CreateFifos(conn.ContainerStateDir(container_id), name, with_stdin, terminal);
+  p.dir = fifos.dir;
+  p.fifos = fifos.io;
+  p.config = fifos.io->Config();
+  try {
+    p.io = attach_stdio(p.fifos);
+    if (!p.io) p.io = p.fifos;
+  } catch (...) {
+    p.fifos->Close();
+    cio::RemoveFifoDir(p.dir);
+    throw;
+  }
+  return p;
+}
+
+}  // namespace libcontainerd::remote

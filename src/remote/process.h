@@ -1,0 +1,125 @@
+// The containerd backend's processes: ProcessCore holds what an init task and an exec
+// process share (ids, pid, stdio, signals, wait, delete); RemoteExec and RemoteTask wrap it.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "libcontainerd/client.h"
+#include "remote/connection.h"
+
+namespace libcontainerd::remote {
+
+class ProcessCore : public std::enable_shared_from_this<ProcessCore> {
+ public:
+  // exec_id empty: the init process of the container's task.
+  ProcessCore(std::shared_ptr<Connection> conn, std::string container_id, std::string exec_id,
+              uint32_t pid);
+  ~ProcessCore();
+
+  const std::string& container_id() const { return container_id_; }
+  const std::string& exec_id() const { return exec_id_; }
+  // The id moby gives a process: exec id, or container id for init.
+  const std::string& process_id() const { return exec_id_.empty() ? container_id_ : exec_id_; }
+  uint32_t pid() const { return pid_.load(); }
+  void set_pid(uint32_t pid) { pid_.store(pid); }
+  Connection& conn() const { return *conn_; }
+  const std::shared_ptr<Connection>& conn_ptr() const { return conn_; }
+
+  // Takes the process's stdio: `io` is what the caller's callback returned, `fifos` our ends,
+  // `fifo_dir` the directory removed when the process is deleted (empty: not ours).
+  void SetIO(std::shared_ptr<DirectIO> fifos, std::shared_ptr<IO> io, std::string fifo_dir);
+  // Called once the process runs: a stdin close requested before is forwarded now.
+  void MarkStarted();
+  // Stops copying and releases fds and FIFOs (failure paths and Delete).
+  void ReleaseIO(bool remove_fifos) noexcept;
+
+  void Kill(const Context& ctx, int signal, bool all);
+  void Resize(const Context& ctx, uint32_t width, uint32_t height);
+  ExitStatus Wait(const Context& ctx);
+  Status GetStatus(const Context& ctx);
+  ExitStatus Delete(const Context& ctx);
+  void CloseStdin(const Context& ctx);
+
+  ErrorContext Ectx() const { return {.container_id = container_id_, .exec_id = exec_id_}; }
+
+ private:
+  void OnStdinClosed();
+
+  std::shared_ptr<Connection> conn_;
+  const std::string container_id_;
+  const std::string exec_id_;
+  std::atomic<uint32_t> pid_;
+
+  std::mutex mu_;
+  std::shared_ptr<DirectIO> fifos_;
+  std::shared_ptr<IO> io_;
+  std::string fifo_dir_;
+  bool started_ = false;
+  bool stdin_close_pending_ = false;
+};
+
+class RemoteExec final : public Process {
+ public:
+  explicit RemoteExec(std::shared_ptr<ProcessCore> core) : core_(std::move(core)) {}
+  const std::string& ID() const override { return core_->exec_id(); }
+  uint32_t Pid() const override { return core_->pid(); }
+  void Kill(const Context& ctx, int signal) override { core_->Kill(ctx, signal, false); }
+  void Resize(const Context& ctx, uint32_t w, uint32_t h) override { core_->Resize(ctx, w, h); }
+  ExitStatus Wait(const Context& ctx) override { return core_->Wait(ctx); }
+  ExitStatus Delete(const Context& ctx) override { return core_->Delete(ctx); }
+
+ private:
+  std::shared_ptr<ProcessCore> core_;
+};
+
+class RemoteTask final : public Task {
+ public:
+  RemoteTask(std::shared_ptr<ProcessCore> core, std::string spec_json)
+      : core_(std::move(core)), spec_json_(std::move(spec_json)) {}
+
+  const std::string& ID() const override { return core_->container_id(); }
+  uint32_t Pid() const override { return core_->pid(); }
+  void Kill(const Context& ctx, int signal) override { core_->Kill(ctx, signal, false); }
+  void Resize(const Context& ctx, uint32_t w, uint32_t h) override { core_->Resize(ctx, w, h); }
+  ExitStatus Wait(const Context& ctx) override { return core_->Wait(ctx); }
+  ExitStatus Delete(const Context& ctx) override { return core_->Delete(ctx); }
+
+  void Start(const Context& ctx) override;
+  void Pause(const Context& ctx) override;
+  void Resume(const Context& ctx) override;
+  Status GetStatus(const Context& ctx) override { return core_->GetStatus(ctx); }
+  Stats GetStats(const Context& ctx) override;
+  std::vector<ProcessInfo> Pids(const Context& ctx) override;
+  std::vector<Summary> GetSummary(const Context&) override { return {}; }
+  void ForceDelete(const Context& ctx) override;
+  std::shared_ptr<Process> Exec(const Context& ctx, const std::string& exec_id,
+                                const oci::Process& spec, bool with_stdin,
+                                StdioCallback attach_stdio) override;
+  void UpdateResources(const Context& ctx, const Resources& resources) override;
+  void CreateCheckpoint(const Context& ctx, const std::string& checkpoint_dir, bool exit) override;
+
+ private:
+  std::shared_ptr<ProcessCore> core_;
+  std::string spec_json_;  // the container's spec, for exec defaults
+};
+
+// Runs attach_stdio on a new FIFO set (or none when attach_stdio is null) and returns what
+// ProcessCore::SetIO takes. Cleans up when the callback throws.
+struct PreparedIO {
+  std::shared_ptr<DirectIO> fifos;
+  std::shared_ptr<IO> io;
+  std::string dir;
+  FifoConfig config;  // empty paths when there is no stdio
+};
+PreparedIO PrepareIO(const Connection& conn, const std::string& container_id,
+                     const std::string& name, bool with_stdin, bool terminal,
+                     const StdioCallback& attach_stdio);
+
+// Stats of the tasks named by `ids` in one Tasks.Metrics call (filters OR'ed).
+std::map<std::string, Stats> FetchStats(Connection& conn, const Context& ctx,
+                                        const std::vector<std::string>& ids);
+
+}  // namespace libcontainerd::remote

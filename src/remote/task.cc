@@ -1,0 +1,232 @@
+#include <csignal>
+
+#include "github.com/containerd/containerd/runtime/v2/runc/options/oci.pb.h"
+#include "libcontainerd/log.h"
+#include "libcontainerd/oci/spec.h"
+#include "remote/convert.h"
+#include "remote/process.h"
+
+namespace libcontainerd::remote {
+
+void RemoteTask::Start(const Context& ctx) {
+  Rpc rpc(core_->conn(), ctx, "Tasks.Start");
+  tasks_v1::StartRequest req;
+  req.set_container_id(core_->container_id());
+  tasks_v1::StartResponse resp;
+  grpc::Status s = core_->conn().tasks().Start(rpc.get(), req, &resp);
+  if (!s.ok()) {
+    std::string arg0;
+    try {
+      auto spec = oci::DecodeSpec(spec_json_);
+      if (spec.process && !spec.process->args.empty()) arg0 = spec.process->args[0];
+    } catch (const Error&) {
+    }
+    try {
+      rpc.Fail(s, core_->Ectx());
+    } catch (const Error& e) {
+      throw ClassifyStartError(e, arg0);
+    }
+  }
+  if (resp.pid()) core_->set_pid(resp.pid());
+  core_->MarkStarted();
+}
+
+void RemoteTask::Pause(const Context& ctx) {
+  Rpc rpc(core_->conn(), ctx, "Tasks.Pause");
+  tasks_v1::PauseTaskRequest req;
+  req.set_container_id(core_->container_id());
+  google::protobuf::Empty resp;
+  grpc::Status s = core_->conn().tasks().Pause(rpc.get(), req, &resp);
+  if (!s.ok() && s.error_code() == grpc::StatusCode::UNKNOWN) {
+    Status st = Status::kUnknown;
+    try {
+      st = core_->GetStatus(ctx);
+    } catch (const Error&) {
+    }
+    if (st != Status::kRunning)
+      throw Error(ErrorKind::kFailedPrecondition,
+                  "cannot pause a " + std::string(ToString(st)) + " task: only a running task can be paused",
+                  {.op = "Pause", .container_id = core_->container_id()});
+  }
+  rpc.Check(s, core_->Ectx());
+}
+
+void RemoteTask::Resume(const Context& ctx) {
+  Rpc rpc(core_->conn(), ctx, "Tasks.Resume");
+  tasks_v1::ResumeTaskRequest req;
+  req.set_container_id(core_->container_id());
+  google::protobuf::Empty resp;
+  grpc::Status s = core_->conn().tasks().Resume(rpc.get(), req, &resp);
+  if (!s.ok() && s.error_code() == grpc::StatusCode::UNKNOWN) {
+    Status st = Status::kUnknown;
+    try {
+      st = core_->GetStatus(ctx);
+    } catch (const Error&) {
+    }
+    if (st != Status::kPaused)
+      throw Error(ErrorKind::kFailedPrecondition,
+                  "cannot resume a " + std::string(ToString(st)) + " task: only a paused task can be resumed",
+                  {.op = "Resume", .container_id = core_->container_id()});
+  }
+  rpc.Check(s, core_->Ectx());
+}
+
+std::map<std::string, Stats> FetchStats(Connection& conn, const Context& ctx,
+                                        const std::vector<std::string>& ids) {
+  std::map<std::string, Stats> out;
+  if (ids.empty()) return out;
+  for (const auto& id : ids) ValidateIdentifier("container id", id);
+  Rpc rpc(conn, ctx, "Tasks.Metrics");
+  tasks_v1::MetricsRequest req;
+  for (const auto& id : ids) req.add_filters("id==" + id);
+  tasks_v1::MetricsResponse resp;
+  rpc.Check(conn.tasks().Metrics(rpc.get(), req, &resp), {});
+  for (const auto& m : resp.metrics()) {
+    try {
+      out[m.id()] = InterfaceToStats(FromProto(m.timestamp()), m.data().type_url(), m.data().value());
+    } catch (const Error& e) {
+      Log(LogLevel::kWarning, "metrics of " + m.id() + " skipped: " + e.what());
+    }
+  }
+  return out;
+}
+
+Stats RemoteTask::GetStats(const Context& ctx) {
+  auto all = FetchStats(core_->conn(), ctx, {core_->container_id()});
+  auto it = all.find(core_->container_id());
+  if (it == all.end())
+    throw Error(ErrorKind::kNotFound, "no metrics: the task does not exist or is not running",
+                {.op = "Stats", .container_id = core_->container_id()});
+  return it->second;
+}
+
+std::vector<ProcessInfo> RemoteTask::Pids(const Context& ctx) {
+  Rpc rpc(core_->conn(), ctx, "Tasks.ListPids");
+  tasks_v1::ListPidsRequest req;
+  req.set_container_id(core_->container_id());
+  tasks_v1::ListPidsResponse resp;
+  rpc.Check(core_->conn().tasks().ListPids(rpc.get(), req, &resp), core_->Ectx());
+  std::vector<ProcessInfo> out;
+  for (const auto& p : resp.processes()) {
+    ProcessInfo info{.pid = p.pid()};
+    if (p.has_info() && p.info().type_url().ends_with("containerd.runc.v1.ProcessDetails")) {
+      ::containerd::runc::v1::ProcessDetails d;
+      if (d.ParseFromString(p.info().value())) info.exec_id = d.exec_id();
+    }
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+void RemoteTask::ForceDelete(const Context& ctx) {
+  try {
+    core_->Kill(ctx, SIGKILL, true);
+  } catch (const Error& e) {
+    if (!IsNotFound(e)) throw;  // already exited (or gone): fine
+  }
+  try {
+    core_->Wait(ctx);
+  } catch (const Error& e) {
+    if (!IsNotFound(e)) throw;
+  }
+  try {
+    core_->Delete(ctx);
+  } catch (const Error& e) {
+    if (!IsNotFound(e)) throw;
+    core_->ReleaseIO(true);
+  }
+}
+
+std::shared_ptr<Process> RemoteTask::Exec(const Context& ctx, const std::string& exec_id,
+                                          const oci::Process& spec, bool with_stdin,
+                                          StdioCallback attach_stdio) {
+  ErrorContext ectx{.op = "Exec", .container_id = core_->container_id(), .exec_id = exec_id};
+  ValidateIdentifier("exec id", exec_id);
+  try {
+    oci::ValidateProcess(spec);
+  } catch (const Error& e) {
+    throw Error(ErrorKind::kInvalidArgument, e.message(), ectx);
+  }
+  std::string spec_json = oci::EncodeProcess(spec);
+  auto& conn = core_->conn();
+  PreparedIO pio = PrepareIO(conn, core_->container_id(), "exec-" + exec_id, with_stdin, spec.terminal,
+                             attach_stdio);
+  auto core = std::make_shared<ProcessCore>(core_->conn_ptr(), core_->container_id(), exec_id, 0);
+  core->SetIO(pio.fifos, pio.io, pio.dir);
+  {
+    Rpc rpc(conn, ctx, "Tasks.Exec");
+    tasks_v1::ExecProcessRequest req;
+    req.set_container_id(core_->container_id());
+    req.set_exec_id(exec_id);
+    req.set_stdin(pio.config.stdin_path);
+    req.set_stdout(pio.config.stdout_path);
+    req.set_stderr(pio.config.stderr_path);
+    req.set_terminal(spec.terminal);
+    SetAny(req.mutable_spec(), kProcessTypeURL, std::move(spec_json));
+    google::protobuf::Empty resp;
+    grpc::Status s = conn.tasks().Exec(rpc.get(), req, &resp);
+    if (!s.ok()) {
+      core->ReleaseIO(true);
+      rpc.Fail(s, ectx);
+    }
+  }
+  try {
+    Rpc rpc(conn, ctx, "Tasks.Start");
+    tasks_v1::StartRequest req;
+    req.set_container_id(core_->container_id());
+    req.set_exec_id(exec_id);
+    tasks_v1::StartResponse resp;
+    grpc::Status s = conn.tasks().Start(rpc.get(), req, &resp);
+    if (!s.ok()) {
+      try {
+        rpc.Fail(s, ectx);
+      } catch (const Error& e) {
+        throw ClassifyStartError(e, spec.args.empty() ? std::string() : spec.args[0]);
+      }
+    }
+    core->set_pid(resp.pid());
+  } catch (...) {
+    // Leave nothing behind: the exec process record, its FIFOs.
+    try {
+      core->Delete(Context());
+    } catch (const Error& e) {
+      Log(LogLevel::kWarning, std::string("cleanup of failed exec: ") + e.what());
+      core->ReleaseIO(true);
+    }
+    throw;
+  }
+  core->MarkStarted();
+  return std::make_shared<RemoteExec>(std::move(core));
+}
+
+void RemoteTask::UpdateResources(const Context& ctx, const Resources& resources) {
+  ErrorContext ectx{.op = "UpdateResources", .container_id = core_->container_id()};
+  try {
+    oci::ValidateResources(resources);
+  } catch (const Error& e) {
+    throw Error(ErrorKind::kInvalidArgument, e.message(), ectx);
+  }
+  Rpc rpc(core_->conn(), ctx, "Tasks.Update");
+  tasks_v1::UpdateTaskRequest req;
+  req.set_container_id(core_->container_id());
+  SetAny(req.mutable_resources(), kResourcesTypeURL, oci::EncodeResources(resources));
+  google::protobuf::Empty resp;
+  rpc.Check(core_->conn().tasks().Update(rpc.get(), req, &resp), core_->Ectx());
+}
+
+void RemoteTask::CreateCheckpoint(const Context& ctx, const std::string& checkpoint_dir, bool exit) {
+  ErrorContext ectx{.op = "CreateCheckpoint", .container_id = core_->container_id(), .path = checkpoint_dir};
+  if (checkpoint_dir.empty() || checkpoint_dir[0] != '/')
+    throw Error(ErrorKind::kInvalidArgument, "checkpoint directory must be an absolute path", ectx);
+  Rpc rpc(core_->conn(), ctx, "Tasks.Checkpoint");
+  tasks_v1::CheckpointTaskRequest req;
+  req.set_container_id(core_->container_id());
+  ::containerd::runc::v1::CheckpointOptions opts;
+  opts.set_exit(exit);
+  opts.set_image_path(checkpoint_dir);
+  SetAny(req.mutable_options(), kCheckpointOptionsTypeURL, opts.SerializeAsString());
+  tasks_v1::CheckpointTaskResponse resp;
+  rpc.Check(core_->conn().tasks().Checkpoint(rpc.get(), req, &resp), ectx);
+}
+
+}  // namespace libcontainerd::remote

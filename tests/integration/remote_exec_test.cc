@@ -1,0 +1,117 @@
+// Exec processes and Pids.
+#include <csignal>
+#include <filesystem>
+
+#include "client_fixture.h"
+#include "harness.h"
+#include "libcontainerd/errors.h"
+
+using namespace libcontainerd;
+using lcdtest::ClientTest;
+using namespace std::chrono_literals;
+
+namespace {
+oci::Process ExecSpec(std::vector<std::string> args) {
+  oci::ProcessOptions o;
+  o.args = std::move(args);
+  return oci::DefaultProcess(o);
+}
+}  // namespace
+
+class ExecTest : public ClientTest {
+ protected:
+  void SetUp() override {
+    ClientTest::SetUp();
+    container_ = Create(lcdtest::UniqueId("exec"), {"sleep", "1000"});
+    task_ = container_->NewTask(ctx_, "", false, nullptr);
+    task_->Start(ctx_);
+  }
+  std::shared_ptr<Container> container_;
+  std::shared_ptr<Task> task_;
+};
+
+TEST_F(ExecTest, ExitCodeOfExecIsReturned) {
+  auto p = task_->Exec(ctx_, "e6", ExecSpec({"sh", "-c", "exit 6"}), false, nullptr);
+  EXPECT_GT(p->Pid(), 0u);
+  p->Wait(ctx_);
+  EXPECT_EQ(p->Delete(ctx_).exit_code, 6u);
+}
+
+TEST_F(ExecTest, ExecWithA20000CharacterArgumentSucceeds) {
+  std::string big(20000, 'x');
+  auto cap = std::make_shared<cio::Captured>();
+  auto p = task_->Exec(ctx_, "big", ExecSpec({"sh", "-c", "echo ${#1}", "sh", big}), false, cio::Capture(cap));
+  p->Wait(ctx_);
+  EXPECT_EQ(p->Delete(ctx_).exit_code, 0u);
+  EXPECT_EQ(cap->Out(), "20000\n");
+}
+
+TEST_F(ExecTest, PidsListsInitAndTheRunningExecWithItsId) {
+  auto p = task_->Exec(ctx_, "sleeper", ExecSpec({"sleep", "1000"}), false, nullptr);
+  auto pids = task_->Pids(ctx_);
+  bool init = false, exec = false;
+  for (const auto& i : pids) {
+    if (i.pid == task_->Pid()) init = i.exec_id.empty();
+    if (i.pid == p->Pid()) exec = i.exec_id == "sleeper";
+  }
+  EXPECT_TRUE(init) << pids.size();
+  EXPECT_TRUE(exec);
+  EXPECT_TRUE(task_->GetSummary(ctx_).empty());
+  p->Kill(ctx_, SIGKILL);
+  EXPECT_EQ(p->Wait(ctx_).exit_code, 137u);
+  p->Delete(ctx_);
+}
+
+TEST_F(ExecTest, ExecStdinEofIsForwardedAfterStart) {
+  auto cap = std::make_shared<cio::Captured>();
+  auto p = task_->Exec(ctx_, "cat", ExecSpec({"cat"}), true, cio::Capture(cap));
+  cap->fifos->WriteStdin("data");
+  cap->fifos->CloseStdin();
+  EXPECT_EQ(p->Wait(Context::WithTimeout(10s)).exit_code, 0u);
+  p->Delete(ctx_);
+  EXPECT_EQ(cap->Out(), "data");
+}
+
+TEST_F(ExecTest, ExecOfAMissingBinaryFailsAtStartAndLeavesNothing) {
+  int fds = lcdtest::OpenFdCount();
+  try {
+    task_->Exec(ctx_, "missing", ExecSpec({"/no/such/bin"}), true, cio::Capture(std::make_shared<cio::Captured>()));
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kNotFound) << e.what();
+  }
+  EXPECT_EQ(lcdtest::OpenFdCount(), fds);
+  for (const auto& i : task_->Pids(ctx_)) EXPECT_NE(i.exec_id, "missing");
+  std::string dir = lcdtest::ClientStateDir() + "/" + ns_ + "/" + container_->ID();
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    EXPECT_EQ(e.path().filename().string().find("exec-missing"), std::string::npos) << e.path();
+  // The id is free again.
+  auto p = task_->Exec(ctx_, "missing", ExecSpec({"true"}), false, nullptr);
+  p->Wait(ctx_);
+  p->Delete(ctx_);
+}
+
+TEST_F(ExecTest, ExecIdReuseWhileRunningIsAlreadyExists) {
+  auto p = task_->Exec(ctx_, "dup", ExecSpec({"sleep", "1000"}), false, nullptr);
+  try {
+    task_->Exec(ctx_, "dup", ExecSpec({"true"}), false, nullptr);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kAlreadyExists) << e.what();
+  }
+  p->Kill(ctx_, SIGKILL);
+  p->Wait(ctx_);
+  p->Delete(ctx_);
+}
+
+TEST_F(ExecTest, InvalidExecInputIsRefused) {
+  EXPECT_THROW(task_->Exec(ctx_, "../x", ExecSpec({"true"}), false, nullptr), Error);
+  oci::Process empty = ExecSpec({"true"});
+  empty.args.clear();
+  try {
+    task_->Exec(ctx_, "noargs", empty, false, nullptr);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument) << e.what();
+  }
+}
