@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "libcontainerd/rootfs.h"
+#include "libcontainerd/supervisor.h"
 
 namespace lcdtest {
 
@@ -23,8 +24,9 @@ std::string DaemonRoot() {
   return env && *env ? env : LCD_TEST_ROOT;
 }
 
-std::string DaemonAddress() { return DaemonRoot() + "/containerd.sock"; }
-std::string RuncRoot() { return DaemonRoot() + "/runc"; }
+// The fixture's daemon is a Supervisor on DaemonRoot() (tests/fixture/lcd_test_daemon.cc).
+std::string DaemonAddress() { return libcontainerd::Supervisor::AddressFor(DaemonRoot()); }
+std::string RuncRoot() { return libcontainerd::Supervisor::RuncRootFor(DaemonRoot()); }
 std::string ClientStateDir() { return DaemonRoot() + "/clients/" + std::to_string(getpid()); }
 
 std::string UniqueId(const std::string& prefix) {
