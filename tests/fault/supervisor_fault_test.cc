@@ -156,6 +156,20 @@ TEST_F(SupervisorFaultTest, KilledDaemonServesAgainWithin3s) {
                   std::chrono::duration_cast<std::chrono::milliseconds>(took).count()));
 }
 
+TEST_F(SupervisorFaultTest, TwoSupervisorsOfOneRootReplaceAKilledDaemonOnce) {
+  Supervisor a(Opts());
+  Supervisor b(Opts());
+  ASSERT_TRUE(b.adopted());
+  const pid_t old = a.pid();
+  ASSERT_EQ(kill(old, SIGKILL), 0);
+  EXPECT_LT(WaitReplaced(a, old, 5s), 3s);
+  EXPECT_LT(WaitReplaced(b, old, 5s), 3s);
+  std::this_thread::sleep_for(500ms);  // let both watches settle
+  EXPECT_EQ(a.pid(), b.pid()) << "both follow the same daemon";
+  EXPECT_EQ(a.restarts() + b.restarts(), 1) << "exactly one of them restarted it";
+  EXPECT_TRUE(a.Serving());
+}
+
 TEST_F(SupervisorFaultTest, StoppedDaemonIsReplacedWithin10s) {
   Supervisor sup(Opts());
   const pid_t old = sup.pid();

@@ -2,6 +2,7 @@
 // Each test uses its own short root under /tmp (not the fixture's daemon).
 #include "libcontainerd/supervisor.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <gtest/gtest.h>
@@ -256,6 +257,45 @@ TEST_F(SupervisorTest, DaemonStartedByAnotherProcessIsReusedAfterItExits) {
   ASSERT_EQ(RunFixture("stop", root), 0);
   EXPECT_TRUE(WaitGone(pid, 1000ms));
   EXPECT_FALSE(Exists(root)) << "lcd_test_daemon stop left the root behind";
+}
+
+// Pids whose command line has "-address SOCK" (the shims of the daemon on SOCK).
+std::vector<pid_t> ShimsOf(const std::string& sock) {
+  std::vector<pid_t> out;
+  if (DIR* d = opendir("/proc")) {
+    while (dirent* e = readdir(d)) {
+      pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
+      if (pid > 0 && Cmdline(pid).find("-address " + sock + " ") != std::string::npos)
+        out.push_back(pid);
+    }
+    closedir(d);
+  }
+  return out;
+}
+
+TEST_F(SupervisorTest, FixtureStopKillsLeftoverTasksAndShimsAndRemovesRoot) {
+  const std::string root = NewRoot();
+  ASSERT_EQ(RunFixture("start", root), 0);
+  const std::string sock = root + "/containerd.sock";
+  const std::string cmd = "ctr --address " + sock + " -n lcdfix run -d --null-io --rootfs --runc-root " +
+                          root + "/runc " + lcdtest::Rootfs() + " left /bin/sleep 1000 2>&1";
+  ASSERT_EQ(system(cmd.c_str()), 0) << cmd;
+  FILE* f = popen(("ctr --address " + sock + " -n lcdfix tasks ls -q 2>&1").c_str(), "r");
+  char buf[256] = "";
+  ASSERT_NE(fgets(buf, sizeof(buf), f), nullptr);
+  pclose(f);
+  EXPECT_EQ(std::string(buf), "left\n");
+  pid_t task_pid = 0;
+  f = popen(("ctr --address " + sock + " -n lcdfix tasks ls | awk '/^left/{print $2}'").c_str(),
+            "r");
+  ASSERT_EQ(fscanf(f, "%d", &task_pid), 1);
+  pclose(f);
+  ASSERT_FALSE(ShimsOf(sock).empty());
+
+  ASSERT_EQ(RunFixture("stop", root), 0);
+  EXPECT_TRUE(WaitGone(task_pid, 2000ms)) << "the container's process survived";
+  EXPECT_TRUE(ShimsOf(sock).empty()) << "a shim of the stopped daemon survived";
+  EXPECT_FALSE(Exists(root));
 }
 
 TEST_F(SupervisorTest, StopDaemonWithoutObjectStopsItAndReportsNothingRunningAfterwards) {
