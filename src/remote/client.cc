@@ -4,6 +4,8 @@
 #include <sys/un.h>
 
 #include "cio/fifo.h"
+#include "events/hub.h"
+#include "events/tracker.h"
 #include "libcontainerd/containerd.h"
 #include "libcontainerd/log.h"
 #include "libcontainerd/oci/spec.h"
@@ -18,7 +20,19 @@ namespace {
 class ClientImpl final : public Client {
  public:
   explicit ClientImpl(std::shared_ptr<Connection> conn) : conn_(std::move(conn)) {}
-  ~ClientImpl() override { conn_->Close(); }
+  ~ClientImpl() override {
+    conn_->set_exit_sink(nullptr);  // waits for a Delete reporting an exit right now
+    hub_.reset();                   // cancels the event stream, joins reader and dispatchers
+    conn_->Close();
+  }
+
+  void StartEvents(std::shared_ptr<Backend> backend, std::chrono::milliseconds timeout) {
+    auto tracker = std::make_shared<events::TaskTracker>();
+    conn_->set_tracker(tracker);
+    hub_ = std::make_unique<events::Hub>(conn_, std::move(backend), std::move(tracker));
+    hub_->Start(timeout);
+    conn_->set_exit_sink([hub = hub_.get()](const EventInfo& info) { hub->OnDeletedExit(info); });
+  }
 
   const std::string& Namespace() const override { return conn_->ns(); }
 
@@ -41,6 +55,7 @@ class ClientImpl final : public Client {
       throw Error(ErrorKind::kNotFound, "container not found in namespace " + conn_->ns(),
                   {.op = "LoadContainer", .container_id = id});
     rpc.Check(s, {.container_id = id});
+    if (auto* t = conn_->tracker()) t->TrackContainer(id);
     return std::make_shared<RemoteContainer>(conn_, resp.container());
   }
 
@@ -69,6 +84,7 @@ class ClientImpl final : public Client {
     if (s.error_code() == grpc::StatusCode::ALREADY_EXISTS)
       throw Error(ErrorKind::kAlreadyExists, "a container with this id exists in namespace " + conn_->ns(), ectx);
     rpc.Check(s, ectx);
+    if (auto* t = conn_->tracker()) t->TrackContainer(id);
     return std::make_shared<RemoteContainer>(conn_, resp.container());
   }
 
@@ -88,6 +104,7 @@ class ClientImpl final : public Client {
 
  private:
   std::shared_ptr<Connection> conn_;
+  std::unique_ptr<events::Hub> hub_;
 };
 
 std::string SocketPath(const std::string& address) {
@@ -143,8 +160,11 @@ std::shared_ptr<Connection> Connect(const ClientOptions& options) {
   return std::make_shared<Connection>(std::move(opts), std::move(channel), std::move(stubs));
 }
 
-std::shared_ptr<Client> MakeClient(std::shared_ptr<Connection> conn) {
-  return std::make_shared<ClientImpl>(std::move(conn));
+std::shared_ptr<Client> MakeClient(std::shared_ptr<Connection> conn, std::shared_ptr<Backend> backend,
+                                   std::chrono::milliseconds timeout) {
+  auto client = std::make_shared<ClientImpl>(std::move(conn));
+  if (backend) client->StartEvents(std::move(backend), timeout);
+  return client;
 }
 
 }  // namespace libcontainerd::remote
@@ -153,11 +173,15 @@ namespace libcontainerd {
 
 std::shared_ptr<Client> NewContainerdClient(const ClientOptions& options) {
   auto conn = remote::Connect(options);
-  auto client = remote::MakeClient(conn);
-  // One round trip proves the daemon answers (not just accepts).
-  client->GetVersion(Context::WithTimeout(options.connect_timeout));
+  {
+    // One round trip proves the daemon answers (not just accepts).
+    remote::Rpc rpc(*conn, Context::WithTimeout(options.connect_timeout), "Version");
+    google::protobuf::Empty req;
+    remote::version_v1::VersionResponse resp;
+    rpc.Check(conn->version().Version(rpc.get(), req, &resp), {.path = conn->options().address});
+  }
   cio::MakePrivateDirs(options.state_dir);
-  return client;
+  return remote::MakeClient(conn, options.backend, options.connect_timeout);
 }
 
 }  // namespace libcontainerd

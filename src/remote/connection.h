@@ -5,6 +5,8 @@
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
+#include <functional>
+#include <mutex>
 #include <memory>
 #include <string>
 
@@ -15,6 +17,11 @@
 #include "libcontainerd/containerd.h"
 #include "libcontainerd/context.h"
 #include "libcontainerd/errors.h"
+#include "libcontainerd/types.h"
+
+namespace libcontainerd::events {
+class TaskTracker;
+}
 
 namespace libcontainerd::remote {
 
@@ -46,6 +53,22 @@ class Connection {
   // Directory of our FIFO sets for a container: <state_dir>/<ns>/<id>.
   std::string ContainerStateDir(const std::string& container_id) const;
 
+  // Task instances known to this client, for event reconciliation; null without a Backend.
+  events::TaskTracker* tracker() const { return tracker_.get(); }
+  void set_tracker(std::shared_ptr<events::TaskTracker> t) { tracker_ = std::move(t); }
+
+  // Where an exit learnt from a Delete goes, so the Backend hears of every exit even when the
+  // event stream missed it (de-duplicated there). Cleared (and waited for) before shutdown.
+  using ExitSink = std::function<void(const EventInfo&)>;
+  void set_exit_sink(ExitSink sink) {
+    std::lock_guard l(sink_mu_);
+    exit_sink_ = std::move(sink);
+  }
+  void EmitExit(const EventInfo& info) {
+    std::lock_guard l(sink_mu_);
+    if (exit_sink_) exit_sink_(info);
+  }
+
   // Marks the client closed: later calls throw Error{kUnavailable, "client closed"}.
   void Close() { closed_.store(true); }
   bool closed() const { return closed_.load(); }
@@ -54,6 +77,9 @@ class Connection {
   ClientOptions options_;
   std::shared_ptr<grpc::Channel> channel_;
   Stubs stubs_;
+  std::shared_ptr<events::TaskTracker> tracker_;
+  std::mutex sink_mu_;
+  ExitSink exit_sink_;
   std::atomic<bool> closed_{false};
 };
 

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "cio/fifo.h"
+#include "events/tracker.h"
 #include "libcontainerd/log.h"
 #include "libcontainerd/oci/spec.h"
 #include "remote/convert.h"
@@ -81,6 +82,7 @@ std::shared_ptr<Task> RemoteContainer::NewTask(const Context& ctx, const std::st
     }
   }
   core->set_pid(resp.pid());
+  if (auto* t = conn_->tracker()) t->TrackTask(id_, resp.pid());
   return std::make_shared<RemoteTask>(std::move(core), spec_json_);
 }
 
@@ -98,6 +100,7 @@ std::shared_ptr<Task> RemoteContainer::NewTask(const Context& ctx, const std::st
 
 std::shared_ptr<Task> RemoteContainer::GetTask(const Context& ctx) {
   auto p = GetProcess(ctx, "Task");
+  if (auto* t = conn_->tracker()) t->TrackTask(id_, p.pid());
   auto core = std::make_shared<ProcessCore>(conn_, id_, "", p.pid());
   if (FromProtoStatus(p.status()) != Status::kCreated) core->MarkStarted();
   return std::make_shared<RemoteTask>(std::move(core), spec_json_);
@@ -105,6 +108,7 @@ std::shared_ptr<Task> RemoteContainer::GetTask(const Context& ctx) {
 
 std::shared_ptr<Task> RemoteContainer::AttachTask(const Context& ctx, StdioCallback attach_stdio) {
   auto p = GetProcess(ctx, "AttachTask");
+  if (auto* t = conn_->tracker()) t->TrackTask(id_, p.pid());
   auto core = std::make_shared<ProcessCore>(conn_, id_, "", p.pid());
   if (attach_stdio) {
     FifoConfig cfg{p.stdin(), p.stdout(), p.stderr(), p.terminal()};
@@ -143,6 +147,7 @@ void RemoteContainer::Delete(const Context& ctx) {
   req.set_id(id_);
   google::protobuf::Empty resp;
   rpc.Check(conn_->containers().Delete(rpc.get(), req, &resp), {.container_id = id_});
+  if (auto* t = conn_->tracker()) t->UntrackContainer(id_);
   std::error_code ec;
   std::filesystem::remove_all(conn_->ContainerStateDir(id_), ec);
 }

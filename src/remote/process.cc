@@ -1,6 +1,7 @@
 #include "remote/process.h"
 
 #include "cio/fifo.h"
+#include "events/tracker.h"
 #include "libcontainerd/log.h"
 #include "remote/convert.h"
 
@@ -169,6 +170,16 @@ ExitStatus ProcessCore::Delete(const Context& ctx) {
                     {.op = "Delete", .container_id = container_id_, .exec_id = exec_id_});
     }
     rpc.Check(s, Ectx());
+  }
+  if (auto* t = conn_->tracker()) {
+    EventInfo info;
+    info.container_id = container_id_;
+    info.process_id = process_id();
+    info.pid = resp.pid() ? resp.pid() : pid();
+    info.exit_code = resp.exit_status();
+    info.exited_at = FromProto(resp.exited_at());
+    conn_->EmitExit(info);
+    t->UntrackProcess(container_id_, exec_id_);
   }
   // The daemon closed its ends: let the copier drain, then release ours.
   std::shared_ptr<IO> io;

@@ -1,6 +1,7 @@
 #include <csignal>
 
 #include "github.com/containerd/containerd/runtime/v2/runc/options/oci.pb.h"
+#include "events/tracker.h"
 #include "libcontainerd/log.h"
 #include "libcontainerd/oci/spec.h"
 #include "remote/convert.h"
@@ -196,6 +197,7 @@ std::shared_ptr<Process> RemoteTask::Exec(const Context& ctx, const std::string&
     throw;
   }
   core->MarkStarted();
+  if (auto* t = conn.tracker()) t->TrackExec(core_->container_id(), exec_id, core->pid());
   return std::make_shared<RemoteExec>(std::move(core));
 }
 

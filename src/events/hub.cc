@@ -1,0 +1,226 @@
+#include "events/hub.h"
+
+#include <random>
+
+#include "events/decode.h"
+#include "libcontainerd/log.h"
+#include "remote/connection.h"
+#include "remote/convert.h"
+
+namespace libcontainerd::events {
+namespace {
+constexpr const char* kSyncTopicPrefix = "/libcontainerd-sync/";
+
+std::string Token() {
+  std::random_device rd;
+  return std::to_string(rd()) + std::to_string(rd());
+}
+}  // namespace
+
+Hub::Hub(std::shared_ptr<remote::Connection> conn, std::shared_ptr<Backend> backend,
+         std::shared_ptr<TaskTracker> tracker)
+    : conn_(std::move(conn)),
+      tracker_(std::move(tracker)),
+      dispatcher_(std::make_unique<Dispatcher>(std::move(backend))) {}
+
+Hub::~Hub() {
+  {
+    std::lock_guard l(mu_);
+    stopping_ = true;
+    if (current_) current_->TryCancel();
+  }
+  cv_.notify_all();
+  if (reader_.joinable()) reader_.join();
+  dispatcher_.reset();
+}
+
+void Hub::Start(std::chrono::milliseconds timeout) {
+  reader_ = std::thread([this] { Run(); });
+  std::unique_lock l(mu_);
+  if (!cv_.wait_for(l, timeout, [this] { return live_ || stopping_; }))
+    Log(LogLevel::kWarning, "event subscription not confirmed within " + std::to_string(timeout.count()) +
+                                " ms; events may start late");
+}
+
+Hub::Counters Hub::counters() const {
+  std::lock_guard l(mu_);
+  return counters_;
+}
+
+bool Hub::PublishSync(const std::string& token) {
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("containerd-namespace", conn_->ns());
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  remote::events_v1::PublishRequest req;
+  req.set_topic(kSyncTopicPrefix + token);
+  remote::SetAny(req.mutable_event(), "types.google.protobuf.Empty", "");
+  google::protobuf::Empty resp;
+  grpc::Status s = conn_->events().Publish(&ctx, req, &resp);
+  if (!s.ok()) Log(LogLevel::kDebug, "event sync publish failed: " + s.error_message());
+  return s.ok();
+}
+
+void Hub::Run() {
+  bool first = true;
+  for (;;) {
+    grpc::ClientContext ctx;
+    {
+      std::lock_guard l(mu_);
+      if (stopping_) return;
+      current_ = &ctx;
+    }
+    const std::string token = Token();
+    remote::events_v1::SubscribeRequest req;
+    // Separate filters are OR'ed, comma means AND (containerd's filter syntax).
+    req.add_filters("namespace==" + conn_->ns() + ",topic~=|^/tasks/|");
+    req.add_filters("namespace==" + conn_->ns() + ",topic~=|^" + std::string(kSyncTopicPrefix) + token + "$|");
+    auto reader = conn_->events().Subscribe(&ctx, req);
+    bool synced = !PublishSync(token);  // without a sync event, treat the stream as live now
+    auto go_live = [&] {
+      {
+        std::lock_guard l(mu_);
+        live_ = true;
+      }
+      cv_.notify_all();
+      if (!first) Reconcile();
+    };
+    if (synced) go_live();
+    remote::events_v1::Envelope env;
+    while (reader->Read(&env)) {
+      if (env.topic().starts_with(kSyncTopicPrefix)) {
+        if (!synced) {
+          synced = true;
+          go_live();
+        }
+        continue;
+      }
+      try {
+        auto d = DecodeEnvelope(env.topic(), env.event().type_url(), env.event().value());
+        if (d) Handle(d->type, std::move(d->info), nullptr);
+      } catch (const Error& e) {
+        {
+          std::lock_guard l(mu_);
+          ++counters_.undecodable;
+        }
+        Log(LogLevel::kWarning, std::string("undecodable event skipped: ") + e.what());
+      }
+    }
+    grpc::Status s = reader->Finish();
+    {
+      std::lock_guard l(mu_);
+      current_ = nullptr;
+      live_ = false;
+      if (stopping_) return;
+      ++counters_.reconnects;
+    }
+    Log(LogLevel::kWarning, "event stream from containerd ended (" + s.error_message() +
+                                "); reconnecting and reconciling tasks");
+    if (!WaitForDaemon()) return;
+    first = false;
+  }
+}
+
+bool Hub::WaitForDaemon() {
+  auto backoff = std::chrono::milliseconds(50);
+  for (;;) {
+    {
+      std::unique_lock l(mu_);
+      if (cv_.wait_for(l, backoff, [this] { return stopping_; })) return false;
+    }
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
+    {
+      std::lock_guard l(mu_);
+      if (stopping_) return false;
+      current_ = &ctx;
+    }
+    google::protobuf::Empty req;
+    remote::version_v1::VersionResponse resp;
+    grpc::Status s = conn_->version().Version(&ctx, req, &resp);
+    {
+      std::lock_guard l(mu_);
+      current_ = nullptr;
+      if (stopping_) return false;
+    }
+    if (s.ok()) return true;
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(1000));
+  }
+}
+
+void Hub::Reconcile() {
+  for (const auto& inst : tracker_->Snapshot()) {
+    {
+      std::lock_guard l(mu_);
+      if (stopping_) return;
+    }
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("containerd-namespace", conn_->ns());
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    remote::tasks_v1::GetRequest req;
+    req.set_container_id(inst.container_id);
+    req.set_exec_id(inst.exec_id);
+    remote::tasks_v1::GetResponse resp;
+    grpc::Status s = conn_->tasks().Get(&ctx, req, &resp);
+    EventInfo info;
+    info.container_id = inst.container_id;
+    info.process_id = inst.exec_id.empty() ? inst.container_id : inst.exec_id;
+    if (s.ok()) {
+      const auto& p = resp.process();
+      if (remote::FromProtoStatus(p.status()) != Status::kStopped) continue;  // still running
+      info.pid = p.pid();
+      info.exit_code = p.exit_status();
+      info.exited_at = remote::FromProto(p.exited_at());
+    } else if (s.error_code() == grpc::StatusCode::NOT_FOUND && inst.pid != 0) {
+      // Deleted by someone else while we could not see its exit: the status is gone.
+      info.pid = inst.pid;
+      info.exit_code = 255;
+      info.exited_at = std::chrono::system_clock::now();
+      info.error = "process was deleted while the event stream was down; its exit status is unknown";
+    } else {
+      if (!s.ok() && s.error_code() != grpc::StatusCode::NOT_FOUND)
+        Log(LogLevel::kWarning, "reconcile of " + inst.container_id + " failed: " + s.error_message());
+      continue;
+    }
+    Handle(EventType::kExit, std::move(info), "reconciliation after a stream gap");
+  }
+}
+
+void Hub::Handle(EventType type, EventInfo info, const char* synthesised_from) {
+  const bool synthesised = synthesised_from != nullptr;
+  switch (type) {
+    case EventType::kExit: {
+      auto v = tracker_->OnExit(info);
+      if (v != TaskTracker::Verdict::kDeliver) {
+        {
+          std::lock_guard l(mu_);
+          ++(v == TaskTracker::Verdict::kDuplicate ? counters_.duplicates : counters_.stale);
+        }
+        Log(v == TaskTracker::Verdict::kDuplicate ? LogLevel::kDebug : LogLevel::kWarning,
+            std::string(v == TaskTracker::Verdict::kDuplicate ? "duplicate" : "stale") + " exit of " +
+                info.container_id + "/" + info.process_id + " pid " + std::to_string(info.pid) + " dropped");
+        return;
+      }
+      if (synthesised)
+        Log(LogLevel::kInfo, "exit of " + info.container_id + "/" + info.process_id +
+                                 " not seen on the event stream: synthesised from " + synthesised_from +
+                                 " (code " + std::to_string(info.exit_code) + ")");
+      break;
+    }
+    case EventType::kCreate:
+      tracker_->TrackTaskIfKnown(info.container_id, info.pid);
+      break;
+    case EventType::kExecStarted:
+      tracker_->TrackExecIfKnown(info.container_id, info.process_id, info.pid);
+      break;
+    default:
+      break;
+  }
+  {
+    std::lock_guard l(mu_);
+    ++counters_.delivered;
+    if (synthesised) ++counters_.synthesised;
+  }
+  dispatcher_->Post(type, std::move(info));
+}
+
+}  // namespace libcontainerd::events

@@ -1,0 +1,68 @@
+// The event side of a containerd Client: one subscription to the daemon's event stream (its
+// namespace, task topics), read on a thread of ours; decoding; de-duplication; ordered dispatch
+// to the Backend; and, after the stream fails, reconnect with backoff, re-subscribe and
+// reconcile every tracked task with the daemon so no exit is lost. See docs/events.md.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "events/dispatcher.h"
+#include "events/tracker.h"
+#include "libcontainerd/client.h"
+
+namespace libcontainerd::remote {
+class Connection;
+}
+
+namespace libcontainerd::events {
+
+class Hub {
+ public:
+  Hub(std::shared_ptr<remote::Connection> conn, std::shared_ptr<Backend> backend,
+      std::shared_ptr<TaskTracker> tracker);
+  // Cancels the stream (or a reconnect wait) and joins the reader and the dispatch workers.
+  // Must not run on a dispatch thread (do not destroy the Client inside ProcessEvent).
+  ~Hub();
+
+  // Starts the reader; returns once the subscription is live (or after `timeout`, logging).
+  void Start(std::chrono::milliseconds timeout);
+
+  // An exit learnt from a successful Delete: delivered unless the stream delivered it already.
+  void OnDeletedExit(const EventInfo& info) { Handle(EventType::kExit, info, "a Delete"); }
+
+  // Counters for tests and diagnostics.
+  struct Counters {
+    uint64_t delivered = 0, duplicates = 0, stale = 0, synthesised = 0, reconnects = 0, undecodable = 0;
+  };
+  Counters counters() const;
+
+ private:
+  void Run();
+  // synthesised_from: nullptr for stream events, else where the event came from.
+  void Handle(EventType type, EventInfo info, const char* synthesised_from);
+  void Reconcile();
+  bool WaitForDaemon();  // false when stopping
+  bool PublishSync(const std::string& token);
+
+  std::shared_ptr<remote::Connection> conn_;
+  std::shared_ptr<TaskTracker> tracker_;
+  std::unique_ptr<Dispatcher> dispatcher_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  bool live_ = false;
+  grpc::ClientContext* current_ = nullptr;
+  Counters counters_;
+  std::thread reader_;
+};
+
+}  // namespace libcontainerd::events

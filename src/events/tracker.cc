@@ -1,0 +1,97 @@
+#include "events/tracker.h"
+
+namespace libcontainerd::events {
+
+void TaskTracker::TrackContainer(const std::string& id) {
+  std::lock_guard l(mu_);
+  containers_.try_emplace(id);
+}
+
+void TaskTracker::TrackTask(const std::string& id, uint32_t pid) {
+  std::lock_guard l(mu_);
+  auto& e = containers_[id];
+  if (e.init_pid != pid) {
+    e.init_pid = pid;
+    e.init_exited = delivered_.count(Key{id, id, pid}) > 0;
+    e.execs.clear();
+  }
+}
+
+void TaskTracker::TrackExec(const std::string& id, const std::string& exec_id, uint32_t pid) {
+  std::lock_guard l(mu_);
+  containers_[id].execs[exec_id] = pid;
+}
+
+void TaskTracker::TrackTaskIfKnown(const std::string& id, uint32_t pid) {
+  {
+    std::lock_guard l(mu_);
+    if (!containers_.count(id)) return;
+  }
+  TrackTask(id, pid);
+}
+
+void TaskTracker::TrackExecIfKnown(const std::string& id, const std::string& exec_id, uint32_t pid) {
+  std::lock_guard l(mu_);
+  auto it = containers_.find(id);
+  if (it != containers_.end()) it->second.execs[exec_id] = pid;
+}
+
+void TaskTracker::UntrackProcess(const std::string& id, const std::string& exec_id) {
+  std::lock_guard l(mu_);
+  auto it = containers_.find(id);
+  if (it == containers_.end()) return;
+  if (exec_id.empty()) {
+    it->second.init_pid = 0;
+    it->second.init_exited = false;
+    it->second.execs.clear();
+  } else {
+    it->second.execs.erase(exec_id);
+  }
+}
+
+void TaskTracker::UntrackContainer(const std::string& id) {
+  std::lock_guard l(mu_);
+  containers_.erase(id);
+}
+
+std::vector<TaskTracker::Instance> TaskTracker::Snapshot() const {
+  std::lock_guard l(mu_);
+  std::vector<Instance> out;
+  for (const auto& [id, e] : containers_) {
+    if (!e.init_exited) out.push_back({id, "", e.init_pid});
+    for (const auto& [exec, pid] : e.execs)
+      if (!delivered_.count(Key{id, exec, pid})) out.push_back({id, exec, pid});
+  }
+  return out;
+}
+
+void TaskTracker::Remember(const Key& k) {
+  if (!delivered_.insert(k).second) return;
+  delivered_order_.push_back(k);
+  if (delivered_order_.size() > kMaxRemembered) {
+    delivered_.erase(delivered_order_.front());
+    delivered_order_.pop_front();
+  }
+}
+
+TaskTracker::Verdict TaskTracker::OnExit(const EventInfo& info) {
+  std::lock_guard l(mu_);
+  Key k{info.container_id, info.process_id, info.pid};
+  if (delivered_.count(k)) return Verdict::kDuplicate;
+  auto it = containers_.find(info.container_id);
+  if (info.process_id == info.container_id && it != containers_.end()) {
+    auto& e = it->second;
+    if (e.init_pid != 0 && info.pid != 0 && e.init_pid != info.pid) return Verdict::kStale;
+    if (e.init_pid == 0) e.init_pid = info.pid;
+    e.init_exited = true;
+  }
+  Remember(k);
+  return Verdict::kDeliver;
+}
+
+size_t TaskTracker::size() const {
+  std::lock_guard l(mu_);
+  return containers_.size();
+}
+
+}  // namespace libcontainerd::events
