@@ -1,0 +1,167 @@
+// The event machinery without a daemon: exit de-duplication, stale exits, ordered dispatch.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <thread>
+
+#include "events/dispatcher.h"
+#include "events/tracker.h"
+
+using namespace libcontainerd;
+using namespace libcontainerd::events;
+using namespace std::chrono_literals;
+
+namespace {
+EventInfo Exit(const std::string& c, const std::string& p, uint32_t pid, uint32_t code = 0) {
+  EventInfo i;
+  i.container_id = c;
+  i.process_id = p;
+  i.pid = pid;
+  i.exit_code = code;
+  return i;
+}
+
+struct Collect : Backend {
+  std::mutex mu;
+  std::vector<std::pair<std::string, EventType>> seen;
+  std::function<void(const std::string&)> hook;
+  void ProcessEvent(const std::string& id, EventType t, const EventInfo&) override {
+    if (hook) hook(id);
+    std::lock_guard l(mu);
+    seen.emplace_back(id, t);
+  }
+};
+}  // namespace
+
+TEST(TaskTracker, SecondExitOfTheSameInstanceIsADuplicate) {
+  TaskTracker t;
+  t.TrackTask("c", 10);
+  EXPECT_EQ(t.OnExit(Exit("c", "c", 10)), TaskTracker::Verdict::kDeliver);
+  EXPECT_EQ(t.OnExit(Exit("c", "c", 10)), TaskTracker::Verdict::kDuplicate);
+}
+
+TEST(TaskTracker, ExitOfAReplacedTaskIsStale) {
+  TaskTracker t;
+  t.TrackTask("c", 10);
+  t.UntrackProcess("c", "");
+  t.TrackTask("c", 20);  // a new task instance of the same container
+  EXPECT_EQ(t.OnExit(Exit("c", "c", 10)), TaskTracker::Verdict::kStale);
+  EXPECT_EQ(t.OnExit(Exit("c", "c", 20)), TaskTracker::Verdict::kDeliver);
+}
+
+TEST(TaskTracker, ExecExitsAreKeyedByExecIdAndPid) {
+  TaskTracker t;
+  t.TrackTask("c", 10);
+  t.TrackExec("c", "e1", 11);
+  EXPECT_EQ(t.OnExit(Exit("c", "e1", 11)), TaskTracker::Verdict::kDeliver);
+  EXPECT_EQ(t.OnExit(Exit("c", "e1", 11)), TaskTracker::Verdict::kDuplicate);
+  // Reusing the exec id after delete is a new instance (new pid).
+  EXPECT_EQ(t.OnExit(Exit("c", "e1", 12)), TaskTracker::Verdict::kDeliver);
+}
+
+TEST(TaskTracker, SnapshotListsProcessesWhoseExitWasNotDelivered) {
+  TaskTracker t;
+  t.TrackTask("a", 1);
+  t.TrackTask("b", 2);
+  t.TrackExec("b", "x", 3);
+  EXPECT_EQ(t.Snapshot().size(), 3u);
+  t.OnExit(Exit("a", "a", 1));
+  t.OnExit(Exit("b", "x", 3));
+  auto s = t.Snapshot();
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_EQ(s[0].container_id, "b");
+  EXPECT_EQ(s[0].pid, 2u);
+  t.UntrackContainer("b");
+  EXPECT_TRUE(t.Snapshot().empty());
+}
+
+TEST(TaskTracker, UntrackedContainersAreNotTrackedByEvents) {
+  TaskTracker t;
+  t.TrackTaskIfKnown("foreign", 5);
+  EXPECT_EQ(t.size(), 0u);
+  EXPECT_EQ(t.OnExit(Exit("foreign", "foreign", 5)), TaskTracker::Verdict::kDeliver);
+}
+
+TEST(Dispatcher, KeepsPerContainerOrder) {
+  auto b = std::make_shared<Collect>();
+  {
+    Dispatcher d(b);
+    for (int i = 0; i < 200; ++i) {
+      d.Post(EventType::kStart, Exit("a", "a", static_cast<uint32_t>(i)));
+      d.Post(i % 2 ? EventType::kPaused : EventType::kResumed, Exit("b", "b", static_cast<uint32_t>(i)));
+    }
+    d.Drain();
+  }
+  std::vector<EventType> b_types;
+  int a_count = 0;
+  for (auto& [id, t] : b->seen) {
+    if (id == "a") ++a_count;
+    else b_types.push_back(t);
+  }
+  EXPECT_EQ(a_count, 200);
+  ASSERT_EQ(b_types.size(), 200u);
+  for (size_t i = 0; i < b_types.size(); ++i)
+    EXPECT_EQ(b_types[i], i % 2 ? EventType::kPaused : EventType::kResumed) << i;
+}
+
+TEST(Dispatcher, ASlowContainerDoesNotBlockAnother) {
+  auto b = std::make_shared<Collect>();
+  std::atomic<bool> release{false};
+  b->hook = [&](const std::string& id) {
+    while (id == "slow" && !release) std::this_thread::sleep_for(1ms);
+  };
+  Dispatcher d(b);
+  d.Post(EventType::kStart, Exit("slow", "slow", 1));
+  auto t0 = std::chrono::steady_clock::now();
+  d.Post(EventType::kExit, Exit("fast", "fast", 2));
+  for (;;) {
+    {
+      std::lock_guard l(b->mu);
+      if (!b->seen.empty()) break;
+    }
+    ASSERT_LT(std::chrono::steady_clock::now() - t0, 1s) << "fast container's event was held up";
+    std::this_thread::sleep_for(1ms);
+  }
+  {
+    std::lock_guard l(b->mu);
+    EXPECT_EQ(b->seen[0].first, "fast");
+  }
+  release = true;
+  d.Drain();
+}
+
+TEST(Dispatcher, DropsNonExitEventsPastTheBoundButNeverExits) {
+  auto b = std::make_shared<Collect>();
+  std::atomic<bool> release{false};
+  b->hook = [&](const std::string&) {
+    while (!release) std::this_thread::sleep_for(1ms);
+  };
+  Dispatcher d(b);
+  size_t accepted = 0;
+  for (size_t i = 0; i < Dispatcher::kMaxPending + 50; ++i)
+    accepted += d.Post(EventType::kStart, Exit("c", "c", static_cast<uint32_t>(i)));
+  EXPECT_LE(accepted, Dispatcher::kMaxPending);
+  EXPECT_TRUE(d.Post(EventType::kExit, Exit("c", "c", 1)));
+  release = true;
+  d.Drain();
+  std::lock_guard l(b->mu);
+  EXPECT_EQ(b->seen.back().second, EventType::kExit);
+}
+
+TEST(Dispatcher, AThrowingBackendDoesNotStopDelivery) {
+  struct Thrower : Backend {
+    std::atomic<int> n{0};
+    void ProcessEvent(const std::string&, EventType, const EventInfo&) override {
+      ++n;
+      throw std::runtime_error("boom");
+    }
+  };
+  auto b = std::make_shared<Thrower>();
+  Dispatcher d(b);
+  d.Post(EventType::kStart, Exit("c", "c", 1));
+  d.Post(EventType::kExit, Exit("c", "c", 1));
+  d.Drain();
+  EXPECT_EQ(b->n.load(), 2);
+}
