@@ -206,11 +206,18 @@ struct Supervisor::Impl {
         owned = false;
         return Outcome::kReleased;
       }
-      if (recorded != seen && sv::IsDaemonOf(recorded, paths) &&
-          sv::CheckHealth(paths.socket, opts.health_timeout)) {
-        pid = recorded;
+      // Never start a second daemon on a root: one that runs (started by another supervisor)
+      // is followed; whether it answers is the watch's business from now on.
+      pid_t other = recorded != seen && sv::IsDaemonOf(recorded, paths) ? recorded : 0;
+      if (other == 0)
+        for (pid_t p : sv::FindDaemonsOf(paths))
+          if (p != seen) other = p;
+      if (other != 0) {
+        if (other != recorded)
+          sv::WriteFileAtomic(paths.pid_file, std::to_string(other) + "\n", 0644);
+        pid = other;
         owned = false;
-        Note(LogLevel::kInfo, "now watching containerd pid " + std::to_string(recorded) +
+        Note(LogLevel::kInfo, "now watching containerd pid " + std::to_string(other) +
                                   ", started by another supervisor");
         return Outcome::kRecovered;
       }
