@@ -69,7 +69,8 @@ class Supervisor {
   //                       `containerd` package or run scripts/setup)
   //   kFailedPrecondition root cannot be created or is not writable (path and errno attached)
   //   kUnavailable        the daemon exited before serving (message has the log's last lines)
-  //   kDeadlineExceeded   the daemon did not serve within start_timeout (idem; it is killed)
+  //   kDeadlineExceeded   the daemon did not serve within start_timeout (idem; it is killed),
+  //                       or another supervisor of the root held its lock that long
   // A pid file naming a dead process, a zombie or a process that is not this root's containerd
   // is stale: it is logged, replaced, and the foreign process is left alone.
   explicit Supervisor(SupervisorOptions options);
@@ -83,7 +84,8 @@ class Supervisor {
 
   // Stops watching, sends SIGTERM (and SIGCONT, for a stopped daemon), waits stop_timeout,
   // then SIGKILL; removes the pid file and sockets. Shims and their containers keep running.
-  // Idempotent. Throws Error{kUnknown} with errno only when a file cannot be removed.
+  // Idempotent. Throws Error{kDeadlineExceeded} when another supervisor holds the root's lock
+  // too long, Error{kUnknown} when the daemon survives SIGKILL or a file cannot be removed.
   void Stop();
 
   // True when the daemon answers the health check within timeout. Does not throw.
