@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# The benchmark command: libcontainerd side by side with ctr, lcctl and runc on one private
+# containerd, alternating the variants in every iteration so that machine drift cancels.
+#
+# Usage: sudo bench/run.sh [ITERATIONS]        (default 30; run as root, after scripts/setup)
+# Env:   LCD_BENCH_BUILD  build directory      (default <repo>/build-bench, Release)
+#        LCD_BENCH_ROOT   private daemon root  (default /run/lcdbench; stopped at the end)
+#        LCD_BENCH_ROOTFS busybox rootfs       (default /var/lib/libcontainerd/rootfs/busybox)
+#        LCD_BENCH_ONLY   comma list of benchmarks (lifecycle,exec,stats,events,throughput,rss)
+# Prints the table (Markdown) and writes bench/results.json (every sample, in ns or kB);
+# the JSON lines of each measurement go to $LCD_BENCH_BUILD/bench-samples.jsonl.
+set -euo pipefail
+
+die() { echo "bench/run.sh: error: $*" >&2; exit 1; }
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${LCD_BENCH_BUILD:-$REPO/build-bench}
+ROOT=${LCD_BENCH_ROOT:-/run/lcdbench}
+ROOTFS=${LCD_BENCH_ROOTFS:-/var/lib/libcontainerd/rootfs/busybox}
+ITERS=${1:-30}
+[[ $ITERS =~ ^[1-9][0-9]*$ ]] || die "ITERATIONS must be a positive number, got '$ITERS'"
+[[ $(id -u) -eq 0 ]] || die "must run as root (containers need it): try 'sudo $0'"
+for tool in cmake ninja containerd runc ctr; do
+  command -v "$tool" >/dev/null || die "$tool is not installed: run 'sudo scripts/setup' first"
+done
+
+# Build the harness (and lcctl when its sources build) in Release.
+if [[ ! -f $BUILD/CMakeCache.txt ]]; then
+  cmake -S "$REPO" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+fi
+ninja -C "$BUILD" -j2 lcd_bench >/dev/null || die "building lcd_bench failed (see: ninja -C $BUILD lcd_bench)"
+LCCTL=$BUILD/tools/lcctl/lcctl
+if ! ninja -C "$BUILD" -j2 lcctl >/dev/null 2>&1; then
+  echo "bench/run.sh: lcctl does not build here: its rows are reported as not measured" >&2
+  LCCTL=
+fi
+BENCH=$BUILD/bench/lcd_bench
+
+# The private containerd, through the library's Supervisor (detached; stopped on exit).
+"$BENCH" daemon-start "$ROOT" >/dev/null
+cleanup() { "$BENCH" daemon-stop "$ROOT" lcdbench >/dev/null || true; }
+trap cleanup EXIT
+
+meta=(
+  --meta "command=bench/run.sh $ITERS"
+  --meta "nproc=$(nproc)"
+  --meta "cpu=$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
+  --meta "ram=$(free -h | awk '/^Mem:/{print $2}')"
+  --meta "kernel=$(uname -r)"
+  --meta "containerd=$(containerd --version)"
+  --meta "runc=$(runc --version | head -1)"
+  --meta "ctr=$(ctr --version)"
+  --meta "uptime_before=$(uptime)"
+  --meta "docker=$(command -v dockerd >/dev/null && echo installed || echo 'not run: no dockerd on this machine')"
+  --meta "podman=$(command -v podman >/dev/null && echo installed || echo 'not run: not installed')"
+)
+only=()
+[[ -n ${LCD_BENCH_ONLY:-} ]] && only=(--only "$LCD_BENCH_ONLY")
+
+"$BENCH" run --daemon-root "$ROOT" --ns lcdbench --rootfs "$ROOTFS" --iters "$ITERS" \
+  --lcctl "${LCCTL:-}" --jsonl "$BUILD/bench-samples.jsonl" --results "$REPO/bench/results.json" \
+  --markdown "$BUILD/bench-table.md" "${meta[@]}" "${only[@]}"
+echo
+echo "load after the run: $(uptime)"
+echo "wrote $REPO/bench/results.json (samples: $BUILD/bench-samples.jsonl)"
