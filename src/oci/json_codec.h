@@ -37,6 +37,29 @@ std::string IndexPath(const std::string& path, size_t index);
 // Throws Error{kInvalidArgument, "<path>: <rule>"}.
 [[noreturn]] void Fail(const std::string& path, const std::string& rule);
 
+// The path of the member being decoded, made into a string only when an error names it (the
+// decoder visits every member of every spec, and most are never reported). Each level is a
+// link on the decoding stack: a member key or an array index under its parent. Keys are views
+// into the JSON being decoded or string literals, so a JsonPath must not outlive the decode.
+class JsonPath {
+ public:
+  JsonPath() = default;  // the root: "" ("$" in messages)
+  JsonPath(const JsonPath& parent, std::string_view key) : parent_(&parent), key_(key) {}
+  JsonPath(const JsonPath& parent, size_t index) : parent_(&parent), index_(index), is_index_(true) {}
+  JsonPath(const JsonPath&) = delete;
+  JsonPath& operator=(const JsonPath&) = delete;
+
+  // The same text ChildPath/IndexPath build: "linux.resources.devices[0].access".
+  std::string str() const;
+
+ private:
+  const JsonPath* parent_ = nullptr;
+  std::string_view key_;
+  size_t index_ = 0;
+  bool is_index_ = false;
+};
+[[noreturn]] inline void Fail(const JsonPath& path, const std::string& rule) { Fail(path.str(), rule); }
+
 // "a string", "a number", "an object", ... for messages.
 const char* TypeName(const json& j);
 
@@ -85,7 +108,7 @@ std::string IntegerName() {
 }
 
 template <class T>
-void DecodeInteger(const json& j, const std::string& path, T& out) {
+void DecodeInteger(const json& j, const JsonPath& path, T& out) {
   if (!j.is_number_integer()) {  // floats (1.5, 1e3) are refused, as Go's decoder does
     Fail(path, "expected " + IntegerName<T>() + ", got " + TypeName(j));
   }
@@ -114,15 +137,15 @@ class Encoder;
 
 // Decodes any modelled value; structs go through their VisitFields.
 template <class T>
-void DecodeValue(const json& j, const std::string& path, T& out);
+void DecodeValue(const json& j, const JsonPath& path, T& out);
 
 template <class S>
-void DecodeObject(const json& j, const std::string& path, S& out);
+void DecodeObject(const json& j, const JsonPath& path, S& out);
 
 // Visitor that reads members of one JSON object into a struct.
 class Decoder {
  public:
-  Decoder(const json& obj, const std::string& path, json& extra)
+  Decoder(const json& obj, const JsonPath& path, json& extra)
       : obj_(obj), path_(path), extra_(extra) {}
 
   template <class T>
@@ -136,7 +159,7 @@ class Decoder {
       if (presence == kOmitEmpty) extra_[key] = nullptr;
       return;
     }
-    DecodeValue(raw, ChildPath(path_, key), field);
+    DecodeValue(raw, JsonPath(path_, key), field);
     if (presence == kOmitEmpty && IsEmpty(field)) extra_[key] = raw;
   }
 
@@ -156,7 +179,7 @@ class Decoder {
 
  private:
   const json& obj_;
-  const std::string& path_;
+  const JsonPath& path_;
   json& extra_;
   std::vector<const char*> known_;
 };
@@ -185,7 +208,7 @@ class Encoder {
   void VisitFields(S& s, V& v)
 
 template <class S>
-void DecodeObject(const json& j, const std::string& path, S& out) {
+void DecodeObject(const json& j, const JsonPath& path, S& out) {
   if (!j.is_object()) Fail(path, std::string("expected an object, got ") + TypeName(j));
   out.extra = json::object();
   Decoder d(j, path, out.extra);
@@ -207,7 +230,7 @@ json EncodeObject(const S& s) {
 }
 
 template <class T>
-void DecodeValue(const json& j, const std::string& path, T& out) {
+void DecodeValue(const json& j, const JsonPath& path, T& out) {
   if constexpr (std::is_same_v<T, bool>) {
     if (!j.is_boolean()) Fail(path, std::string("expected a boolean, got ") + TypeName(j));
     out = j.get<bool>();
@@ -225,14 +248,14 @@ void DecodeValue(const json& j, const std::string& path, T& out) {
     out.resize(j.size());
     for (size_t i = 0; i < j.size(); ++i) {
       if (j[i].is_null()) continue;  // Go decodes null elements as zero values
-      DecodeValue(j[i], IndexPath(path, i), out[i]);
+      DecodeValue(j[i], JsonPath(path, i), out[i]);
     }
   } else if constexpr (IsMap<T>::value) {
     if (!j.is_object()) Fail(path, std::string("expected an object, got ") + TypeName(j));
     out.clear();
     for (auto it = j.begin(); it != j.end(); ++it) {
       auto& slot = out[it.key()];
-      if (!it.value().is_null()) DecodeValue(it.value(), ChildPath(path, it.key()), slot);
+      if (!it.value().is_null()) DecodeValue(it.value(), JsonPath(path, std::string_view(it.key())), slot);
     }
   } else {
     DecodeObject(j, path, out);

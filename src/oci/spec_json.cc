@@ -31,6 +31,12 @@ std::string IndexPath(const std::string& path, size_t index) {
   return path + "[" + std::to_string(index) + "]";
 }
 
+std::string JsonPath::str() const {
+  if (!parent_) return "";
+  std::string parent = parent_->str();
+  return is_index_ ? IndexPath(parent, index_) : ChildPath(parent, key_);
+}
+
 void Fail(const std::string& path, const std::string& rule) {
   throw Error(ErrorKind::kInvalidArgument, DisplayPath(path) + ": " + rule);
 }
@@ -359,7 +365,7 @@ T DecodeText(std::string_view text, const char* op) {
   try {
     json j = ParseJson(text);
     T out;
-    DecodeObject(j, "", out);
+    DecodeObject(j, JsonPath(), out);
     return out;
   } catch (const Error& e) {
     throw Error(e.kind(), e.message(), ErrorContext{.op = op});
@@ -408,7 +414,7 @@ std::string EncodeResources(const LinuxResources& resources) {
 Spec SpecFromJson(const nlohmann::json& j) {
   Spec out;
   try {
-    detail::DecodeObject(j, "", out);
+    detail::DecodeObject(j, detail::JsonPath(), out);
   } catch (const Error& e) {
     throw Error(e.kind(), e.message(), ErrorContext{.op = "SpecFromJson"});
   }
