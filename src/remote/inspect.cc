@@ -27,7 +27,8 @@ ContainerRecord ToRecord(const containers_v1::Container& c) {
 
 ProcessRecord ToRecord(const ::containerd::v1::types::Process& p, const std::string& exec_id) {
   ProcessRecord r;
-  r.container_id = p.container_id();
+  // Tasks.List reports the container id in `id` (container_id is empty there).
+  r.container_id = p.container_id().empty() ? p.id() : p.container_id();
   r.exec_id = exec_id;
   r.pid = p.pid();
   r.status = FromProtoStatus(p.status());

@@ -1,0 +1,148 @@
+// lcctl: what every command shares: global flags, the connection (a given address or the
+// managed containerd), error and exit-code conventions, small parsers and output helpers.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "args.h"
+#include "libcontainerd/client.h"
+#include "libcontainerd/errors.h"
+#include "libcontainerd/containerd.h"
+#include "libcontainerd/containerd_inspect.h"
+#include "libcontainerd/supervisor.h"
+
+namespace lcctl {
+
+// Exit codes (docker's convention for run/exec; 125 for every failure of lcctl itself).
+inline constexpr int kExitFailure = 125;
+inline constexpr int kExitCannotRun = 126;
+inline constexpr int kExitNotFound = 127;
+
+// Ends a command with an exit code and (when non-empty) a one-line message on stderr.
+class ExitError : public std::runtime_error {
+ public:
+  ExitError(int code, const std::string& message) : std::runtime_error(message), code_(code) {}
+  int code() const noexcept { return code_; }
+
+ private:
+  int code_;
+};
+
+inline constexpr const char* kDefaultRoot = "/run/lcd";
+
+struct Globals {
+  std::string address;        // empty: the managed containerd under root
+  std::string ns = "default";
+  std::string root = kDefaultRoot;
+  std::optional<std::chrono::milliseconds> timeout;
+  bool json = false;
+  bool debug = false;
+};
+
+// The connection of one lcctl invocation; made on first use.
+class Session {
+ public:
+  explicit Session(Globals globals) : g_(std::move(globals)) {}
+  ~Session();
+
+  const Globals& globals() const { return g_; }
+  // Must be called before the first client() to receive events.
+  void SetBackend(std::shared_ptr<libcontainerd::Backend> backend) { backend_ = std::move(backend); }
+  libcontainerd::Client& client();
+  // Records and exec handles (a second connection to the same daemon).
+  libcontainerd::ContainerdInspector& inspector();
+  // A context for one call: --timeout, else the library's default.
+  libcontainerd::Context Ctx() const;
+  // Loads a container; a missing one is "container ID not found in namespace NS".
+  std::shared_ptr<libcontainerd::Container> LoadContainer(const std::string& id);
+  // The container's task; a missing one is "container ID has no task".
+  std::shared_ptr<libcontainerd::Task> LoadTask(const std::string& id);
+  // The socket this session talks to.
+  std::string Address() const;
+  // True when no address was given (the managed containerd is used).
+  bool Managed() const { return g_.address.empty(); }
+
+ private:
+  Globals g_;
+  std::shared_ptr<libcontainerd::Backend> backend_;
+  std::unique_ptr<libcontainerd::Supervisor> supervisor_;
+  std::shared_ptr<libcontainerd::Client> client_;
+  libcontainerd::ClientOptions options_;
+  std::unique_ptr<libcontainerd::ContainerdInspector> inspector_;
+};
+
+// One command ("run", "container ls", ...).
+struct Command {
+  std::string name;
+  std::string usage;    // after "lcctl "
+  std::string summary;  // one line
+  std::string example;  // one or more lines
+  std::vector<FlagSpec> flags;
+  std::size_t flag_positionals = static_cast<std::size_t>(-1);
+  std::function<int(Session&, const ParsedArgs&)> run;
+};
+
+// Commands of each file.
+std::vector<Command> VersionCommands();
+std::vector<Command> DaemonCommands();
+std::vector<Command> RunCommands();
+std::vector<Command> ContainerCommands();
+std::vector<Command> TaskCommands();
+std::vector<Command> EventsCommands();
+std::vector<Command> StatsCommands();
+
+// The flags shared by run and container create.
+std::vector<FlagSpec> ContainerSpecFlags();
+// Creates the container those flags describe (rootfs defaulted and built, spec, labels,
+// runtime); throws UsageError / Error.
+std::shared_ptr<libcontainerd::Container> CreateContainerFromFlags(Session& s, const std::string& id,
+                                                                   const std::vector<std::string>& cmd,
+                                                                   const ParsedArgs& a);
+
+// Positional helpers: exactly / at least n, else UsageError naming what is missing.
+void NeedArgs(const ParsedArgs& a, std::size_t min, std::size_t max, const std::string& what);
+// Validates a container id (UsageError on a bad one).
+void CheckId(const std::string& id, const char* what = "container id");
+
+// "1048576", "64m", "1g", "512k" -> bytes; UsageError naming `flag` otherwise.
+int64_t ParseBytes(const std::string& flag, const std::string& v);
+// A positive (or -1 when allow_minus_one) integer.
+int64_t ParseInt(const std::string& flag, const std::string& v, bool allow_minus_one = false);
+double ParsePositiveDouble(const std::string& flag, const std::string& v);
+// "10s", "500ms", "2m", "3" (seconds).
+std::chrono::milliseconds ParseDuration(const std::string& flag, const std::string& v);
+
+// One line of text from an error (newlines folded).
+std::string OneLine(const std::string& s);
+std::string FormatTime(libcontainerd::SystemTime t);
+// Prints a table with columns padded like tabwriter.
+void PrintTable(const std::vector<std::vector<std::string>>& rows);
+void PrintJson(const nlohmann::json& j);
+
+// Runs a process in the foreground helpers (run, exec, attach): signal forwarding and the
+// local terminal. While it lives, SIGINT/TERM/HUP/QUIT/USR1/USR2 go to `proc` and SIGWINCH
+// resizes it (when tty). Construct before any thread is started.
+class ForegroundSession {
+ public:
+  explicit ForegroundSession(bool tty);
+  ~ForegroundSession();
+  // Starts forwarding to proc (called once proc exists).
+  void Forward(std::shared_ptr<libcontainerd::Process> proc, Session* s);
+  // The local terminal's size (0,0 when not a terminal).
+  static bool TerminalSize(uint32_t& w, uint32_t& h);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace lcctl
