@@ -24,6 +24,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <ctime>
 #include <dirent.h>
 #include <filesystem>
@@ -59,6 +60,9 @@ namespace {
 using namespace libcontainerd;
 using Clock = std::chrono::steady_clock;
 using json = nlohmann::json;
+
+// Unit of throughput samples (integers): thousandths of a lifecycle per second.
+constexpr const char* kMilliRate = "1e-3 lifecycles/s";
 
 int64_t NowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
@@ -318,6 +322,10 @@ class ExitRecorder final : public Backend {
   std::map<std::string, int64_t> exits_;
 };
 
+constexpr int kSteps = 7;
+constexpr const char* kStepNames[kSteps] = {"spec",       "new_container", "new_task",        "start",
+                                            "wait",       "delete_task",   "delete_container"};
+
 class Bench {
  public:
   explicit Bench(Config cfg) : cfg_(std::move(cfg)) {}
@@ -377,7 +385,9 @@ class Bench {
 
   void Clean();
   void PrepareBundle();
-  void ApiLifecycle(bool with_stdio, int64_t* cpu_ns = nullptr, int64_t* thread_cpu_ns = nullptr);
+  // steps (when given) receives the wall time of each step, kSteps of them.
+  void ApiLifecycle(bool with_stdio, int64_t* cpu_ns = nullptr, int64_t* thread_cpu_ns = nullptr,
+                    int64_t* steps = nullptr);
   void BenchRss();
   void BenchLifecycle();
   void BenchExec();
@@ -394,7 +404,7 @@ class Bench {
   std::shared_ptr<Client> client_;
   std::atomic<int> seq_{0};
   std::string bundle_;
-  std::vector<Series> series_;  // std::vector of stable references: reserved up front
+  std::deque<Series> series_;  // deque: references from Add stay valid
   std::unique_ptr<std::ofstream> jsonl_;
   double load_start_[3] = {0, 0, 0};
   std::vector<std::string> pending_;  // rows that could not be measured, with the reason
@@ -422,16 +432,30 @@ void Bench::PrepareBundle() {
 // One lifecycle of /bin/true through the API: create container, new task, start, exit seen via
 // Wait, delete task, delete container. with_stdio: through a FIFO set copied by the library
 // (as `ctr run` without --null-io); otherwise /dev/null (as `ctr run --null-io`).
-void Bench::ApiLifecycle(bool with_stdio, int64_t* cpu_ns, int64_t* thread_cpu_ns) {
+void Bench::ApiLifecycle(bool with_stdio, int64_t* cpu_ns, int64_t* thread_cpu_ns, int64_t* steps) {
   const std::string id = Id("lc");
   int64_t cpu0 = CpuNs();
   int64_t tcpu0 = CpuNs(CLOCK_THREAD_CPUTIME_ID);
-  auto c = client_->NewContainer(Ctx(), id, SpecFor(id, {"/bin/true"}), "", RuncOptions{});
+  int64_t last = NowNs();
+  auto step = [&](int i) {
+    int64_t now = NowNs();
+    if (steps) steps[i] = now - last;
+    last = now;
+  };
+  oci::Spec spec = SpecFor(id, {"/bin/true"});
+  step(0);
+  auto c = client_->NewContainer(Ctx(), id, spec, "", RuncOptions{});
+  step(1);
   auto t = c->NewTask(Ctx(), "", false, with_stdio ? cio::Capture(std::make_shared<cio::Captured>()) : nullptr);
+  step(2);
   t->Start(Ctx());
+  step(3);
   ExitStatus st = t->Wait(Ctx());
+  step(4);
   t->Delete(Ctx());
+  step(5);
   c->Delete(Ctx());
+  step(6);
   if (thread_cpu_ns) *thread_cpu_ns = CpuNs(CLOCK_THREAD_CPUTIME_ID) - tcpu0;
   if (cpu_ns) *cpu_ns = CpuNs() - cpu0;
   if (st.exit_code != 0) throw Error(ErrorKind::kUnknown, "/bin/true exited " + std::to_string(st.exit_code));
@@ -478,11 +502,16 @@ void Bench::BenchLifecycle() {
   Series& ctr = Add("lifecycle", "ctr", "ctr run --rm --rootfs (stdio through FIFOs)", true);
   Series& lcctl = Add("lifecycle", "lcctl", "lcctl run --rm --rootfs");
   Series& runc = Add("lifecycle", "runc", "runc run on a bundle (no containerd: the floor)", true);
+  Series& ctr_version = Add("startup", "ctr", "ctr version: start, connect, one RPC, exit", true);
+  Series& lcctl_version = Add("startup", "lcctl", "lcctl version: start, connect, one RPC, exit");
+  std::vector<Series*> step_series;
+  for (const char* name : kStepNames)
+    step_series.push_back(&Add("lifecycle_step", name, std::string("wall time of the API lifecycle's step: ") + name));
   Series& rss_ctr = Add("footprint", "ctr", "peak RSS of `ctr run --rm` (wait4 ru_maxrss)", true, "kB");
   Series& rss_lcctl = Add("footprint", "lcctl", "peak RSS of `lcctl run --rm` (wait4 ru_maxrss)", false, "kB");
   Series& rss_runc = Add("footprint", "runc", "peak RSS of `runc run` (wait4 ru_maxrss)", true, "kB");
-  if (cfg_.lcctl.empty()) lcctl.error = rss_lcctl.error = "lcctl not built";
-  if (cfg_.ctr.empty()) ctr.error = ctr_null.error = rss_ctr.error = "ctr not installed";
+  if (cfg_.lcctl.empty()) lcctl.error = rss_lcctl.error = lcctl_version.error = "lcctl not built";
+  if (cfg_.ctr.empty()) ctr.error = ctr_null.error = rss_ctr.error = ctr_version.error = "ctr not installed";
   if (cfg_.runc.empty()) runc.error = rss_runc.error = "runc not installed";
   ApiLifecycle(false);  // warm-up: connection, first shim binary pages
   // The calling thread's user/kernel split, summed over the API lifecycles (rusage is too
@@ -495,7 +524,9 @@ void Bench::BenchLifecycle() {
     rusage ru0{}, ru1{};
     getrusage(RUSAGE_THREAD, &ru0);
     int64_t t0 = NowNs();
-    ApiLifecycle(false, &cpu, &tcpu);
+    int64_t steps[kSteps] = {};
+    ApiLifecycle(false, &cpu, &tcpu, steps);
+    for (int k = 0; k < kSteps; ++k) step_series[k]->samples.push_back(steps[k]);
     api.samples.push_back(NowNs() - t0);
     getrusage(RUSAGE_THREAD, &ru1);
     thread_user_ns += tv_ns(ru1.ru_utime) - tv_ns(ru0.ru_utime);
@@ -521,6 +552,8 @@ void Bench::BenchLifecycle() {
       a.insert(a.end(), {"run", "--rm", "--rootfs", cfg_.rootfs, Id("lcctl"), "/bin/true"});
       Child(lcctl, &rss_lcctl, a);
     }
+    if (!cfg_.ctr.empty()) Child(ctr_version, nullptr, {cfg_.ctr, "--address", cfg_.address, "version"});
+    if (!cfg_.lcctl.empty()) Child(lcctl_version, nullptr, {cfg_.lcctl, "-a", cfg_.address, "version"});
     if (!cfg_.runc.empty())
       Child(runc, &rss_runc, {cfg_.runc, "--root", cfg_.state_dir + "/runc-floor", "run", "--bundle", bundle_, Id("runc")});
   }
@@ -530,7 +563,10 @@ void Bench::BenchLifecycle() {
   ts.samples = {thread_sys_ns / cfg_.iters};
   Emit(tu);
   Emit(ts);
-  for (auto* s : {&api, &api_cpu, &api_tcpu, &api_io, &ctr_null, &ctr, &lcctl, &runc, &rss_ctr, &rss_lcctl, &rss_runc}) Emit(*s);
+  for (auto* s : {&api, &api_cpu, &api_tcpu, &api_io, &ctr_null, &ctr, &lcctl, &runc, &rss_ctr, &rss_lcctl, &rss_runc,
+                  &ctr_version, &lcctl_version})
+    Emit(*s);
+  for (auto* s : step_series) Emit(*s);
 }
 
 void Bench::BenchExec() {
@@ -667,7 +703,7 @@ void Bench::BenchThroughput() {
     Series& s = Add("throughput", "api_" + std::to_string(workers) + "_workers",
                     "lifecycles per second, " + std::to_string(workers) + " threads sharing one Client, " +
                         std::to_string(total) + " lifecycles per round",
-                    false, "lifecycles/s");
+                    false, kMilliRate);
     Series& lat = Add("throughput", "api_" + std::to_string(workers) + "_workers_latency",
                       "one lifecycle's wall time under that concurrency");
     for (int round = 0; round < cfg_.throughput_rounds; ++round) {
@@ -695,7 +731,7 @@ void Bench::BenchThroughput() {
       for (auto& th : threads) th.join();
       int64_t wall = NowNs() - t0;
       if (!failure.empty()) throw Error(ErrorKind::kUnknown, "throughput worker failed: " + failure);
-      s.samples.push_back(static_cast<int64_t>(std::llround(double(total) * 1e9 / double(wall))));
+      s.samples.push_back(static_cast<int64_t>(std::llround(double(total) * 1e12 / double(wall))));
       lat.samples.insert(lat.samples.end(), lats.begin(), lats.end());
     }
     Emit(s);
@@ -713,6 +749,8 @@ std::string Fmt(double v, const std::string& unit) {
     if (v >= 1e9) std::snprintf(buf, sizeof buf, "%.2f s", v / 1e9);
     else if (v >= 1e6) std::snprintf(buf, sizeof buf, "%.2f ms", v / 1e6);
     else std::snprintf(buf, sizeof buf, "%.1f us", v / 1e3);
+  } else if (unit == kMilliRate) {
+    std::snprintf(buf, sizeof buf, "%.2f lifecycles/s", v / 1000.0);
   } else if (unit == "kB") {
     std::snprintf(buf, sizeof buf, "%.1f MB", v / 1024.0);
   } else {
@@ -721,7 +759,7 @@ std::string Fmt(double v, const std::string& unit) {
   return buf;
 }
 
-const Series* Find(const std::vector<Series>& all, const std::string& bench, const std::string& variant) {
+const Series* Find(const std::deque<Series>& all, const std::string& bench, const std::string& variant) {
   for (const auto& s : all)
     if (s.bench == bench && s.variant == variant && !s.samples.empty()) return &s;
   return nullptr;
@@ -831,7 +869,7 @@ void Bench::Report() {
 }
 
 int Bench::Run() {
-  series_.reserve(64);
+
   getloadavg(load_start_, 3);
   if (!cfg_.jsonl.empty()) jsonl_ = std::make_unique<std::ofstream>(cfg_.jsonl);
   std::filesystem::create_directories(cfg_.state_dir);
