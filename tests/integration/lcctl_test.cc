@@ -228,6 +228,31 @@ TEST_F(Lcctl, RunForegroundPrintsOutputAndExitCodePassesThrough) {
   EXPECT_EQ(r.err, "err\n");
 }
 
+TEST_F(Lcctl, RunForwardsSignalsToTheContainer) {
+  auto argv = Base();
+  argv.insert(argv.end(), {"run", "--rm", Id("sig"), "sh", "-c",
+                           "trap 'echo got-term; exit 9' TERM; trap 'echo got-usr1' USR1; echo ready; "
+                           "while true; do sleep 0.1; done"});
+  Spawned sp = Spawn(argv, nullptr, {});
+  // Wait for "ready" before signalling (the trap is installed by then).
+  std::string seen;
+  char buf[256];
+  for (int i = 0; i < 100 && seen.find("ready") == std::string::npos; ++i) {
+    pollfd p{sp.out, POLLIN, 0};
+    if (poll(&p, 1, 100) > 0) {
+      ssize_t n = read(sp.out, buf, sizeof buf);
+      if (n > 0) seen.append(buf, static_cast<size_t>(n));
+    }
+  }
+  ASSERT_NE(seen.find("ready"), std::string::npos);
+  kill(sp.pid, SIGUSR1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  kill(sp.pid, SIGTERM);
+  Result r = Collect(sp, std::chrono::seconds(20));
+  EXPECT_EQ(r.code, 9) << r.err;
+  EXPECT_EQ(seen + r.out, "ready\ngot-usr1\ngot-term\n");
+}
+
 TEST_F(Lcctl, RunRmLeavesNothing) {
   std::string id = Id("rm");
   Ok({"run", "--rm", id, "true"});

@@ -238,72 +238,106 @@ void PrintJson(const nlohmann::json& j) {
   std::fflush(stdout);
 }
 
-// --- foreground processes: signals and the local terminal ---
+// --- signals and the local terminal ---
+//
+// One thread owns the stop signals for the whole process: they are blocked in every thread
+// from the start of main (so gRPC's threads never take them), and this thread sigwaits. With
+// a foreground process registered it forwards them (SIGWINCH: resize); otherwise SIGWINCH is
+// ignored and the others end lcctl with 128+signal (or the code set by SetInterruptExit).
 
-struct ForegroundSession::Impl {
-  bool tty = false;
-  bool raw = false;
-  termios saved{};
-  sigset_t set{};
-  sigset_t old{};
-  std::thread thread;
-  pthread_t thread_id{};
-  std::atomic<bool> done{false};
+namespace {
+
+struct Router {
   std::mutex mu;
+  sigset_t set{};
+  bool foreground = false;  // a ForegroundSession lives
+  bool tty = false;
   std::shared_ptr<lcd::Process> proc;
-  Session* session = nullptr;
+  std::optional<int> interrupt_exit;
+};
 
-  void Loop() {
-    for (;;) {
-      int sig = 0;
-      if (sigwait(&set, &sig) != 0) continue;
-      if (done.load()) return;
-      std::shared_ptr<lcd::Process> p;
-      {
-        std::lock_guard l(mu);
-        p = proc;
-      }
-      if (!p) continue;
+Router& R() {
+  static Router* r = new Router();  // never destroyed: the signal thread may outlive main
+  return *r;
+}
+
+void SignalLoop() {
+  Router& r = R();
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&r.set, &sig) != 0) continue;
+    std::shared_ptr<lcd::Process> p;
+    bool fg = false, tty = false;
+    std::optional<int> exit_code;
+    {
+      std::lock_guard l(r.mu);
+      p = r.proc;
+      fg = r.foreground;
+      tty = r.tty;
+      exit_code = r.interrupt_exit;
+    }
+    if (p) {
       try {
         if (sig == SIGWINCH) {
           uint32_t w = 0, h = 0;
-          if (tty && TerminalSize(w, h)) p->Resize(lcd::Context(), w, h);
+          if (tty && ForegroundSession::TerminalSize(w, h)) p->Resize(lcd::Context(), w, h);
         } else {
           p->Kill(lcd::Context(), sig);
         }
       } catch (const lcd::Error& e) {
         lcd::Log(lcd::LogLevel::kDebug, std::string("forwarding signal failed: ") + e.what());
       }
+      continue;
     }
+    if (fg || sig == SIGWINCH) continue;  // a process is being set up: it will be told
+    std::fflush(stdout);
+    std::_Exit(exit_code ? *exit_code : 128 + sig);
   }
+}
+
+}  // namespace
+
+void StartSignalThread() {
+  Router& r = R();
+  sigemptyset(&r.set);
+  for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH}) sigaddset(&r.set, s);
+  pthread_sigmask(SIG_BLOCK, &r.set, nullptr);
+  std::thread(SignalLoop).detach();
+}
+
+void SetInterruptExit(int code) {
+  std::lock_guard l(R().mu);
+  R().interrupt_exit = code;
+}
+
+struct ForegroundSession::Impl {
+  bool raw = false;
+  termios saved{};
 };
 
 ForegroundSession::ForegroundSession(bool tty) : impl_(std::make_unique<Impl>()) {
-  impl_->tty = tty;
   if (tty && isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &impl_->saved) == 0) {
     termios raw = impl_->saved;
     cfmakeraw(&raw);
     if (tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0) impl_->raw = true;
   }
-  sigemptyset(&impl_->set);
-  for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH}) sigaddset(&impl_->set, s);
-  pthread_sigmask(SIG_BLOCK, &impl_->set, &impl_->old);
-  impl_->thread = std::thread([this] { impl_->Loop(); });
-  impl_->thread_id = impl_->thread.native_handle();
+  std::lock_guard l(R().mu);
+  R().foreground = true;
+  R().tty = tty;
 }
 
 ForegroundSession::~ForegroundSession() {
-  impl_->done.store(true);
-  pthread_kill(impl_->thread_id, SIGWINCH);
-  impl_->thread.join();
+  {
+    std::lock_guard l(R().mu);
+    R().foreground = false;
+    R().proc.reset();
+  }
   if (impl_->raw) tcsetattr(STDIN_FILENO, TCSANOW, &impl_->saved);
-  // Signals stay blocked: one arriving now has nobody to go to and must not kill us halfway.
 }
 
-void ForegroundSession::Forward(std::shared_ptr<lcd::Process> proc, Session* s) {
-  std::lock_guard l(impl_->mu);
-  impl_->proc = std::move(proc);
-  impl_->session = s;
+void ForegroundSession::Forward(std::shared_ptr<lcd::Process> proc, Session*) {
+  std::lock_guard l(R().mu);
+  R().proc = std::move(proc);
 }
 
 bool ForegroundSession::TerminalSize(uint32_t& w, uint32_t& h) {

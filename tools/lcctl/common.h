@@ -128,9 +128,15 @@ std::string FormatTime(libcontainerd::SystemTime t);
 void PrintTable(const std::vector<std::vector<std::string>>& rows);
 void PrintJson(const nlohmann::json& j);
 
-// Runs a process in the foreground helpers (run, exec, attach): signal forwarding and the
-// local terminal. While it lives, SIGINT/TERM/HUP/QUIT/USR1/USR2 go to `proc` and SIGWINCH
-// resizes it (when tty). Construct before any thread is started.
+// Blocks SIGINT/TERM/HUP/QUIT/USR1/USR2/WINCH in every thread and starts the thread that
+// handles them. Call first in main, before any other thread exists.
+void StartSignalThread();
+// Without a foreground process, a stop signal ends lcctl with `code` (default 128+signal).
+void SetInterruptExit(int code);
+
+// A process in the foreground (run, exec, attach, task start): while this lives, the stop
+// signals go to the process given to Forward and SIGWINCH resizes it (when tty); with tty the
+// local terminal is in raw mode.
 class ForegroundSession {
  public:
   explicit ForegroundSession(bool tty);

@@ -1,6 +1,5 @@
 // lcctl events: one line per task event until interrupted.
-#include <pthread.h>
-#include <signal.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <mutex>
@@ -52,16 +51,10 @@ class PrintingBackend final : public lcd::Backend {
 
 int Events(Session& s, const ParsedArgs& a) {
   NeedArgs(a, 0, 0, "no arguments");
-  // Block the stop signals before the library starts its threads, then wait for one.
-  sigset_t set;
-  sigemptyset(&set);
-  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&set, sig);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  SetInterruptExit(0);  // interrupting is how events ends
   s.SetBackend(std::make_shared<PrintingBackend>(s.globals().json));
   s.client();
-  int sig = 0;
-  sigwait(&set, &sig);
-  return 0;
+  for (;;) pause();
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // lcctl: global flags, command dispatch, help and exit codes.
 #include <algorithm>
 #include <cstddef>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -201,4 +202,8 @@ int Main(int argc, char** argv) {
 
 }  // namespace
 
-int main(int argc, char** argv) { return Main(argc, argv); }
+int main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);  // a closed stdout is a write error, not death
+  StartSignalThread();
+  return Main(argc, argv);
+}
