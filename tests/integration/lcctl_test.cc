@@ -302,6 +302,21 @@ TEST_F(Lcctl, TtyUnderAPseudoTerminal) {
   EXPECT_NE(r.out.find("no-tty"), std::string::npos) << r.out << r.err;
 }
 
+TEST_F(Lcctl, TtyFollowsTheTerminalSize) {
+  if (access("/usr/bin/script", X_OK) != 0) GTEST_SKIP() << "util-linux `script` is not installed";
+  // The container's terminal starts at the local size; SIGWINCH after a local resize follows.
+  std::string lc = std::string(LCCTL_PATH) + " -a " + lcdtest::DaemonAddress() + " -n " + ns_;
+  std::string cmd = "stty cols 111 rows 33; " + lc + " run -t --rm " + Id("size") +
+                    " sh -c 'stty size; sleep 2; stty size' & P=$!; sleep 1; stty cols 90 rows 20; "
+                    "kill -WINCH $P; wait $P";
+  Result r = Exec({"script", "-qec", cmd, "/dev/null"});
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  std::string out;
+  for (char c : r.out)
+    if (c != '\r') out += c;
+  EXPECT_EQ(out, "33 111\n20 90\n") << r.out;
+}
+
 TEST_F(Lcctl, RunFlagsReachTheContainer) {
   std::string host = "/tmp/lcctl-mnt-" + std::to_string(getpid());
   mkdir(host.c_str(), 0755);
