@@ -7,6 +7,7 @@
 #        LCD_BENCH_ROOT   private daemon root  (default /run/lcdbench; stopped at the end)
 #        LCD_BENCH_ROOTFS busybox rootfs       (default /var/lib/libcontainerd/rootfs/busybox)
 #        LCD_BENCH_ONLY   comma list of benchmarks (lifecycle,exec,stats,events,throughput,rss)
+#        LCD_BENCH_NO_BUILD=1  measure the binaries already built (do not rebuild)
 # Prints the table (Markdown) and writes bench/results.json (every sample, in ns or kB);
 # the JSON lines of each measurement go to $LCD_BENCH_BUILD/bench-samples.jsonl.
 set -euo pipefail
@@ -27,13 +28,17 @@ done
 # Build the harness (and lcctl when its sources build) in Release.
 # -Wno-error=restrict: GCC 12 at -O3 reports a false -Wrestrict inside std::string's
 # operator+ (GCC bug 105651); it stays a warning here so a Release build is not blocked by it.
-if [[ ! -f $BUILD/CMakeCache.txt ]]; then
+if [[ -n ${LCD_BENCH_NO_BUILD:-} ]]; then
+  echo "bench/run.sh: LCD_BENCH_NO_BUILD set: using the binaries already in $BUILD" >&2
+elif [[ ! -f $BUILD/CMakeCache.txt ]]; then
   cmake -S "$REPO" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release \
     -DCMAKE_CXX_FLAGS=-Wno-error=restrict >/dev/null
 fi
-ninja -C "$BUILD" -j2 lcd_bench >/dev/null || die "building lcd_bench failed (see: ninja -C $BUILD lcd_bench)"
+if [[ -z ${LCD_BENCH_NO_BUILD:-} ]]; then
+  ninja -C "$BUILD" -j2 lcd_bench >/dev/null || die "building lcd_bench failed (see: ninja -C $BUILD lcd_bench)"
+fi
 LCCTL=$BUILD/tools/lcctl/lcctl
-if ! ninja -C "$BUILD" -j2 lcctl >/dev/null 2>&1; then
+if [[ -n ${LCD_BENCH_NO_BUILD:-} && ! -x $LCCTL ]] || { [[ -z ${LCD_BENCH_NO_BUILD:-} ]] && ! ninja -C "$BUILD" -j2 lcctl >/dev/null 2>&1; }; then
   echo "bench/run.sh: lcctl does not build here: its rows are reported as not measured" >&2
   LCCTL=
 fi
