@@ -26,6 +26,7 @@
 #include "client_fixture.h"
 #include "harness.h"
 #include "libcontainerd/errors.h"
+#include "libcontainerd/log.h"
 #include "libcontainerd/supervisor.h"
 #include "recording_backend.h"
 
@@ -297,6 +298,7 @@ TEST_F(HardeningFault, DISABLED_ContainerdKilledDuringConcurrentLifecyclesLosesN
     // A NewTask whose answer was lost shows as AlreadyExists on the retry. containerd may still
     // have no task then (a Tasks.Create interrupted by the kill leaves its bundle behind): the
     // caller asks for the task, and when there is none, creates it again.
+    bool via_get = false;
     for (int round = 0; !t; ++round) {
       if (!Step(L, id + " NewTask", [&](const Context& ctx) { t = c->NewTask(ctx, "", false, nullptr); },
                 is({ErrorKind::kAlreadyExists}), round > 0))
@@ -305,6 +307,7 @@ TEST_F(HardeningFault, DISABLED_ContainerdKilledDuringConcurrentLifecyclesLosesN
       if (!Step(L, id + " GetTask", [&](const Context& ctx) {
             try {
               t = c->GetTask(ctx);
+              via_get = true;
             } catch (const Error& e) {
               if (!IsNotFound(e)) throw;
               // no task: create it again below
@@ -359,10 +362,17 @@ TEST_F(HardeningFault, DISABLED_ContainerdKilledDuringConcurrentLifecyclesLosesN
     if (!Step(L, id + " Wait", [&](const Context& ctx) { waited = t->Wait(ctx); })) return;
     {
       std::lock_guard l(L.mu);
-      L.trace[id] = "Wait returned " + std::to_string(waited.exit_code);
+      L.trace[id] = "pid " + std::to_string(t->Pid()) + (via_get ? " (task from GetTask)" : "") +
+                    ", Wait returned " + std::to_string(waited.exit_code);
     }
-    if (!Step(L, id + " Task.Delete", [&](const Context& ctx) { t->Delete(ctx); }, is({ErrorKind::kNotFound})))
+    int delete_tries = 0;
+    if (!Step(L, id + " Task.Delete", [&](const Context& ctx) { ++delete_tries, t->Delete(ctx); },
+              is({ErrorKind::kNotFound})))
       return;
+    {
+      std::lock_guard l(L.mu);
+      L.trace[id] += ", Task.Delete in " + std::to_string(delete_tries) + " attempt(s)";
+    }
     if (!Step(L, id + " Container.Delete", [&](const Context& ctx) { c->Delete(ctx); }, is({ErrorKind::kNotFound})))
       return;
     ++completed;
@@ -370,6 +380,15 @@ TEST_F(HardeningFault, DISABLED_ContainerdKilledDuringConcurrentLifecyclesLosesN
     L.trace[id] += ", deleted";
   };
 
+  // The library's own account of exits it dropped or synthesised, to explain a lost one.
+  std::mutex log_mu;
+  std::vector<std::string> log_lines;
+  SetLogLevel(LogLevel::kDebug);
+  SetLogSink([&](LogLevel, std::string_view m) {
+    if (m.find("exit") == std::string_view::npos) return;
+    std::lock_guard l(log_mu);
+    log_lines.emplace_back(m);
+  });
   std::vector<std::thread> workers;
   for (int w = 0; w < kThreads; ++w) {
     workers.emplace_back([&] {
@@ -437,6 +456,13 @@ TEST_F(HardeningFault, DISABLED_ContainerdKilledDuringConcurrentLifecyclesLosesN
     }
   }
 
+  SetLogSink(nullptr);
+  SetLogLevel(LogLevel::kInfo);
+  for (const auto& l : lost) {
+    std::string id = l.substr(0, l.find(' '));
+    for (const auto& m : log_lines)
+      if (m.find(id + "/") != std::string::npos) std::cout << "[chaos] library log for " << id << ": " << m << std::endl;
+  }
   std::ostringstream summary;
   summary << "lifecycles attempted " << std::min(next.load(), kLifecycles) << " of " << kLifecycles
           << ", completed " << completed << ", in " << Ms(took) / 1000.0 << " s; containerd SIGKILLed "
