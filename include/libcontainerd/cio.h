@@ -68,8 +68,13 @@ class DirectIO : public IO {
   // Writes all of data to the process's stdin (blocks while the FIFO is full).
   // Throws Error{kFailedPrecondition} when stdin is closed or was not requested.
   void WriteStdin(std::string_view data);
-  // Closes stdin so the process reads EOF. Idempotent; safe from any thread.
+  // Closes stdin so the process reads EOF. Idempotent; safe from any thread. Data written
+  // before is not lost: when the library manages the process, our end stays open until the
+  // process has started (the shim has opened its end), then it is closed and the shim told.
   void CloseStdin();
+
+  // Library use: closes our stdin fd now (after CloseStdin, once the process runs).
+  void ReleaseStdinFd();
 
   // Library use: installs the hook CloseStdin calls (or calls it now if stdin is closed).
   void SetStdinCloseHook(StdinCloseHook hook);

@@ -23,7 +23,7 @@ bool DirectIO::has_stdin() const {
 
 void DirectIO::WriteStdin(std::string_view data) {
   std::unique_lock l(mu_);
-  if (!stdin_.valid())
+  if (!stdin_.valid() || stdin_closed_)
     throw Error(ErrorKind::kFailedPrecondition,
                 stdin_closed_ ? "stdin is closed" : "the process was created without stdin");
   int fd = stdin_.get();
@@ -45,11 +45,17 @@ void DirectIO::CloseStdin() {
     std::lock_guard l(mu_);
     if (stdin_closed_) return;
     stdin_closed_ = true;
-    stdin_.reset();
     hook = std::move(hook_);
     hook_ = nullptr;
+    // Without a library hook nobody will release the fd later: close it now.
+    if (!hook) stdin_.reset();
   }
   if (hook) hook();
+}
+
+void DirectIO::ReleaseStdinFd() {
+  std::lock_guard l(mu_);
+  stdin_.reset();
 }
 
 void DirectIO::SetStdinCloseHook(StdinCloseHook hook) {

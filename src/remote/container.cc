@@ -50,6 +50,9 @@ std::shared_ptr<Task> RemoteContainer::NewTask(const Context& ctx, const std::st
                   ectx);
     }
   }
+  if (terminal && !attach_stdio)
+    throw Error(ErrorKind::kInvalidArgument,
+                "the spec asks for a terminal (process.terminal): pass a StdioCallback to receive it", ectx);
   if (!checkpoint_dir.empty() && checkpoint_dir[0] != '/') {
     ectx.path = checkpoint_dir;
     throw Error(ErrorKind::kInvalidArgument, "checkpoint directory must be an absolute path", ectx);

@@ -35,13 +35,18 @@ void ProcessCore::SetIO(std::shared_ptr<DirectIO> fifos, std::shared_ptr<IO> io,
 }
 
 void ProcessCore::OnStdinClosed() {
+  std::shared_ptr<DirectIO> fifos;
   {
     std::lock_guard l(mu_);
     if (!started_) {
-      stdin_close_pending_ = true;  // CloseIO before Start is lost for execs: defer it
+      // Before Start the shim may not have opened its end yet: closing ours now would throw
+      // away what was written, and CloseIO before Start is lost for execs. Defer both.
+      stdin_close_pending_ = true;
       return;
     }
+    fifos = fifos_;
   }
+  if (fifos) fifos->ReleaseStdinFd();
   try {
     CloseStdin(Context());
   } catch (const Error& e) {

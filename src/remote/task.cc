@@ -148,6 +148,9 @@ std::shared_ptr<Process> RemoteTask::Exec(const Context& ctx, const std::string&
   } catch (const Error& e) {
     throw Error(ErrorKind::kInvalidArgument, e.message(), ectx);
   }
+  if (spec.terminal && !attach_stdio)
+    throw Error(ErrorKind::kInvalidArgument,
+                "a process with a terminal needs stdio: pass a StdioCallback (its output is the terminal)", ectx);
   std::string spec_json = oci::EncodeProcess(spec);
   auto& conn = core_->conn();
   PreparedIO pio = PrepareIO(conn, core_->container_id(), "exec-" + exec_id, with_stdin, spec.terminal,

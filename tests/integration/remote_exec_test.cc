@@ -1,6 +1,8 @@
 // Exec processes and Pids.
 #include <csignal>
 #include <filesystem>
+#include <mutex>
+#include <unistd.h>
 
 #include "client_fixture.h"
 #include "harness.h"
@@ -110,6 +112,38 @@ TEST_F(ExecTest, InvalidExecInputIsRefused) {
   empty.args.clear();
   try {
     task_->Exec(ctx_, "noargs", empty, false, nullptr);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument) << e.what();
+  }
+}
+
+TEST_F(ExecTest, StdinCopiedAndClosedBeforeTheExecStartsIsNotLost) {
+  int p[2];
+  ASSERT_EQ(pipe(p), 0);
+  ASSERT_EQ(write(p[1], "early bytes", 11), 11);
+  close(p[1]);  // EOF is already there when the exec's IO starts copying
+  auto out = std::make_shared<std::string>();
+  auto mu = std::make_shared<std::mutex>();
+  cio::StreamOptions o;
+  o.stdin_source_fd = p[0];
+  o.on_stdout = [out, mu](std::string_view s) {
+    std::lock_guard l(*mu);
+    out->append(s);
+  };
+  auto proc = task_->Exec(ctx_, "early", ExecSpec({"cat"}), true, cio::StreamCallback(o));
+  EXPECT_EQ(proc->Wait(Context::WithTimeout(10s)).exit_code, 0u);
+  proc->Delete(ctx_);
+  close(p[0]);
+  std::lock_guard l(*mu);
+  EXPECT_EQ(*out, "early bytes");
+}
+
+TEST_F(ExecTest, TerminalWithoutStdioIsRefusedUpFront) {
+  oci::Process spec = ExecSpec({"true"});
+  spec.terminal = true;
+  try {
+    task_->Exec(ctx_, "tty", spec, false, nullptr);
     FAIL();
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument) << e.what();
