@@ -76,13 +76,16 @@ void Hub::Run() {
     req.add_filters("namespace==" + conn_->ns() + ",topic~=|^" + std::string(kSyncTopicPrefix) + token + "$|");
     auto reader = conn_->events().Subscribe(&ctx, req);
     bool synced = !PublishSync(token);  // without a sync event, treat the stream as live now
+    // After a gap, reconcile at once: the stream is subscribed, so exits from now on arrive on
+    // it (and are de-duplicated against what reconciliation synthesises). This must not wait
+    // for the sync event, which may never come back.
+    if (!first) Reconcile();
     auto go_live = [&] {
       {
         std::lock_guard l(mu_);
         live_ = true;
       }
       cv_.notify_all();
-      if (!first) Reconcile();
     };
     if (synced) go_live();
     remote::events_v1::Envelope env;

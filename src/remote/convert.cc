@@ -1,11 +1,17 @@
 #include "remote/convert.h"
 
+#include <limits>
+
 #include "github.com/containerd/containerd/runtime/v2/runc/options/oci.pb.h"
 
 namespace libcontainerd::remote {
 
 SystemTime FromProto(const google::protobuf::Timestamp& ts) {
   using namespace std::chrono;
+  // containerd sends Go's zero time (year 1) for "not set": outside what int64 nanoseconds
+  // hold, so it (and anything else out of range) maps to the epoch instead of overflowing.
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max() / 1000000000 - 1;
+  if (ts.seconds() < -kMax || ts.seconds() > kMax) return SystemTime{};
   return SystemTime(duration_cast<SystemTime::duration>(seconds(ts.seconds()) + nanoseconds(ts.nanos())));
 }
 
