@@ -45,18 +45,9 @@ class ClientImpl final : public Client {
   }
 
   std::shared_ptr<Container> LoadContainer(const Context& ctx, const std::string& id) override {
-    ValidateIdentifier("container id", id);
-    Rpc rpc(*conn_, ctx, "LoadContainer");
-    containers_v1::GetContainerRequest req;
-    req.set_id(id);
-    containers_v1::GetContainerResponse resp;
-    grpc::Status s = conn_->containers().Get(rpc.get(), req, &resp);
-    if (s.error_code() == grpc::StatusCode::NOT_FOUND)
-      throw Error(ErrorKind::kNotFound, "container not found in namespace " + conn_->ns(),
-                  {.op = "LoadContainer", .container_id = id});
-    rpc.Check(s, {.container_id = id});
+    auto record = GetContainerRecord(*conn_, ctx, id, "LoadContainer");
     if (auto* t = conn_->tracker()) t->TrackContainer(id);
-    return std::make_shared<RemoteContainer>(conn_, resp.container());
+    return std::make_shared<RemoteContainer>(conn_, record);
   }
 
   std::shared_ptr<Container> NewContainer(const Context& ctx, const std::string& id, const oci::Spec& spec,

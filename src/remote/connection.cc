@@ -11,6 +11,21 @@ std::string Connection::ContainerStateDir(const std::string& container_id) const
   return options_.state_dir + "/" + options_.ns + "/" + container_id;
 }
 
+containers_v1::Container GetContainerRecord(Connection& conn, const Context& ctx,
+                                            const std::string& id, const char* op) {
+  ValidateIdentifier("container id", id);
+  Rpc rpc(conn, ctx, op);
+  containers_v1::GetContainerRequest req;
+  req.set_id(id);
+  containers_v1::GetContainerResponse resp;
+  grpc::Status s = conn.containers().Get(rpc.get(), req, &resp);
+  if (s.error_code() == grpc::StatusCode::NOT_FOUND)
+    throw Error(ErrorKind::kNotFound, "container not found in namespace " + conn.ns(),
+                {.op = op, .container_id = id});
+  rpc.Check(s, {.container_id = id});
+  return resp.container();
+}
+
 Rpc::Rpc(const Connection& conn, const Context& ctx, const char* op) : ctx_(ctx), op_(op) {
   if (conn.closed())
     throw Error(ErrorKind::kUnavailable, "client closed: the Client was destroyed", {.op = op});

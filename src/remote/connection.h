@@ -83,6 +83,14 @@ class Connection {
   std::atomic<bool> closed_{false};
 };
 
+// Opens the channel to the daemon named by options (checks the socket, waits for connect).
+std::shared_ptr<Connection> Connect(const ClientOptions& options);
+
+// Containers.Get with an unknown id reported as kNotFound naming the namespace (op names the
+// public operation).
+containers_v1::Container GetContainerRecord(Connection& conn, const Context& ctx,
+                                            const std::string& id, const char* op);
+
 // A call's context: namespace header, deadline from ctx, cancellation forwarded to gRPC.
 // Throws kCancelled / kDeadlineExceeded / kUnavailable ("client closed") before any I/O.
 class Rpc {

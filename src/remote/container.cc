@@ -20,12 +20,7 @@ RemoteContainer::RemoteContainer(std::shared_ptr<Connection> conn, const contain
       runtime_options_(record.runtime().options().value()) {}
 
 containers_v1::Container RemoteContainer::Fetch(const Context& ctx) {
-  Rpc rpc(*conn_, ctx, "Containers.Get");
-  containers_v1::GetContainerRequest req;
-  req.set_id(id_);
-  containers_v1::GetContainerResponse resp;
-  rpc.Check(conn_->containers().Get(rpc.get(), req, &resp), {.container_id = id_});
-  return resp.container();
+  return GetContainerRecord(*conn_, ctx, id_, "Containers.Get");
 }
 
 oci::Spec RemoteContainer::Spec(const Context& ctx) { return oci::DecodeSpec(Fetch(ctx).spec().value()); }

@@ -8,8 +8,6 @@
 
 namespace libcontainerd::remote {
 
-std::shared_ptr<Connection> Connect(const ClientOptions& options);  // client.cc
-
 namespace {
 
 ContainerRecord ToRecord(const containers_v1::Container& c) {
@@ -43,17 +41,7 @@ class Inspector final : public ContainerdInspector {
   explicit Inspector(std::shared_ptr<Connection> conn) : conn_(std::move(conn)) {}
 
   ContainerRecord GetContainer(const Context& ctx, const std::string& id) override {
-    ValidateIdentifier("container id", id);
-    Rpc rpc(*conn_, ctx, "Containers.Get");
-    containers_v1::GetContainerRequest req;
-    req.set_id(id);
-    containers_v1::GetContainerResponse resp;
-    grpc::Status s = conn_->containers().Get(rpc.get(), req, &resp);
-    if (s.error_code() == grpc::StatusCode::NOT_FOUND)
-      throw Error(ErrorKind::kNotFound, "container not found in namespace " + conn_->ns(),
-                  {.op = "GetContainer", .container_id = id});
-    rpc.Check(s, {.container_id = id});
-    return ToRecord(resp.container());
+    return ToRecord(GetContainerRecord(*conn_, ctx, id, "GetContainer"));
   }
 
   std::vector<ContainerRecord> ListContainers(const Context& ctx) override {
