@@ -3,6 +3,7 @@
 #include <array>
 #include <utility>
 
+#include "common/text.h"
 #include "libcontainerd/errors.h"
 
 namespace libcontainerd {
@@ -25,24 +26,7 @@ bool IsAlnum(char c) {
 }
 bool IsSep(char c) { return c == '.' || c == '_' || c == '-'; }
 
-std::string Printable(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-      static constexpr char kHex[] = "0123456789abcdef";
-      out += "\\x";
-      out += kHex[(c >> 4) & 0xf];
-      out += kHex[c & 0xf];
-    } else {
-      out += c;
-    }
-    if (out.size() > 100) {
-      out += "...";
-      break;
-    }
-  }
-  return out;
-}
+std::string Printable(std::string_view s) { return text::Escaped(s, 100); }
 }  // namespace
 
 std::string_view ToString(EventType type) noexcept {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "github.com/containerd/containerd/api/events/task.pb.h"
+#include "common/text.h"
 #include "libcontainerd/errors.h"
 
 namespace libcontainerd::events {
@@ -14,25 +15,7 @@ namespace {
 
 namespace pb = ::containerd::events;
 
-// Quotes untrusted text for an error message: control and non-ASCII bytes escaped, long
-// values cut.
-std::string Quoted(std::string_view s) {
-  constexpr size_t kMax = 120;
-  std::string out = "\"";
-  for (char c : s.substr(0, kMax)) {
-    auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u >= 0x7f || c == '"' || c == '\\') {
-      static constexpr char kHex[] = "0123456789abcdef";
-      out += "\\x";
-      out += kHex[u >> 4];
-      out += kHex[u & 0xf];
-    } else {
-      out += c;
-    }
-  }
-  if (s.size() > kMax) out += "...";
-  return out + "\"";
-}
+using text::Quoted;
 
 [[noreturn]] void Fail(std::string_view topic, std::string_view type_url, std::string why) {
   throw Error(ErrorKind::kInvalidArgument,

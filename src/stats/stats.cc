@@ -8,6 +8,7 @@
 
 #include "github.com/containerd/cgroups/stats/v1/metrics.pb.h"
 #include "github.com/containerd/cgroups/v2/stats/metrics.pb.h"
+#include "common/text.h"
 #include "libcontainerd/errors.h"
 
 namespace libcontainerd {
@@ -236,23 +237,7 @@ std::string_view TypeName(std::string_view type_url) {
   return slash == std::string_view::npos ? type_url : type_url.substr(slash + 1);
 }
 
-// Quotes a type URL for an error message: control bytes escaped, long values cut.
-std::string Quoted(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s.substr(0, 120)) {
-    auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u >= 0x7f || c == '"' || c == '\\') {
-      static constexpr char kHex[] = "0123456789abcdef";
-      out += "\\x";
-      out += kHex[u >> 4];
-      out += kHex[u & 0xf];
-    } else {
-      out += c;
-    }
-  }
-  if (s.size() > 120) out += "...";
-  return out + "\"";
-}
+using text::Quoted;
 
 template <typename Pb>
 Pb Parse(std::string_view type_url, std::string_view bytes) {
