@@ -31,7 +31,42 @@ Hub::~Hub() {
   }
   cv_.notify_all();
   if (reader_.joinable()) reader_.join();
+  if (deferred_thread_.joinable()) deferred_thread_.join();  // flushes pending exits
   dispatcher_.reset();
+}
+
+void Hub::OnDeletedExit(const EventInfo& info) {
+  {
+    std::lock_guard l(mu_);
+    if (!stopping_) {
+      deferred_.push_back({std::chrono::steady_clock::now() + kDeletedExitGrace, info});
+      if (!deferred_thread_.joinable()) deferred_thread_ = std::thread([this] { RunDeferred(); });
+      cv_.notify_all();
+      return;
+    }
+  }
+  Handle(EventType::kExit, info, "a Delete", true);
+}
+
+void Hub::RunDeferred() {
+  std::unique_lock l(mu_);
+  for (;;) {
+    if (deferred_.empty()) {
+      if (stopping_) return;
+      cv_.wait(l, [this] { return stopping_ || !deferred_.empty(); });
+      continue;
+    }
+    auto due = deferred_.front().due;
+    if (!stopping_ && std::chrono::steady_clock::now() < due) {
+      cv_.wait_until(l, due, [this] { return stopping_; });
+      continue;
+    }
+    EventInfo info = std::move(deferred_.front().info);
+    deferred_.pop_front();
+    l.unlock();
+    Handle(EventType::kExit, std::move(info), "a Delete", true);
+    l.lock();
+  }
 }
 
 void Hub::Start(std::chrono::milliseconds timeout) {
@@ -50,7 +85,7 @@ Hub::Counters Hub::counters() const {
 bool Hub::PublishSync(const std::string& token) {
   grpc::ClientContext ctx;
   ctx.AddMetadata("containerd-namespace", conn_->ns());
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
   remote::events_v1::PublishRequest req;
   req.set_topic(kSyncTopicPrefix + token);
   remote::SetAny(req.mutable_event(), "types.google.protobuf.Empty", "");
@@ -75,26 +110,48 @@ void Hub::Run() {
     req.add_filters("namespace==" + conn_->ns() + ",topic~=|^/tasks/|");
     req.add_filters("namespace==" + conn_->ns() + ",topic~=|^" + std::string(kSyncTopicPrefix) + token + "$|");
     auto reader = conn_->events().Subscribe(&ctx, req);
-    bool synced = !PublishSync(token);  // without a sync event, treat the stream as live now
-    // After a gap, reconcile at once: the stream is subscribed, so exits from now on arrive on
-    // it (and are de-duplicated against what reconciliation synthesises). This must not wait
-    // for the sync event, which may never come back.
-    if (!first) Reconcile();
-    auto go_live = [&] {
+    // The Subscribe call returns before containerd has registered the subscription, and an
+    // event published before that is not delivered to it. So the sync event is published
+    // again every 250 ms until one comes back: from then on every event reaches the stream.
+    // Only then does reconciliation (after a gap) ask for the tasks' states, so an exit is
+    // either in that answer or on the stream. A stream that never confirms (10 s) is treated as
+    // live anyway, with a warning.
+    bool synced = false, ended = false;
+    std::thread syncer([&, token, first] {
+      auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      bool confirmed = false;
+      for (;;) {
+        {
+          std::lock_guard l(mu_);
+          if (stopping_ || ended) return;
+          if (synced) {
+            confirmed = true;
+            break;
+          }
+        }
+        if (std::chrono::steady_clock::now() >= give_up) break;
+        if (!PublishSync(token)) break;  // the daemon refuses it: do without the confirmation
+        std::unique_lock l(mu_);
+        cv_.wait_for(l, std::chrono::milliseconds(250), [&] { return stopping_ || ended || synced; });
+      }
+      if (!confirmed)
+        Log(LogLevel::kWarning, "event subscription not confirmed by containerd; treating it as live");
+      if (!first) Reconcile();
       {
         std::lock_guard l(mu_);
+        if (stopping_ || ended) return;
         live_ = true;
       }
       cv_.notify_all();
-    };
-    if (synced) go_live();
+    });
     remote::events_v1::Envelope env;
     while (reader->Read(&env)) {
       if (env.topic().starts_with(kSyncTopicPrefix)) {
-        if (!synced) {
+        {
+          std::lock_guard l(mu_);
           synced = true;
-          go_live();
         }
+        cv_.notify_all();
         continue;
       }
       try {
@@ -108,6 +165,12 @@ void Hub::Run() {
         Log(LogLevel::kWarning, std::string("undecodable event skipped: ") + e.what());
       }
     }
+    {
+      std::lock_guard l(mu_);
+      ended = true;
+    }
+    cv_.notify_all();
+    syncer.join();
     grpc::Status s = reader->Finish();
     {
       std::lock_guard l(mu_);
@@ -188,11 +251,11 @@ void Hub::Reconcile() {
   }
 }
 
-void Hub::Handle(EventType type, EventInfo info, const char* synthesised_from) {
+void Hub::Handle(EventType type, EventInfo info, const char* synthesised_from, bool confirmed) {
   const bool synthesised = synthesised_from != nullptr;
   switch (type) {
     case EventType::kExit: {
-      auto v = tracker_->OnExit(info);
+      auto v = tracker_->OnExit(info, confirmed);
       if (v != TaskTracker::Verdict::kDeliver) {
         {
           std::lock_guard l(mu_);

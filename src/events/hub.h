@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -35,8 +36,12 @@ class Hub {
   // Starts the reader; returns once the subscription is live (or after `timeout`, logging).
   void Start(std::chrono::milliseconds timeout);
 
-  // An exit learnt from a successful Delete: delivered unless the stream delivered it already.
-  void OnDeletedExit(const EventInfo& info) { Handle(EventType::kExit, info, "a Delete"); }
+  // An exit learnt from a Delete: delivered unless the stream delivers it first. It waits
+  // kDeletedExitGrace, so the stream's own events of the process (published before the Delete
+  // answered, e.g. exec-started) reach the Backend before it; pending ones are delivered at
+  // once when the Hub is destroyed.
+  void OnDeletedExit(const EventInfo& info);
+  static constexpr std::chrono::milliseconds kDeletedExitGrace{1000};
 
   // Counters for tests and diagnostics.
   struct Counters {
@@ -47,10 +52,11 @@ class Hub {
  private:
   void Run();
   // synthesised_from: nullptr for stream events, else where the event came from.
-  void Handle(EventType type, EventInfo info, const char* synthesised_from);
+  void Handle(EventType type, EventInfo info, const char* synthesised_from, bool confirmed = false);
   void Reconcile();
   bool WaitForDaemon();  // false when stopping
   bool PublishSync(const std::string& token);
+  void RunDeferred();  // delivers OnDeletedExit's exits when due
 
   std::shared_ptr<remote::Connection> conn_;
   std::shared_ptr<TaskTracker> tracker_;
@@ -62,6 +68,12 @@ class Hub {
   bool live_ = false;
   grpc::ClientContext* current_ = nullptr;
   Counters counters_;
+  struct Deferred {
+    std::chrono::steady_clock::time_point due;
+    EventInfo info;
+  };
+  std::deque<Deferred> deferred_;  // in due order (one grace for all)
+  std::thread deferred_thread_;    // started with the first deferred exit
   std::thread reader_;
 };
 

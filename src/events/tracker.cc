@@ -10,6 +10,7 @@ void TaskTracker::TrackContainer(const std::string& id) {
 void TaskTracker::TrackTask(const std::string& id, uint32_t pid) {
   std::lock_guard l(mu_);
   auto& e = containers_[id];
+  e.replacing = false;
   if (e.init_pid != pid) {
     e.init_pid = pid;
     e.init_exited = delivered_.count(Key{id, id, pid}) > 0;
@@ -34,6 +35,15 @@ void TaskTracker::TrackExecIfKnown(const std::string& id, const std::string& exe
   std::lock_guard l(mu_);
   auto it = containers_.find(id);
   if (it != containers_.end()) it->second.execs[exec_id] = pid;
+}
+
+void TaskTracker::ReplacingTask(const std::string& id) {
+  std::lock_guard l(mu_);
+  auto& e = containers_[id];
+  e.replacing = true;
+  e.init_pid = 0;
+  e.init_exited = false;
+  e.execs.clear();
 }
 
 void TaskTracker::UntrackProcess(const std::string& id, const std::string& exec_id) {
@@ -65,8 +75,8 @@ std::vector<TaskTracker::Instance> TaskTracker::Snapshot() const {
   return out;
 }
 
-void TaskTracker::Remember(const Key& k) {
-  if (!delivered_.insert(k).second) return;
+void TaskTracker::Remember(const Key& k, const ExitStatus& st) {
+  if (!delivered_.emplace(k, st).second) return;
   delivered_order_.push_back(k);
   if (delivered_order_.size() > kMaxRemembered) {
     delivered_.erase(delivered_order_.front());
@@ -74,19 +84,33 @@ void TaskTracker::Remember(const Key& k) {
   }
 }
 
-TaskTracker::Verdict TaskTracker::OnExit(const EventInfo& info) {
+TaskTracker::Verdict TaskTracker::OnExit(const EventInfo& info, bool confirmed) {
   std::lock_guard l(mu_);
   Key k{info.container_id, info.process_id, info.pid};
   if (delivered_.count(k)) return Verdict::kDuplicate;
   auto it = containers_.find(info.container_id);
-  if (info.process_id == info.container_id && it != containers_.end()) {
+  if (confirmed) {
+    if (it != containers_.end() && info.process_id == info.container_id && it->second.init_pid == info.pid)
+      it->second.init_exited = true;
+  } else if (info.process_id == info.container_id && it != containers_.end()) {
     auto& e = it->second;
-    if (e.init_pid != 0 && info.pid != 0 && e.init_pid != info.pid) return Verdict::kStale;
+    // pid 0: no process ever ran (containerd's report of a shim whose create never finished,
+    // e.g. the leftover NewTask clears after a daemon crash): not an exit of any task of ours.
+    if (info.pid == 0 || e.replacing) return Verdict::kStale;
+    if (e.init_pid != 0 && e.init_pid != info.pid) return Verdict::kStale;
     if (e.init_pid == 0) e.init_pid = info.pid;
     e.init_exited = true;
   }
-  Remember(k);
+  Remember(k, {info.exit_code, info.exited_at});
   return Verdict::kDeliver;
+}
+
+std::optional<ExitStatus> TaskTracker::DeliveredExit(const std::string& id, const std::string& exec_id,
+                                                     uint32_t pid) const {
+  std::lock_guard l(mu_);
+  auto it = delivered_.find(Key{id, exec_id.empty() ? id : exec_id, pid});
+  if (it == delivered_.end()) return std::nullopt;
+  return it->second;
 }
 
 size_t TaskTracker::size() const {

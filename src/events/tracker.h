@@ -7,7 +7,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
-#include <set>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -34,6 +34,9 @@ class TaskTracker {
   // are delivered without being tracked).
   void TrackTaskIfKnown(const std::string& container_id, uint32_t pid);
   void TrackExecIfKnown(const std::string& container_id, const std::string& exec_id, uint32_t pid);
+  // The container's task is being replaced (a half-created one cleared before a new create):
+  // init exits are stale until the next task is tracked.
+  void ReplacingTask(const std::string& container_id);
   // The process was deleted through this client: forget it (and, for init, its execs).
   void UntrackProcess(const std::string& container_id, const std::string& exec_id);
   void UntrackContainer(const std::string& container_id);
@@ -44,7 +47,14 @@ class TaskTracker {
   // Decides whether an exit may be delivered, and records it. False for a duplicate (same
   // container, process id and pid) or a stale init exit (pid differs from the current task's).
   enum class Verdict { kDeliver, kDuplicate, kStale };
-  Verdict OnExit(const EventInfo& info);
+  // `confirmed`: the exit comes from a Delete of exactly this instance, so it cannot be stale
+  // (only a duplicate), even when a newer task of the container is tracked by now.
+  Verdict OnExit(const EventInfo& info, bool confirmed = false);
+
+  // The exit delivered for a process instance (exec_id empty: init), if any is remembered:
+  // what Delete reports when the daemon has already forgotten the process.
+  std::optional<ExitStatus> DeliveredExit(const std::string& container_id, const std::string& exec_id,
+                                          uint32_t pid) const;
 
   size_t size() const;
 
@@ -53,13 +63,14 @@ class TaskTracker {
   struct Entry {
     uint32_t init_pid = 0;
     bool init_exited = false;
+    bool replacing = false;  // see ReplacingTask
     std::map<std::string, uint32_t> execs;  // exec id -> pid
   };
-  void Remember(const Key& k);
+  void Remember(const Key& k, const ExitStatus& st);
 
   mutable std::mutex mu_;
   std::map<std::string, Entry> containers_;
-  std::set<Key> delivered_;
+  std::map<Key, ExitStatus> delivered_;
   std::deque<Key> delivered_order_;  // bounded memory: oldest keys forgotten first
   static constexpr size_t kMaxRemembered = 16384;
 };

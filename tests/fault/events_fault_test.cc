@@ -14,6 +14,7 @@
 #include "client_fixture.h"
 #include "harness.h"
 #include "libcontainerd/errors.h"
+#include "libcontainerd/log.h"
 #include "libcontainerd/supervisor.h"
 #include "recording_backend.h"
 
@@ -176,6 +177,16 @@ TEST_F(EventsFault, ExitsWhileContainerdIsDownAreDeliveredOnceWithTheirCodes) {
 TEST_F(EventsFault, FiveDaemonRestartsDuringLifecyclesLoseAndDuplicateNoExit) {
   sup_.reset();
   StartDaemon(true);  // the watch restarts it after each kill
+  // Each re-subscription must be confirmed by its sync event coming back (the library
+  // re-publishes it until it does): an unconfirmed stream could miss exits.
+  std::atomic<int> unconfirmed{0}, reconnects{0};
+  SetLogSink([&](LogLevel, std::string_view m) {
+    if (m.find("not confirmed") != std::string_view::npos) ++unconfirmed;
+    if (m.find("event stream from containerd ended") != std::string_view::npos) ++reconnects;
+  });
+  struct ResetSink {
+    ~ResetSink() { SetLogSink(nullptr); }
+  } reset_sink;
   std::atomic<bool> stop{false};
   std::mutex mu;
   std::map<std::string, uint32_t> started;  // id -> expected exit code
@@ -248,6 +259,8 @@ TEST_F(EventsFault, FiveDaemonRestartsDuringLifecyclesLoseAndDuplicateNoExit) {
   for (auto& w : workers) w.join();
   for (const auto& f : failures) std::cerr << "lifecycle abandoned (not counted): " << f << "\n";
   EXPECT_GE(sup_->restarts(), 5);
+  EXPECT_GE(reconnects.load(), 5) << "the event stream did not notice every restart";
+  EXPECT_EQ(unconfirmed.load(), 0) << "a re-subscription was never confirmed by its sync event";
   ASSERT_GE(started.size(), 5u);
   for (const auto& [id, code] : started) {
     EXPECT_TRUE(backend_->WaitForEvent(id, EventType::kExit, 1, 20s)) << id << " exit lost";

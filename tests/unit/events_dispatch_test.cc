@@ -77,6 +77,62 @@ TEST(TaskTracker, SnapshotListsProcessesWhoseExitWasNotDelivered) {
   EXPECT_TRUE(t.Snapshot().empty());
 }
 
+TEST(TaskTracker, RemembersTheDeliveredExitOfEachInstanceForDelete) {
+  TaskTracker t;
+  t.TrackTask("c", 10);
+  t.TrackExec("c", "e1", 11);
+  EXPECT_FALSE(t.DeliveredExit("c", "", 10)) << "no exit delivered yet";
+  auto init = Exit("c", "c", 10, 137);
+  init.exited_at = SystemTime(std::chrono::seconds(1700000000));
+  ASSERT_EQ(t.OnExit(init), TaskTracker::Verdict::kDeliver);
+  ASSERT_EQ(t.OnExit(Exit("c", "e1", 11, 3)), TaskTracker::Verdict::kDeliver);
+  auto got = t.DeliveredExit("c", "", 10);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->exit_code, 137u);
+  EXPECT_EQ(got->exited_at, init.exited_at);
+  ASSERT_TRUE(t.DeliveredExit("c", "e1", 11));
+  EXPECT_EQ(t.DeliveredExit("c", "e1", 11)->exit_code, 3u);
+  EXPECT_FALSE(t.DeliveredExit("c", "", 20)) << "another instance (pid) of the same container";
+  EXPECT_FALSE(t.DeliveredExit("c", "e2", 11)) << "another exec id";
+  // A duplicate does not overwrite what was delivered.
+  EXPECT_EQ(t.OnExit(Exit("c", "c", 10, 0)), TaskTracker::Verdict::kDuplicate);
+  EXPECT_EQ(t.DeliveredExit("c", "", 10)->exit_code, 137u);
+}
+
+TEST(TaskTracker, AnInitExitWithoutAPidIsStaleForATrackedContainer) {
+  TaskTracker t;
+  t.TrackContainer("c");
+  // containerd reports a shim whose create never finished with pid 0.
+  EXPECT_EQ(t.OnExit(Exit("c", "c", 0, 137)), TaskTracker::Verdict::kStale);
+  t.TrackTask("c", 10);
+  EXPECT_EQ(t.OnExit(Exit("c", "c", 0, 137)), TaskTracker::Verdict::kStale);
+  EXPECT_EQ(t.Snapshot().size(), 1u) << "the running task must stay tracked";
+  EXPECT_EQ(t.OnExit(Exit("c", "c", 10, 0)), TaskTracker::Verdict::kDeliver);
+}
+
+TEST(TaskTracker, ExitsOfAReplacedHalfCreatedTaskAreStaleBeforeAndAfterTheNewTask) {
+  TaskTracker t;
+  t.TrackContainer("c");
+  t.ReplacingTask("c");
+  // containerd's exit of the cleared leftover (its runc init had pid 40) before the new task...
+  EXPECT_EQ(t.OnExit(Exit("c", "c", 40, 137)), TaskTracker::Verdict::kStale);
+  t.TrackTask("c", 50);
+  // ...or after it: both stale; the new task's exit is delivered.
+  EXPECT_EQ(t.OnExit(Exit("c", "c", 40, 137)), TaskTracker::Verdict::kStale);
+  EXPECT_EQ(t.OnExit(Exit("c", "c", 50, 0)), TaskTracker::Verdict::kDeliver);
+}
+
+TEST(TaskTracker, AConfirmedExitOfAnOldInstanceIsDeliveredOnceNotStale) {
+  TaskTracker t;
+  t.TrackTask("c", 10);
+  t.UntrackProcess("c", "");  // deleted; its exit (from the Delete) is still on its way
+  t.TrackTask("c", 20);       // the next task of the container
+  EXPECT_EQ(t.OnExit(Exit("c", "c", 10, 137), true), TaskTracker::Verdict::kDeliver);
+  EXPECT_EQ(t.OnExit(Exit("c", "c", 10, 137)), TaskTracker::Verdict::kDuplicate);
+  EXPECT_EQ(t.Snapshot().size(), 1u) << "the new task must stay tracked";
+  EXPECT_EQ(t.OnExit(Exit("c", "c", 20, 0)), TaskTracker::Verdict::kDeliver);
+}
+
 TEST(TaskTracker, UntrackedContainersAreNotTrackedByEvents) {
   TaskTracker t;
   t.TrackTaskIfKnown("foreign", 5);
