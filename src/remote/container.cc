@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <optional>
 
 #include "cio/fifo.h"
 #include "events/tracker.h"
@@ -71,17 +72,77 @@ std::shared_ptr<Task> RemoteContainer::NewTask(const Context& ctx, const std::st
   }
   tasks_v1::CreateTaskResponse resp;
   grpc::Status s = conn_->tasks().Create(rpc.get(), req, &resp);
+  std::optional<Rpc> retry;
+  if (s.error_code() == grpc::StatusCode::ALREADY_EXISTS) {
+    try {
+      if (ClearHalfCreatedTask(ctx)) {
+        retry.emplace(*conn_, ctx, "Tasks.Create");
+        s = conn_->tasks().Create(retry->get(), req, &resp);
+        if (!s.ok()) Log(LogLevel::kInfo, "container " + id_ + ": create after clearing failed: " + s.error_message());
+      }
+    } catch (...) {
+      core->ReleaseIO(true);
+      throw;
+    }
+  }
   if (!s.ok()) {
     core->ReleaseIO(true);
     try {
-      rpc.Fail(s, ectx);
+      (retry ? *retry : rpc).Fail(s, ectx);
     } catch (const Error& e) {
+      if (e.kind() == ErrorKind::kUnknown && e.message().find("failed to start shim: mkdir") != std::string::npos &&
+          e.message().find("file exists") != std::string::npos)
+        // containerd 1.6 left the task's bundle directory from a create cut short by its crash
+        // and only removes it when it starts again; no API call reaches it.
+        throw Error(ErrorKind::kFailedPrecondition,
+                    "containerd still holds the state of an earlier create of this task, interrupted by "
+                    "a daemon crash; it removes it when it restarts (" + e.message() + ")",
+                    e.context());
       throw ClassifyStartError(e, arg0);
     }
   }
   core->set_pid(resp.pid());
   if (auto* t = conn_->tracker()) t->TrackTask(id_, resp.pid());
   return std::make_shared<RemoteTask>(std::move(core), spec_json_);
+}
+
+bool RemoteContainer::ClearHalfCreatedTask(const Context& ctx) {
+  // containerd 1.6 keeps a task whose create was interrupted by a daemon crash: its shim runs
+  // with no container, Tasks.Get says NotFound, Tasks.Create says AlreadyExists, and only
+  // Tasks.Delete reaches it (it stops the shim and removes the bundle; it still answers
+  // NotFound). A task that Tasks.Get finds is real: the AlreadyExists stands then.
+  // A failure to find out (the daemon went away again) is reported as what it is, so the
+  // caller retries instead of believing the AlreadyExists.
+  {
+    Rpc rpc(*conn_, ctx, "Tasks.Get");
+    tasks_v1::GetRequest req;
+    req.set_container_id(id_);
+    tasks_v1::GetResponse resp;
+    grpc::Status s = conn_->tasks().Get(rpc.get(), req, &resp);
+    if (s.ok()) return false;
+    if (s.error_code() != grpc::StatusCode::NOT_FOUND) rpc.Fail(s, {.container_id = id_});
+  }
+  if (auto* t = conn_->tracker()) t->ReplacingTask(id_);  // its exit is not a task's of ours
+  Rpc rpc(*conn_, ctx, "Tasks.Delete");
+  tasks_v1::DeleteTaskRequest req;
+  req.set_container_id(id_);
+  tasks_v1::DeleteResponse resp;
+  grpc::Status s = conn_->tasks().Delete(rpc.get(), req, &resp);
+  if (!s.ok() && s.error_code() != grpc::StatusCode::NOT_FOUND) {
+    Log(LogLevel::kInfo, "container " + id_ + ": could not remove a half-created task: " + s.error_message());
+    rpc.Fail(s, {.container_id = id_});
+  }
+  Log(LogLevel::kInfo, "container " + id_ + ": removed a task left half-created by an interrupted create (" +
+                           (s.ok() ? std::string("ok") : s.error_message()) + "); creating it again");
+  return true;
+}
+
+grpc::Status RemoteContainer::DeleteTaskRecord(const Context& ctx) {
+  Rpc rpc(*conn_, ctx, "Tasks.Delete");
+  tasks_v1::DeleteTaskRequest req;
+  req.set_container_id(id_);
+  tasks_v1::DeleteResponse resp;
+  return conn_->tasks().Delete(rpc.get(), req, &resp);
 }
 
 ::containerd::v1::types::Process RemoteContainer::GetProcess(const Context& ctx, const char* op) {
@@ -140,6 +201,11 @@ void RemoteContainer::Delete(const Context& ctx) {
   } catch (const Error& e) {
     if (!IsNotFound(e)) throw;
   }
+  // No task, but maybe a half-created one (see ClearHalfCreatedTask): its shim would outlive
+  // the record, out of reach, so it goes first. NotFound is the usual answer.
+  grpc::Status ts = DeleteTaskRecord(ctx);
+  if (!ts.ok() && ts.error_code() != grpc::StatusCode::NOT_FOUND)
+    Log(LogLevel::kDebug, "container " + id_ + ": Tasks.Delete before the record: " + ts.error_message());
   Rpc rpc(*conn_, ctx, "Containers.Delete");
   containers_v1::DeleteContainerRequest req;
   req.set_id(id_);

@@ -9,7 +9,6 @@
 
 namespace libcontainerd::remote {
 
-
 // A container record of the daemon as seen by this client.
 class RemoteContainer final : public Container {
  public:
@@ -27,6 +26,10 @@ class RemoteContainer final : public Container {
  private:
   containers_v1::Container Fetch(const Context& ctx);
   ::containerd::v1::types::Process GetProcess(const Context& ctx, const char* op);
+  // After Tasks.Create said AlreadyExists: true when there was only a half-created task (from a
+  // create interrupted by a daemon crash) and it is now removed, so Create may be retried.
+  bool ClearHalfCreatedTask(const Context& ctx);
+  grpc::Status DeleteTaskRecord(const Context& ctx);
 
   std::shared_ptr<Connection> conn_;
   std::string id_;

@@ -133,7 +133,10 @@ ExitStatus ProcessCore::Wait(const Context& ctx) {
   req.set_exec_id(exec_id_);
   tasks_v1::WaitResponse resp;
   rpc.Check(conn_->tasks().Wait(rpc.get(), req, &resp), Ectx());
-  return {resp.exit_status(), FromProto(resp.exited_at())};
+  ExitStatus st{resp.exit_status(), FromProto(resp.exited_at())};
+  std::lock_guard l(mu_);
+  waited_ = st;
+  return st;
 }
 
 Status ProcessCore::GetStatus(const Context& ctx) {
@@ -174,7 +177,24 @@ ExitStatus ProcessCore::Delete(const Context& ctx) {
                         ": stop it first (Kill, then Wait) or use ForceDelete",
                     {.op = "Delete", .container_id = container_id_, .exec_id = exec_id_});
     }
+    if (s.error_code() == grpc::StatusCode::NOT_FOUND) {
+      bool deleted;
+      {
+        std::lock_guard l(mu_);
+        deleted = deleted_;
+      }
+      // Gone, though not deleted through this object: its shim died (containerd removed the
+      // task), someone else deleted it, or our earlier Delete's answer was lost in a daemon
+      // restart. A known exit is the answer; an unknown one still reaches the Backend.
+      if (!deleted) {
+        if (auto known = ForgetGoneProcess()) return *known;
+      }
+    }
     rpc.Check(s, Ectx());
+  }
+  {
+    std::lock_guard l(mu_);
+    deleted_ = true;
   }
   if (auto* t = conn_->tracker()) {
     EventInfo info;
@@ -186,6 +206,11 @@ ExitStatus ProcessCore::Delete(const Context& ctx) {
     conn_->EmitExit(info);
     t->UntrackProcess(container_id_, exec_id_);
   }
+  DrainAndReleaseIO();
+  return {resp.exit_status(), FromProto(resp.exited_at())};
+}
+
+void ProcessCore::DrainAndReleaseIO() noexcept {
   // The daemon closed its ends: let the copier drain, then release ours.
   std::shared_ptr<IO> io;
   {
@@ -202,7 +227,40 @@ ExitStatus ProcessCore::Delete(const Context& ctx) {
     }
   }
   ReleaseIO(true);
-  return {resp.exit_status(), FromProto(resp.exited_at())};
+}
+
+std::optional<ExitStatus> ProcessCore::ForgetGoneProcess() {
+  std::optional<ExitStatus> known;
+  {
+    std::lock_guard l(mu_);
+    known = waited_;
+  }
+  auto* t = conn_->tracker();
+  if (!known && t) known = t->DeliveredExit(container_id_, exec_id_, pid());
+  if (t && pid() != 0) {
+    EventInfo info;
+    info.container_id = container_id_;
+    info.process_id = process_id();
+    info.pid = pid();
+    if (known) {
+      info.exit_code = known->exit_code;
+      info.exited_at = known->exited_at;
+    } else {
+      info.exit_code = 255;
+      info.exited_at = std::chrono::system_clock::now();
+      info.error = "the process was removed before its exit was seen: exit status unknown";
+    }
+    conn_->EmitExit(info);  // a duplicate of a delivered exit is dropped there
+    t->UntrackProcess(container_id_, exec_id_);
+  }
+  DrainAndReleaseIO();
+  if (known) {
+    std::lock_guard l(mu_);
+    deleted_ = true;
+    Log(LogLevel::kDebug, "Delete " + container_id_ + (exec_id_.empty() ? "" : "/" + exec_id_) +
+                              ": already gone; reporting its known exit " + std::to_string(known->exit_code));
+  }
+  return known;
 }
 
 PreparedIO PrepareIO(const Connection& conn, const std::string& container_id, const std::string& name,

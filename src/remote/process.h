@@ -5,6 +5,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "libcontainerd/client.h"
@@ -35,6 +36,8 @@ class ProcessCore : public std::enable_shared_from_this<ProcessCore> {
   void MarkStarted();
   // Stops copying and releases fds and FIFOs (failure paths and Delete).
   void ReleaseIO(bool remove_fifos) noexcept;
+  // Waits for the copier to reach EOF (the daemon closed its ends), then ReleaseIO(true).
+  void DrainAndReleaseIO() noexcept;
 
   void Kill(const Context& ctx, int signal, bool all);
   void Resize(const Context& ctx, uint32_t width, uint32_t height);
@@ -47,6 +50,9 @@ class ProcessCore : public std::enable_shared_from_this<ProcessCore> {
 
  private:
   void OnStdinClosed();
+  // Delete found the process gone: report its exit to the Backend (the known status, or 255
+  // with an error) and forget it. Returns the known status, if any.
+  std::optional<ExitStatus> ForgetGoneProcess();
 
   std::shared_ptr<Connection> conn_;
   const std::string container_id_;
@@ -59,6 +65,8 @@ class ProcessCore : public std::enable_shared_from_this<ProcessCore> {
   std::string fifo_dir_;
   bool started_ = false;
   bool stdin_close_pending_ = false;
+  std::optional<ExitStatus> waited_;  // the last Wait result
+  bool deleted_ = false;              // Delete succeeded through this object
 };
 
 class RemoteExec final : public Process {

@@ -1,4 +1,5 @@
 #include <csignal>
+#include <optional>
 
 #include "github.com/containerd/containerd/runtime/v2/runc/options/oci.pb.h"
 #include "events/tracker.h"
@@ -22,11 +23,30 @@ void RemoteTask::Start(const Context& ctx) {
       if (spec.process && !spec.process->args.empty()) arg0 = spec.process->args[0];
     } catch (const Error&) {
     }
+    std::optional<Error> err;
     try {
       rpc.Fail(s, core_->Ectx());
     } catch (const Error& e) {
-      throw ClassifyStartError(e, arg0);
+      err = ClassifyStartError(e, arg0);
     }
+    if (err->kind() == ErrorKind::kUnknown) {
+      // The daemon gives no code for "cannot start a stopped process" or a second Start: ask.
+      Status st = Status::kUnknown;
+      try {
+        st = core_->GetStatus(ctx);
+      } catch (const Error&) {
+      }
+      if (st == Status::kStopped)
+        throw Error(ErrorKind::kFailedPrecondition,
+                    "task is stopped: its process exited, or its start was cut short (a daemon restart "
+                    "during Start); Wait or Delete it (" + err->message() + ")",
+                    err->context());
+      if (st == Status::kRunning || st == Status::kPaused || st == Status::kPausing)
+        throw Error(ErrorKind::kFailedPrecondition,
+                    "task is already started (" + std::string(ToString(st)) + "): " + err->message(),
+                    err->context());
+    }
+    throw *err;
   }
   if (resp.pid()) core_->set_pid(resp.pid());
   core_->MarkStarted();

@@ -105,6 +105,28 @@ long RssKb() {
   return -1;
 }
 
+// The shims serving the daemon at `address` (their command line names it with -address).
+std::vector<pid_t> ShimsOf(const std::string& address) {
+  std::vector<pid_t> out;
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    std::string name = e.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(e.path() / "cmdline");
+    std::string cmd((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::vector<std::string> argv;
+    for (size_t i = 0; i < cmd.size();) {
+      size_t z = cmd.find('\0', i);
+      if (z == std::string::npos) z = cmd.size();
+      argv.push_back(cmd.substr(i, z - i));
+      i = z + 1;
+    }
+    if (argv.empty() || argv[0].find("containerd-shim") == std::string::npos) continue;
+    for (size_t i = 0; i + 1 < argv.size(); ++i)
+      if (argv[i] == "-address" && argv[i + 1] == address) out.push_back(std::stoi(name));
+  }
+  return out;
+}
+
 int EnvInt(const char* name, int def) {
   const char* v = std::getenv(name);
   return v && *v ? std::atoi(v) : def;
@@ -218,6 +240,8 @@ struct ChaosLedger {
   std::vector<std::string> abandoned;  // lifecycles given up after a step kept failing
   std::set<std::string> started;
   std::map<std::string, std::string> trace;  // id -> what its lifecycle saw last
+  std::vector<std::string> leftover_bundles;  // NewTask refused: containerd's bundle of a cut create
+  std::vector<std::string> leftover_unresolved;  // ... and still refused after the kills stopped
   long phantom_tasks = 0;  // NewTask said AlreadyExists, then Tasks.Get said NotFound
   std::set<std::string> phantom_ids;
 };
@@ -229,6 +253,7 @@ template <typename F>
 bool Step(ChaosLedger& L, const std::string& what, F f,
           std::function<bool(ErrorKind)> lost = [](ErrorKind) { return false; }, bool is_retry = false) {
   auto give_up = Clock::now() + 60s;
+  std::string history;  // kinds and durations of the failed attempts, for an abandoned step
   for (int attempt = 0;; ++attempt) {
     Context ctx = Context::WithTimeout(10s);
     auto t0 = Clock::now();
@@ -249,8 +274,9 @@ bool Step(ChaosLedger& L, const std::string& what, F f,
     }
     ++L.errors_by_kind[std::string(ToString(err->kind()))];
     if (Retryable(err->kind())) {
+      history += " " + std::string(ToString(err->kind())) + "/" + std::to_string(ms) + "ms";
       if (Clock::now() > give_up) {
-        L.abandoned.push_back(what + ": " + err->what());
+        L.abandoned.push_back(what + ": " + err->what() + "; attempts:" + history);
         return false;
       }
       ++L.retried;
@@ -271,10 +297,7 @@ bool Step(ChaosLedger& L, const std::string& what, F f,
 
 }  // namespace
 
-// DISABLED until the library delivers the exit of a task whose Tasks.Delete answer was lost
-// (reported with issue 9: on this machine 1 of 26 started tasks lost its exit event; run it with
-// --gtest_also_run_disabled_tests). Remove the prefix with the fix.
-TEST_F(HardeningFault, DISABLED_ContainerdKilledDuringConcurrentLifecyclesLosesNoExitAndNoCallHangs) {
+TEST_F(HardeningFault, ContainerdKilledDuringConcurrentLifecyclesLosesNoExitAndNoCallHangs) {
   const int kLifecycles = EnvInt("LCD_HARDENING_LIFECYCLES", 200);
   constexpr int kThreads = 8;
   const auto budget = 75s;  // stop starting lifecycles after this (slow machines)
@@ -300,9 +323,33 @@ TEST_F(HardeningFault, DISABLED_ContainerdKilledDuringConcurrentLifecyclesLosesN
     // caller asks for the task, and when there is none, creates it again.
     bool via_get = false;
     for (int round = 0; !t; ++round) {
-      if (!Step(L, id + " NewTask", [&](const Context& ctx) { t = c->NewTask(ctx, "", false, nullptr); },
+      bool leftover = false;
+      if (!Step(L, id + " NewTask", [&](const Context& ctx) {
+            try {
+              t = c->NewTask(ctx, "", false, nullptr);
+            } catch (const Error& e) {
+              // containerd 1.6's own leftover (a bundle directory of a create cut short by its
+              // crash, removed only at its next start): reported as kFailedPrecondition.
+              if (e.kind() != ErrorKind::kFailedPrecondition || e.message().find("holds the state") == std::string::npos)
+                throw;
+              leftover = true;
+            }
+          },
                 is({ErrorKind::kAlreadyExists}), round > 0))
         return;
+      if (leftover) {
+        // Gone after containerd's next restart: retried while the kills go on.
+        std::lock_guard l(L.mu);
+        L.leftover_bundles.push_back(id);
+        if (Clock::now() - t_start > budget + 5s) {
+          L.leftover_unresolved.push_back(id);
+          return;
+        }
+        L.mu.unlock();
+        std::this_thread::sleep_for(500ms);
+        L.mu.lock();
+        continue;
+      }
       if (t) break;
       if (!Step(L, id + " GetTask", [&](const Context& ctx) {
             try {
@@ -327,13 +374,23 @@ TEST_F(HardeningFault, DISABLED_ContainerdKilledDuringConcurrentLifecyclesLosesN
       L.mu.lock();
     }
     // A lost Start answer shows as a refusal to start again: accept it when the task runs.
+    // A Start cut short by the kill can leave the task stopped (runc start killed with it):
+    // the library says kFailedPrecondition; its exit must still be delivered once.
+    bool cut_short = false;
     bool started = Step(L, id + " Start", [&](const Context& ctx) {
       try {
         t->Start(ctx);
       } catch (const Error& e) {
         if (Retryable(e.kind())) throw;
         Context c2 = Context::WithTimeout(10s);
-        if (t->GetStatus(c2) != Status::kRunning) throw;
+        Status st = t->GetStatus(c2);
+        if (e.kind() == ErrorKind::kFailedPrecondition && st == Status::kStopped) {
+          cut_short = true;
+          std::lock_guard l(L.mu);
+          L.errors_by_kind["start-cut-short:stopped"]++;
+          return;
+        }
+        if (st != Status::kRunning) throw;
         std::lock_guard l(L.mu);
         ++L.lost_answers;
         L.errors_by_kind["start-after-lost-answer:" + std::string(ToString(e.kind()))]++;
@@ -345,7 +402,7 @@ TEST_F(HardeningFault, DISABLED_ContainerdKilledDuringConcurrentLifecyclesLosesN
       L.started.insert(id);
     }
     std::shared_ptr<Process> p;
-    bool exec_ok = Step(L, id + " Exec", [&](const Context& ctx) {
+    bool exec_ok = !cut_short && Step(L, id + " Exec", [&](const Context& ctx) {
       p = t->Exec(ctx, "e" + std::to_string(k), [] {
         oci::ProcessOptions o;
         o.args = {"true"};
@@ -356,7 +413,8 @@ TEST_F(HardeningFault, DISABLED_ContainerdKilledDuringConcurrentLifecyclesLosesN
       Step(L, id + " Exec.Wait", [&](const Context& ctx) { p->Wait(ctx); });
       Step(L, id + " Exec.Delete", [&](const Context& ctx) { p->Delete(ctx); }, is({ErrorKind::kNotFound}));
     }
-    if (!Step(L, id + " Kill", [&](const Context& ctx) { t->Kill(ctx, SIGKILL); }, is({ErrorKind::kNotFound})))
+    if (!cut_short &&
+        !Step(L, id + " Kill", [&](const Context& ctx) { t->Kill(ctx, SIGKILL); }, is({ErrorKind::kNotFound})))
       return;
     ExitStatus waited;
     if (!Step(L, id + " Wait", [&](const Context& ctx) { waited = t->Wait(ctx); })) return;
@@ -385,7 +443,9 @@ TEST_F(HardeningFault, DISABLED_ContainerdKilledDuringConcurrentLifecyclesLosesN
   std::vector<std::string> log_lines;
   SetLogLevel(LogLevel::kDebug);
   SetLogSink([&](LogLevel, std::string_view m) {
-    if (m.find("exit") == std::string_view::npos) return;
+    if (m.find("exit") == std::string_view::npos && m.find("half-created") == std::string_view::npos &&
+        m.find("clearing") == std::string_view::npos)
+      return;
     std::lock_guard l(log_mu);
     log_lines.emplace_back(m);
   });
@@ -404,7 +464,8 @@ TEST_F(HardeningFault, DISABLED_ContainerdKilledDuringConcurrentLifecyclesLosesN
   std::uniform_int_distribution<int> pause_ms(1000, 3000);
   int kills = 0;
   std::thread killer([&] {
-    while (!stop_killing) {
+    // Kills stop with the budget, so the lifecycles in flight can finish.
+    while (!stop_killing && Clock::now() - t_start < budget) {
       std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms(rng)));
       if (stop_killing) break;
       pid_t daemon = sup_->pid();
@@ -458,10 +519,22 @@ TEST_F(HardeningFault, DISABLED_ContainerdKilledDuringConcurrentLifecyclesLosesN
 
   SetLogSink(nullptr);
   SetLogLevel(LogLevel::kInfo);
-  for (const auto& l : lost) {
+  std::vector<std::string> explain = lost;
+  for (size_t i = 0; i < duplicated.size() && i < 3; ++i) {
+    std::string id = duplicated[i].substr(0, duplicated[i].find(' '));
+    for (const auto& e : backend_->For(id))
+      if (e.type == EventType::kExit)
+        std::cout << "[chaos] duplicated " << id << ": exit pid " << e.info.pid << " code " << e.info.exit_code
+                  << " " << e.info.error << std::endl;
+    std::cout << "[chaos] trace " << id << ": " << L.trace[id] << std::endl;
+    explain.push_back(duplicated[i]);
+  }
+  for (const auto& id : L.phantom_ids)
+    if (explain.size() < 8) explain.push_back(id + " (phantom)");
+  for (const auto& l : explain) {
     std::string id = l.substr(0, l.find(' '));
     for (const auto& m : log_lines)
-      if (m.find(id + "/") != std::string::npos) std::cout << "[chaos] library log for " << id << ": " << m << std::endl;
+      if (m.find(id + "/") != std::string::npos || m.find("container " + id + ":") != std::string::npos) std::cout << "[chaos] library log for " << id << ": " << m << std::endl;
   }
   std::ostringstream summary;
   summary << "lifecycles attempted " << std::min(next.load(), kLifecycles) << " of " << kLifecycles
@@ -471,7 +544,9 @@ TEST_F(HardeningFault, DISABLED_ContainerdKilledDuringConcurrentLifecyclesLosesN
           << ", max call " << L.max_call_ms << " ms; started " << L.started.size() << ": exit once "
           << delivered << ", still running " << running << ", lost " << lost.size() << ", duplicated "
           << duplicated.size() << "; NewTask AlreadyExists-without-task " << L.phantom_tasks << " times for "
-          << L.phantom_ids.size() << " ids; errors:";
+          << L.phantom_ids.size() << " ids; NewTask refused for containerd's leftover bundle "
+          << L.leftover_bundles.size() << " times (still refused after the kills stopped: "
+          << L.leftover_unresolved.size() << "); errors:";
   for (const auto& [k, n] : L.errors_by_kind) summary << " " << k << "=" << n;
   std::cout << "[chaos] " << summary.str() << std::endl;
   RecordProperty("chaos", summary.str());
@@ -485,6 +560,25 @@ TEST_F(HardeningFault, DISABLED_ContainerdKilledDuringConcurrentLifecyclesLosesN
   for (size_t i = 1; i < std::min<size_t>(lost.size(), 10); ++i) ADD_FAILURE() << "exit lost: " << lost[i];
   EXPECT_TRUE(duplicated.empty()) << duplicated.size() << " exits duplicated, first: " << duplicated[0];
   EXPECT_GE(completed.load(), 10) << "the daemon kills left almost no lifecycle complete";
+  EXPECT_EQ(L.phantom_tasks, 0) << "NewTask left AlreadyExists-without-a-task to the caller (a half-created "
+                                   "task the library should have cleared)";
+  EXPECT_TRUE(L.abandoned.empty()) << L.abandoned.size() << " lifecycles abandoned, first: " << L.abandoned[0];
+
+  // Every container deleted through the client: no shim of this daemon may be left running
+  // (a half-created task's shim outlives its container record unless the library clears it).
+  for (const auto& id : client_->ListContainers(Context())) {
+    auto c = client_->LoadContainer(Context(), id);
+    try {
+      c->GetTask(Context())->ForceDelete(Context());
+    } catch (const Error& e) {
+      if (!IsNotFound(e)) ADD_FAILURE() << id << " ForceDelete: " << e.what();
+    }
+    EXPECT_NO_THROW(c->Delete(Context())) << id;
+  }
+  std::vector<pid_t> shims;
+  bool none = Eventually([&] { return (shims = ShimsOf(sup_->address())).empty(); }, 15s);
+  std::cout << "[chaos] shims left after deleting every container: " << shims.size() << std::endl;
+  EXPECT_TRUE(none) << shims.size() << " shims of this daemon outlived every container, first pid " << shims[0];
 }
 
 // ---- a shim SIGKILLed ----------------------------------------------------------------------
@@ -514,16 +608,14 @@ TEST_F(HardeningFault, ShimKilledDeliversTheTaskExitAndDeleteWorks) {
   EXPECT_TRUE(code == 137 || code == 255) << "exit code " << code;
   std::cout << "[shim] exit code reported: " << code << std::endl;
   EXPECT_TRUE(Eventually([&] { return Gone(task_pid); }, 10s)) << "the task's process outlived its shim";
+  // containerd removes a dead shim's task itself; Delete still answers with the exit the
+  // Backend was told (the library remembers delivered exits), not with NotFound.
   auto t0 = Clock::now();
-  EXPECT_NO_THROW({
-    try {
-      t->Delete(Context::WithTimeout(10s));
-    } catch (const Error& e) {
-      if (!IsNotFound(e)) throw;  // containerd may already have removed the dead shim's task
-      std::cout << "[shim] Delete: " << e.what() << std::endl;
-    }
-  });
+  ExitStatus deleted;
+  ASSERT_NO_THROW(deleted = t->Delete(Context::WithTimeout(10s)));
+  EXPECT_EQ(deleted.exit_code, code) << "Delete reported another exit than the event";
   EXPECT_LT(Ms(Clock::now() - t0), 10000);
+  EXPECT_EQ(KindOf([&] { t->Delete(Context()); }), ErrorKind::kNotFound) << "a second Delete must say NotFound";
   EXPECT_EQ(KindOf([&] { c->GetTask(Context()); }), ErrorKind::kNotFound);
   EXPECT_NO_THROW(c->Delete(Context()));
   std::this_thread::sleep_for(500ms);
