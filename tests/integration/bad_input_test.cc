@@ -198,8 +198,8 @@ TEST_F(ClientTest, NegativeOrAbsurdResourcesAreInvalidArgumentAndLeaveTheTaskRun
     r.cpu.emplace().cpus = "0-3;rm -rf /";
     cases.emplace_back("cpuset with shell text", r);
   }
-  for (const auto& [what, r] : cases)
-    EXPECT_EQ(KindOf([&] { task->UpdateResources(ctx_, r); }), ErrorKind::kInvalidArgument) << what;
+  for (const auto& c : cases)
+    EXPECT_EQ(KindOf([&] { task->UpdateResources(ctx_, c.second); }), ErrorKind::kInvalidArgument) << c.first;
   EXPECT_EQ(task->GetStatus(ctx_), Status::kRunning);
   task->ForceDelete(ctx_);
 }

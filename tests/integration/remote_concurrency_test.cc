@@ -49,5 +49,6 @@ TEST_F(ClientTest, FiftyLifecyclesFromEightThreadsLeaveNothingBehind) {
   if (std::filesystem::exists(ns_dir)) {
     EXPECT_TRUE(std::filesystem::is_empty(ns_dir));
   }
-  EXPECT_EQ(lcdtest::OpenFdCount(), fds_before);
+  // Not more than before (gRPC and the sanitizer runtimes may close an fd of their own meanwhile).
+  EXPECT_LE(lcdtest::OpenFdCount(), fds_before);
 }
