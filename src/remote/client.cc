@@ -1,7 +1,10 @@
 // The containerd backend's Client: connection set-up, containers, batched stats.
+#include <google/protobuf/stubs/logging.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+
+#include <mutex>
 
 #include "cio/fifo.h"
 #include "events/hub.h"
@@ -76,7 +79,7 @@ class ClientImpl final : public Client {
       throw Error(ErrorKind::kAlreadyExists, "a container with this id exists in namespace " + conn_->ns(), ectx);
     rpc.Check(s, ectx);
     if (auto* t = conn_->tracker()) t->TrackContainer(id);
-    return std::make_shared<RemoteContainer>(conn_, resp.container());
+    return std::make_shared<RemoteContainer>(conn_, resp.container(), SpecFacts::Of(spec));
   }
 
   std::vector<std::string> ListContainers(const Context& ctx) override {
@@ -107,7 +110,23 @@ std::string SocketPath(const std::string& address) {
 
 }  // namespace
 
+namespace {
+// protobuf writes its own complaints (e.g. invalid UTF-8 in a string field the daemon sent) to
+// stderr: route them through the library's log sink instead, once per process.
+void RouteProtobufLogs() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    google::protobuf::SetLogHandler([](google::protobuf::LogLevel level, const char* file, int line,
+                                       const std::string& message) {
+      LogLevel l = level >= google::protobuf::LOGLEVEL_ERROR ? LogLevel::kError : LogLevel::kWarning;
+      Log(l, "protobuf (" + std::string(file ? file : "?") + ":" + std::to_string(line) + "): " + message);
+    });
+  });
+}
+}  // namespace
+
 std::shared_ptr<Connection> Connect(const ClientOptions& options) {
+  RouteProtobufLogs();
   ErrorContext ectx{.op = "NewContainerdClient", .path = options.address};
   ValidateIdentifier("namespace", options.ns);
   std::string path = SocketPath(options.address);

@@ -14,11 +14,28 @@
 
 namespace libcontainerd::remote {
 
-RemoteContainer::RemoteContainer(std::shared_ptr<Connection> conn, const containers_v1::Container& record)
+SpecFacts SpecFacts::Of(const oci::Spec& spec) {
+  SpecFacts f;
+  f.terminal = spec.process && spec.process->terminal;
+  if (spec.process && !spec.process->args.empty()) f.arg0 = spec.process->args[0];
+  if (spec.root) f.root_path = spec.root->path;
+  return f;
+}
+
+RemoteContainer::RemoteContainer(std::shared_ptr<Connection> conn, const containers_v1::Container& record,
+                                 std::optional<SpecFacts> facts)
     : conn_(std::move(conn)),
       id_(record.id()),
       spec_json_(record.spec().value()),
-      runtime_options_(record.runtime().options().value()) {}
+      runtime_options_(record.runtime().options().value()),
+      facts_(std::move(facts)) {}
+
+const SpecFacts& RemoteContainer::Facts() {
+  std::call_once(facts_once_, [this] {
+    if (!facts_) facts_ = SpecFacts::Of(oci::DecodeSpec(spec_json_));
+  });
+  return *facts_;
+}
 
 containers_v1::Container RemoteContainer::Fetch(const Context& ctx) {
   return GetContainerRecord(*conn_, ctx, id_, "Containers.Get");
@@ -34,15 +51,16 @@ std::map<std::string, std::string> RemoteContainer::Labels(const Context& ctx) {
 std::shared_ptr<Task> RemoteContainer::NewTask(const Context& ctx, const std::string& checkpoint_dir,
                                                bool with_stdin, StdioCallback attach_stdio) {
   ErrorContext ectx{.op = "NewTask", .container_id = id_};
-  oci::Spec spec = oci::DecodeSpec(spec_json_);
-  bool terminal = spec.process && spec.process->terminal;
-  std::string arg0 = spec.process && !spec.process->args.empty() ? spec.process->args[0] : "";
-  if (spec.root && !spec.root->path.empty() && spec.root->path[0] == '/') {
+  const SpecFacts& facts = Facts();
+  const bool terminal = facts.terminal;
+  const std::string& arg0 = facts.arg0;
+  const std::string& root = facts.root_path;
+  if (!root.empty() && root[0] == '/') {
     struct stat st {};
-    if (::stat(spec.root->path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-      ectx.path = spec.root->path;
+    if (::stat(root.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      ectx.path = root;
       throw Error(ErrorKind::kNotFound,
-                  "rootfs " + spec.root->path + " does not exist or is not a directory: prepare it before starting the task",
+                  "rootfs " + root + " does not exist or is not a directory: prepare it before starting the task",
                   ectx);
     }
   }

@@ -2,17 +2,32 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 
 #include "libcontainerd/client.h"
+#include "libcontainerd/oci/spec.h"
 #include "remote/connection.h"
 
 namespace libcontainerd::remote {
 
+// What NewTask needs of the spec (decoding the whole spec per task was a third of the
+// client's CPU per lifecycle).
+struct SpecFacts {
+  bool terminal = false;
+  std::string arg0;       // the process's binary ("" without args)
+  std::string root_path;  // "" without root
+  static SpecFacts Of(const oci::Spec& spec);
+};
+
 // A container record of the daemon as seen by this client.
 class RemoteContainer final : public Container {
  public:
-  RemoteContainer(std::shared_ptr<Connection> conn, const containers_v1::Container& record);
+  // `facts`: from the spec in hand (NewContainer); otherwise decoded from the record once, at
+  // the first NewTask.
+  RemoteContainer(std::shared_ptr<Connection> conn, const containers_v1::Container& record,
+                  std::optional<SpecFacts> facts = std::nullopt);
 
   const std::string& ID() const override { return id_; }
   oci::Spec Spec(const Context& ctx) override;
@@ -26,6 +41,7 @@ class RemoteContainer final : public Container {
  private:
   containers_v1::Container Fetch(const Context& ctx);
   ::containerd::v1::types::Process GetProcess(const Context& ctx, const char* op);
+  const SpecFacts& Facts();
   // After Tasks.Create said AlreadyExists: true when there was only a half-created task (from a
   // create interrupted by a daemon crash) and it is now removed, so Create may be retried.
   bool ClearHalfCreatedTask(const Context& ctx);
@@ -35,6 +51,8 @@ class RemoteContainer final : public Container {
   std::string id_;
   std::string spec_json_;
   std::string runtime_options_;  // serialized containerd.runc.v1.Options ("" if none)
+  std::once_flag facts_once_;
+  std::optional<SpecFacts> facts_;
 };
 
 }  // namespace libcontainerd::remote
