@@ -13,14 +13,17 @@
 #include <csignal>
 #include <cstdio>
 #include <functional>
+#include <mutex>
 #include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "client_fixture.h"
+#include "events/decode.h"
 #include "harness.h"
 #include "libcontainerd/errors.h"
+#include "libcontainerd/log.h"
 #include "libcontainerd/oci/signals.h"
 
 using namespace libcontainerd;
@@ -363,4 +366,25 @@ TEST(ClientConnect, SocketPathThatIsADirectoryOrTooLongIsRefused) {
   o.address = "relative.sock";
   EXPECT_EQ(KindOf([&] { NewContainerdClient(o); }), ErrorKind::kInvalidArgument);
   std::filesystem::remove_all(dir);
+}
+
+// protobuf's own complaints (here: invalid UTF-8 in a string field, as a broken daemon or shim
+// could send) go to the library's log sink once a Client exists, not to the process's stderr.
+TEST_F(ClientTest, ProtobufComplaintsReachTheLogSinkNotStderr) {
+  std::vector<std::string> seen;
+  std::mutex mu;
+  SetLogSink([&](LogLevel, std::string_view m) {
+    std::lock_guard l(mu);
+    seen.emplace_back(m);
+  });
+  struct Reset {
+    ~Reset() { SetLogSink(nullptr); }
+  } reset;
+  const std::string bytes = "\x0a\x01\xff";  // TaskExit.container_id = "\xff"
+  EXPECT_EQ(KindOf([&] { events::DecodeEnvelope("/tasks/exit", "containerd.events.TaskExit", bytes); }),
+            ErrorKind::kInvalidArgument);
+  std::lock_guard l(mu);
+  bool routed = false;
+  for (const auto& m : seen) routed |= m.rfind("protobuf (", 0) == 0 && m.find("UTF-8") != std::string::npos;
+  EXPECT_TRUE(routed) << "protobuf's UTF-8 complaint did not reach the sink (" << seen.size() << " messages)";
 }
