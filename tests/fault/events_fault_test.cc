@@ -17,43 +17,17 @@
 #include "libcontainerd/log.h"
 #include "libcontainerd/supervisor.h"
 #include "recording_backend.h"
+#include "test_util.h"
 
 using namespace libcontainerd;
 using namespace std::chrono_literals;
 using lcdtest::RecordingBackend;
+using lcdtest::Eventually;
+using lcdtest::Gone;
+using lcdtest::Retryable;
+using lcdtest::ThreadCount;
 
 namespace {
-
-bool Gone(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto close = s.rfind(')');
-  return s.empty() || close == std::string::npos || s.substr(close + 2, 1) == "Z";
-}
-
-template <typename P>
-bool Eventually(P pred, std::chrono::milliseconds timeout) {
-  auto end = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < end) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return pred();
-}
-
-int ThreadCount() {
-  int n = 0;
-  if (DIR* d = opendir("/proc/self/task")) {
-    while (dirent* e = readdir(d)) n += e->d_name[0] != '.';
-    closedir(d);
-  }
-  return n;
-}
-
-bool Retryable(const Error& e) {
-  return e.kind() == ErrorKind::kUnavailable || e.kind() == ErrorKind::kDeadlineExceeded ||
-         e.kind() == ErrorKind::kCancelled;
-}
 
 // Runs f until it does not fail with a retryable error (daemon restarting), up to 30 s.
 template <typename F>
@@ -63,7 +37,7 @@ auto Retry(F f) {
     try {
       return f();
     } catch (const Error& e) {
-      if (!Retryable(e) || std::chrono::steady_clock::now() > end) throw;
+      if (!Retryable(e.kind()) || std::chrono::steady_clock::now() > end) throw;
       std::this_thread::sleep_for(50ms);
     }
   }
@@ -80,18 +54,7 @@ class EventsFault : public ::testing::Test {
   }
   void TearDown() override {
     if (client_) {
-      try {
-        for (const auto& id : client_->ListContainers(Context())) {
-          auto c = client_->LoadContainer(Context(), id);
-          try {
-            c->GetTask(Context())->ForceDelete(Context());
-          } catch (const Error&) {
-          }
-          c->Delete(Context());
-        }
-      } catch (const Error& e) {
-        ADD_FAILURE() << "cleanup: " << e.what();
-      }
+      if (auto err = lcdtest::DeleteAllContainers(*client_); !err.empty()) ADD_FAILURE() << "cleanup: " << err;
     }
     client_.reset();
     if (sup_) sup_->Stop();
@@ -214,7 +177,7 @@ TEST_F(EventsFault, FiveDaemonRestartsDuringLifecyclesLoseAndDuplicateNoExit) {
       try {
         t->Start(Context());
       } catch (const Error& e) {
-        if (Retryable(e) || t->GetStatus(Context()) == Status::kCreated) throw;
+        if (Retryable(e.kind()) || t->GetStatus(Context()) == Status::kCreated) throw;
       }
       return 0;
     });

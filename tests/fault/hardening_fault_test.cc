@@ -29,10 +29,16 @@
 #include "libcontainerd/log.h"
 #include "libcontainerd/supervisor.h"
 #include "recording_backend.h"
+#include "test_util.h"
 
 using namespace libcontainerd;
 using namespace std::chrono_literals;
 using lcdtest::RecordingBackend;
+using lcdtest::Eventually;
+using lcdtest::Gone;
+using lcdtest::KindOf;
+using lcdtest::Retryable;
+using lcdtest::ThreadCount;
 using Clock = std::chrono::steady_clock;
 
 namespace {
@@ -40,13 +46,6 @@ namespace {
 constexpr const char* kNs = "hard";
 
 long Ms(Clock::duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); }
-
-bool Gone(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto close = s.rfind(')');
-  return s.empty() || close == std::string::npos || s.substr(close + 2, 1) == "Z";
-}
 
 // Field 4 of /proc/<pid>/stat: the parent pid (0 when unreadable).
 pid_t ParentOf(pid_t pid) {
@@ -67,26 +66,6 @@ std::string Comm(pid_t pid) {
   std::getline(in, s);
   return s;
 }
-
-template <typename P>
-bool Eventually(P pred, std::chrono::milliseconds timeout) {
-  auto end = Clock::now() + timeout;
-  while (Clock::now() < end) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return pred();
-}
-
-int CountEntries(const std::string& dir) {
-  int n = 0;
-  if (DIR* d = opendir(dir.c_str())) {
-    while (dirent* e = readdir(d)) n += e->d_name[0] != '.';
-    closedir(d);
-  }
-  return n;
-}
-int ThreadCount() { return CountEntries("/proc/self/task"); }
 
 int DirCount(const std::string& root) {
   std::error_code ec;
@@ -147,19 +126,6 @@ int RunArgv(const std::vector<std::string>& argv) {
   return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-bool Retryable(ErrorKind k) {
-  return k == ErrorKind::kUnavailable || k == ErrorKind::kDeadlineExceeded || k == ErrorKind::kCancelled;
-}
-
-template <typename F>
-ErrorKind KindOf(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.kind();
-  }
-  return static_cast<ErrorKind>(-1);
-}
 
 class HardeningFault : public ::testing::Test {
  protected:
@@ -175,18 +141,7 @@ class HardeningFault : public ::testing::Test {
   }
   void TearDown() override {
     if (client_) {
-      try {
-        for (const auto& id : client_->ListContainers(Context())) {
-          auto c = client_->LoadContainer(Context(), id);
-          try {
-            c->GetTask(Context())->ForceDelete(Context());
-          } catch (const Error&) {
-          }
-          c->Delete(Context());
-        }
-      } catch (const Error& e) {
-        ADD_FAILURE() << "cleanup: " << e.what();
-      }
+      if (auto err = lcdtest::DeleteAllContainers(*client_); !err.empty()) ADD_FAILURE() << "cleanup: " << err;
     }
     client_.reset();
     if (sup_) sup_->Stop();

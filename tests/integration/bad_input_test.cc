@@ -22,27 +22,18 @@
 #include "client_fixture.h"
 #include "events/decode.h"
 #include "harness.h"
+#include "test_util.h"
 #include "libcontainerd/errors.h"
 #include "libcontainerd/log.h"
 #include "libcontainerd/oci/signals.h"
 
 using namespace libcontainerd;
 using lcdtest::ClientTest;
+using lcdtest::KindOf;
+using lcdtest::kNoError;
 using namespace std::chrono_literals;
 
 namespace {
-
-constexpr auto kNoError = static_cast<ErrorKind>(-1);
-
-template <typename F>
-ErrorKind KindOf(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.kind();
-  }
-  return kNoError;
-}
 
 oci::Process ExecSpec(std::vector<std::string> args) {
   oci::ProcessOptions o;

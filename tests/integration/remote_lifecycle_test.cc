@@ -9,10 +9,12 @@
 
 #include "client_fixture.h"
 #include "harness.h"
+#include "test_util.h"
 #include "libcontainerd/errors.h"
 
 using namespace libcontainerd;
 using lcdtest::ClientTest;
+using lcdtest::KindOf;
 
 namespace {
 std::string RunCommand(const char* cmd) {
@@ -21,15 +23,6 @@ std::string RunCommand(const char* cmd) {
   std::unique_ptr<FILE, int (*)(FILE*)> p(popen(cmd, "r"), pclose);
   while (p && fgets(buf.data(), buf.size(), p.get())) out += buf.data();
   return out;
-}
-template <typename F>
-ErrorKind KindOf(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.kind();
-  }
-  return static_cast<ErrorKind>(-1);
 }
 }  // namespace
 

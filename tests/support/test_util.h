@@ -1,0 +1,89 @@
+// Small helpers shared by the test tiers: error kinds of a call, polling, /proc counts, and
+// the cleanup of a client's containers.
+#pragma once
+
+#include <dirent.h>
+#include <sys/types.h>
+
+#include <chrono>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <thread>
+
+#include "libcontainerd/client.h"
+#include "libcontainerd/errors.h"
+
+namespace lcdtest {
+
+// What KindOf returns when the call did not throw.
+inline constexpr auto kNoError = static_cast<libcontainerd::ErrorKind>(-1);
+
+// The kind of the Error f() throws, or kNoError.
+template <typename F>
+libcontainerd::ErrorKind KindOf(F&& f) {
+  try {
+    f();
+  } catch (const libcontainerd::Error& e) {
+    return e.kind();
+  }
+  return kNoError;
+}
+
+// The kinds a caller retries while the daemon restarts.
+inline bool Retryable(libcontainerd::ErrorKind k) {
+  using libcontainerd::ErrorKind;
+  return k == ErrorKind::kUnavailable || k == ErrorKind::kDeadlineExceeded || k == ErrorKind::kCancelled;
+}
+
+// Polls pred every 20 ms until it holds or timeout passes; its last answer.
+template <typename P>
+bool Eventually(P pred, std::chrono::milliseconds timeout) {
+  auto end = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < end) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return pred();
+}
+
+// The process is gone or a zombie.
+inline bool Gone(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto close = s.rfind(')');
+  return s.empty() || close == std::string::npos || s.substr(close + 2, 1) == "Z";
+}
+
+// Entries of a directory, without the dot entries.
+inline int CountEntries(const std::string& dir) {
+  int n = 0;
+  if (DIR* d = opendir(dir.c_str())) {
+    while (dirent* e = readdir(d)) n += e->d_name[0] != '.';
+    closedir(d);
+  }
+  return n;
+}
+
+inline int ThreadCount() { return CountEntries("/proc/self/task"); }
+
+// Force-deletes every task and deletes every container the client lists (test tear-down);
+// returns the first failure's text, empty when all went.
+inline std::string DeleteAllContainers(libcontainerd::Client& client) {
+  using namespace libcontainerd;
+  try {
+    for (const auto& id : client.ListContainers(Context())) {
+      auto c = client.LoadContainer(Context(), id);
+      try {
+        c->GetTask(Context())->ForceDelete(Context());
+      } catch (const Error&) {
+      }
+      c->Delete(Context());
+    }
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return {};
+}
+
+}  // namespace lcdtest
