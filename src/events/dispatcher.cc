@@ -43,7 +43,7 @@ void Dispatcher::Work() {
   std::unique_lock l(mu_);
   for (;;) {
     cv_.wait(l, [this] { return stopping_ || !ready_.empty(); });
-    if (stopping_) return;
+    if (ready_.empty()) return;  // stopping, and everything posted was delivered
     std::string id = std::move(ready_.front());
     ready_.pop_front();
     ++active_;

@@ -1,5 +1,6 @@
 #include "events/hub.h"
 
+#include <optional>
 #include <random>
 
 #include "events/decode.h"
@@ -51,16 +52,25 @@ void Hub::OnDeletedExit(const EventInfo& info) {
 void Hub::RunDeferred() {
   std::unique_lock l(mu_);
   for (;;) {
+    ReleaseDueHeldExits(stopping_);
+    std::optional<std::chrono::steady_clock::time_point> next;
+    for (const auto& [k, h] : held_exits_)
+      if (!next || h.due < *next) next = h.due;
     if (deferred_.empty()) {
       if (stopping_) return;
-      cv_.wait(l, [this] { return stopping_ || !deferred_.empty(); });
+      if (next)
+        cv_.wait_until(l, *next, [this] { return stopping_ || !deferred_.empty(); });
+      else
+        cv_.wait(l, [this] { return stopping_ || !deferred_.empty() || !held_exits_.empty(); });
       continue;
     }
     auto due = deferred_.front().due;
+    if (next && *next < due) due = *next;
     if (!stopping_ && std::chrono::steady_clock::now() < due) {
       cv_.wait_until(l, due, [this] { return stopping_; });
       continue;
     }
+    if (std::chrono::steady_clock::now() < deferred_.front().due && !stopping_) continue;
     EventInfo info = std::move(deferred_.front().info);
     deferred_.pop_front();
     l.unlock();
@@ -281,12 +291,58 @@ void Hub::Handle(EventType type, EventInfo info, const char* synthesised_from, b
     default:
       break;
   }
-  {
-    std::lock_guard l(mu_);
+  Post(type, std::move(info), synthesised);
+}
+
+void Hub::Post(EventType type, EventInfo info, bool synthesised) {
+  std::lock_guard l(mu_);
+  const bool exec = info.process_id != info.container_id;
+  ExecKey key{info.container_id, info.process_id};
+  if (exec && type == EventType::kExecAdded) {
+    exec_not_started_.insert(key);
+  } else if (exec && type == EventType::kExit && exec_not_started_.count(key)) {
+    held_exits_[key] = {std::chrono::steady_clock::now() + kExecStartGrace, std::move(info)};
     ++counters_.delivered;
     if (synthesised) ++counters_.synthesised;
+    if (!deferred_thread_.joinable()) deferred_thread_ = std::thread([this] { RunDeferred(); });
+    cv_.notify_all();
+    return;
   }
+  if (!exec && type == EventType::kExit) {
+    // The task is over: its execs' held exits go first (an exec's exit after its task's would
+    // confuse a caller waiting for it), and execs that never started will not.
+    for (auto it = exec_not_started_.lower_bound({info.container_id, ""});
+         it != exec_not_started_.end() && it->first == info.container_id;) {
+      if (auto h = held_exits_.find(*it); h != held_exits_.end()) {
+        dispatcher_->Post(EventType::kExit, std::move(h->second.info));
+        held_exits_.erase(h);
+      }
+      it = exec_not_started_.erase(it);
+    }
+  }
+  ++counters_.delivered;
+  if (synthesised) ++counters_.synthesised;
   dispatcher_->Post(type, std::move(info));
+  if (exec && type == EventType::kExecStarted) {
+    exec_not_started_.erase(key);
+    if (auto it = held_exits_.find(key); it != held_exits_.end()) {
+      dispatcher_->Post(EventType::kExit, std::move(it->second.info));
+      held_exits_.erase(it);
+    }
+  }
+}
+
+void Hub::ReleaseDueHeldExits(bool all) {
+  auto now = std::chrono::steady_clock::now();
+  for (auto it = held_exits_.begin(); it != held_exits_.end();) {
+    if (all || it->second.due <= now) {
+      exec_not_started_.erase(it->first);
+      dispatcher_->Post(EventType::kExit, std::move(it->second.info));
+      it = held_exits_.erase(it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 }  // namespace libcontainerd::events

@@ -10,6 +10,9 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <map>
+#include <set>
+#include <utility>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -43,6 +46,9 @@ class Hub {
   void OnDeletedExit(const EventInfo& info);
   static constexpr std::chrono::milliseconds kDeletedExitGrace{1000};
 
+  // What the reader does with a decoded stream event (public for tests).
+  void HandleStreamEvent(EventType type, EventInfo info) { Handle(type, std::move(info), nullptr); }
+
   // Counters for tests and diagnostics.
   struct Counters {
     uint64_t delivered = 0, duplicates = 0, stale = 0, synthesised = 0, reconnects = 0, undecodable = 0;
@@ -73,6 +79,15 @@ class Hub {
     EventInfo info;
   };
   std::deque<Deferred> deferred_;  // in due order (one grace for all)
+  // containerd 1.6's shim can publish an exec's exit before its exec-started (a process that
+  // exits at once). An exec whose exec-added was seen and whose exec-started was not yet has
+  // its exit held until exec-started, or kExecStartGrace at most.
+  using ExecKey = std::pair<std::string, std::string>;  // container, exec id
+  std::set<ExecKey> exec_not_started_;
+  std::map<ExecKey, Deferred> held_exits_;
+  static constexpr std::chrono::milliseconds kExecStartGrace{2000};
+  void Post(EventType type, EventInfo info, bool synthesised);
+  void ReleaseDueHeldExits(bool all);  // with mu_ held
   std::thread deferred_thread_;    // started with the first deferred exit
   std::thread reader_;
 };

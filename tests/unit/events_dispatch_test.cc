@@ -7,7 +7,9 @@
 #include <thread>
 
 #include "events/dispatcher.h"
+#include "events/hub.h"
 #include "events/tracker.h"
+#include "remote/connection.h"
 
 using namespace libcontainerd;
 using namespace libcontainerd::events;
@@ -220,4 +222,65 @@ TEST(Dispatcher, AThrowingBackendDoesNotStopDelivery) {
   d.Post(EventType::kExit, Exit("c", "c", 1));
   d.Drain();
   EXPECT_EQ(b->n.load(), 2);
+}
+
+namespace {
+// A Hub that is never started: events are injected as the stream reader would hand them over.
+struct HubRig {
+  std::shared_ptr<Collect> backend = std::make_shared<Collect>();
+  std::shared_ptr<TaskTracker> tracker = std::make_shared<TaskTracker>();
+  std::unique_ptr<Hub> hub = std::make_unique<Hub>(
+      std::make_shared<remote::Connection>(ClientOptions{}, nullptr, remote::Stubs{}), backend, tracker);
+  std::vector<EventType> TypesOf(const std::string& id) {
+    std::lock_guard l(backend->mu);
+    std::vector<EventType> out;
+    for (const auto& [c, t] : backend->seen)
+      if (c == id) out.push_back(t);
+    return out;
+  }
+  bool WaitFor(const std::string& id, size_t n, std::chrono::milliseconds timeout) {
+    auto end = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < end) {
+      if (TypesOf(id).size() >= n) return true;
+      std::this_thread::sleep_for(5ms);
+    }
+    return TypesOf(id).size() >= n;
+  }
+};
+}  // namespace
+
+// containerd 1.6's shim may publish an exec's exit before its exec-started.
+TEST(HubOrder, AnExecExitBeforeItsExecStartedIsHeldUntilExecStarted) {
+  HubRig r;
+  r.hub->HandleStreamEvent(EventType::kExecAdded, Exit("c", "e1", 0));
+  r.hub->HandleStreamEvent(EventType::kExit, Exit("c", "e1", 7, 0));
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(r.TypesOf("c"), (std::vector<EventType>{EventType::kExecAdded})) << "the exit must wait";
+  r.hub->HandleStreamEvent(EventType::kExecStarted, Exit("c", "e1", 7));
+  ASSERT_TRUE(r.WaitFor("c", 3, 2s));
+  EXPECT_EQ(r.TypesOf("c"),
+            (std::vector<EventType>{EventType::kExecAdded, EventType::kExecStarted, EventType::kExit}));
+}
+
+TEST(HubOrder, AHeldExecExitIsDeliveredWithoutExecStartedAfterTheGraceAndBeforeItsTasksExit) {
+  HubRig r;
+  r.hub->HandleStreamEvent(EventType::kExecAdded, Exit("c", "e1", 0));
+  r.hub->HandleStreamEvent(EventType::kExit, Exit("c", "e1", 7, 1));
+  auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(r.WaitFor("c", 2, 5s)) << "a held exit must not wait for ever";
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 1500ms);
+  // A task's exit releases its execs' held exits first.
+  r.hub->HandleStreamEvent(EventType::kExecAdded, Exit("d", "e2", 0));
+  r.hub->HandleStreamEvent(EventType::kExit, Exit("d", "e2", 8, 1));
+  r.hub->HandleStreamEvent(EventType::kExit, Exit("d", "d", 9, 0));
+  ASSERT_TRUE(r.WaitFor("d", 3, 1s));
+  EXPECT_EQ(r.TypesOf("d"), (std::vector<EventType>{EventType::kExecAdded, EventType::kExit, EventType::kExit}));
+}
+
+TEST(HubOrder, DestroyingTheHubDeliversHeldExits) {
+  HubRig r;
+  r.hub->HandleStreamEvent(EventType::kExecAdded, Exit("c", "e1", 0));
+  r.hub->HandleStreamEvent(EventType::kExit, Exit("c", "e1", 7, 1));
+  r.hub.reset();
+  EXPECT_EQ(r.TypesOf("c"), (std::vector<EventType>{EventType::kExecAdded, EventType::kExit}));
 }
