@@ -79,6 +79,10 @@ class DirectIO : public IO {
   // Library use: installs the hook CloseStdin calls (or calls it now if stdin is closed).
   void SetStdinCloseHook(StdinCloseHook hook);
 
+  // Library use: a hook will be installed; until then a CloseStdin keeps the fd open (the
+  // hook releases it once the process runs), so stdin that ends before that is not lost.
+  void ExpectStdinCloseHook();
+
  private:
   FifoConfig config_;
   mutable std::mutex mu_;
@@ -86,6 +90,7 @@ class DirectIO : public IO {
   UniqueFd stdout_;
   UniqueFd stderr_;
   bool stdin_closed_ = false;
+  bool hook_expected_ = false;
   StdinCloseHook hook_;
 };
 

@@ -47,8 +47,8 @@ void DirectIO::CloseStdin() {
     stdin_closed_ = true;
     hook = std::move(hook_);
     hook_ = nullptr;
-    // Without a library hook nobody will release the fd later: close it now.
-    if (!hook) stdin_.reset();
+    // Without a library hook (now or to come) nobody will release the fd later: close it now.
+    if (!hook && !hook_expected_) stdin_.reset();
   }
   if (hook) hook();
 }
@@ -68,6 +68,11 @@ void DirectIO::SetStdinCloseHook(StdinCloseHook hook) {
       hook_ = std::move(hook);
   }
   if (call_now && hook) hook();
+}
+
+void DirectIO::ExpectStdinCloseHook() {
+  std::lock_guard l(mu_);
+  hook_expected_ = true;
 }
 
 void DirectIO::Close() {

@@ -271,6 +271,9 @@ PreparedIO PrepareIO(const Connection& conn, const std::string& container_id, co
   p.dir = fifos.dir;
   p.fifos = fifos.io;
   p.config = fifos.io->Config();
+  // The callback may start copying at once, and its stdin may end before ProcessCore::SetIO
+  // installs the close hook.
+  if (with_stdin) p.fifos->ExpectStdinCloseHook();
   try {
     p.io = attach_stdio(p.fifos);
     if (!p.io) p.io = p.fifos;

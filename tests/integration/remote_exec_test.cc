@@ -139,6 +139,23 @@ TEST_F(ExecTest, StdinCopiedAndClosedBeforeTheExecStartsIsNotLost) {
   EXPECT_EQ(*out, "early bytes");
 }
 
+// Deterministic form of the race above: the callback writes and closes stdin before it even
+// returns, so before the library has attached its close hook to the FIFO set.
+TEST_F(ExecTest, StdinWrittenAndClosedInsideTheStdioCallbackReachesTheExec) {
+  auto cap = std::make_shared<cio::Captured>();
+  StdioCallback capture = cio::Capture(cap);
+  StdioCallback cb = [capture](std::shared_ptr<DirectIO> fifos) {
+    auto io = capture(fifos);
+    fifos->WriteStdin("written early");
+    fifos->CloseStdin();
+    return io;
+  };
+  auto proc = task_->Exec(ctx_, "inside", ExecSpec({"cat"}), true, cb);
+  EXPECT_EQ(proc->Wait(Context::WithTimeout(10s)).exit_code, 0u) << "cat never saw EOF";
+  proc->Delete(ctx_);
+  EXPECT_EQ(cap->Out(), "written early");
+}
+
 TEST_F(ExecTest, TerminalWithoutStdioIsRefusedUpFront) {
   oci::Process spec = ExecSpec({"true"});
   spec.terminal = true;
