@@ -108,14 +108,6 @@ std::shared_ptr<Task> RemoteContainer::NewTask(const Context& ctx, const std::st
     try {
       (retry ? *retry : rpc).Fail(s, ectx);
     } catch (const Error& e) {
-      if (e.kind() == ErrorKind::kUnknown && e.message().find("failed to start shim: mkdir") != std::string::npos &&
-          e.message().find("file exists") != std::string::npos)
-        // containerd 1.6 left the task's bundle directory from a create cut short by its crash
-        // and only removes it when it starts again; no API call reaches it.
-        throw Error(ErrorKind::kFailedPrecondition,
-                    "containerd still holds the state of an earlier create of this task, interrupted by "
-                    "a daemon crash; it removes it when it restarts (" + e.message() + ")",
-                    e.context());
       throw ClassifyStartError(e, arg0);
     }
   }
@@ -141,26 +133,20 @@ bool RemoteContainer::ClearHalfCreatedTask(const Context& ctx) {
     if (s.error_code() != grpc::StatusCode::NOT_FOUND) rpc.Fail(s, {.container_id = id_});
   }
   if (auto* t = conn_->tracker()) t->ReplacingTask(id_);  // its exit is not a task's of ours
+  DeleteHalfCreatedTask(ctx);
+  Log(LogLevel::kInfo, "container " + id_ + ": removed a task left half-created by an interrupted create; "
+                       "creating it again");
+  return true;
+}
+
+void RemoteContainer::DeleteHalfCreatedTask(const Context& ctx) {
   Rpc rpc(*conn_, ctx, "Tasks.Delete");
   tasks_v1::DeleteTaskRequest req;
   req.set_container_id(id_);
   tasks_v1::DeleteResponse resp;
   grpc::Status s = conn_->tasks().Delete(rpc.get(), req, &resp);
-  if (!s.ok() && s.error_code() != grpc::StatusCode::NOT_FOUND) {
-    Log(LogLevel::kInfo, "container " + id_ + ": could not remove a half-created task: " + s.error_message());
-    rpc.Fail(s, {.container_id = id_});
-  }
-  Log(LogLevel::kInfo, "container " + id_ + ": removed a task left half-created by an interrupted create (" +
-                           (s.ok() ? std::string("ok") : s.error_message()) + "); creating it again");
-  return true;
-}
-
-grpc::Status RemoteContainer::DeleteTaskRecord(const Context& ctx) {
-  Rpc rpc(*conn_, ctx, "Tasks.Delete");
-  tasks_v1::DeleteTaskRequest req;
-  req.set_container_id(id_);
-  tasks_v1::DeleteResponse resp;
-  return conn_->tasks().Delete(rpc.get(), req, &resp);
+  // NotFound is the usual answer, also when a half-created task was removed.
+  if (s.error_code() != grpc::StatusCode::NOT_FOUND) rpc.Check(s, {.container_id = id_});
 }
 
 ::containerd::v1::types::Process RemoteContainer::GetProcess(const Context& ctx, const char* op) {
@@ -221,10 +207,13 @@ void RemoteContainer::Delete(const Context& ctx) {
     if (!IsNotFound(e)) throw;
   }
   // No task, but maybe a half-created one (see ClearHalfCreatedTask): its shim would outlive
-  // the record, out of reach, so it goes first. NotFound is the usual answer.
-  grpc::Status ts = DeleteTaskRecord(ctx);
-  if (!ts.ok() && ts.error_code() != grpc::StatusCode::NOT_FOUND)
-    Log(LogLevel::kDebug, "container " + id_ + ": Tasks.Delete before the record: " + ts.error_message());
+  // the record, out of reach, so it goes first. Best effort: when the daemon cannot answer,
+  // Containers.Delete below reports that.
+  try {
+    DeleteHalfCreatedTask(ctx);
+  } catch (const Error& e) {
+    Log(LogLevel::kDebug, "container " + id_ + ": Tasks.Delete before the record: " + e.what());
+  }
   Rpc rpc(*conn_, ctx, "Containers.Delete");
   containers_v1::DeleteContainerRequest req;
   req.set_id(id_);

@@ -45,7 +45,8 @@ class RemoteContainer final : public Container {
   // After Tasks.Create said AlreadyExists: true when there was only a half-created task (from a
   // create interrupted by a daemon crash) and it is now removed, so Create may be retried.
   bool ClearHalfCreatedTask(const Context& ctx);
-  grpc::Status DeleteTaskRecord(const Context& ctx);
+  // Tasks.Delete for a task Tasks.Get does not see; throws on answers other than NotFound.
+  void DeleteHalfCreatedTask(const Context& ctx);
 
   std::shared_ptr<Connection> conn_;
   std::string id_;

@@ -76,6 +76,14 @@ Error ClassifyStartError(const Error& e, const std::string& binary) {
     return Error(ErrorKind::kNotFound,
                  "executable \"" + binary + "\" not found in the container (" + m + ")", e.context());
   }
+  if (m.find("failed to start shim: mkdir") != std::string::npos && m.find("file exists") != std::string::npos) {
+    // containerd 1.6 keeps the bundle directory of a create cut short by its crash and removes
+    // it only when it starts again; no API call reaches it.
+    return Error(ErrorKind::kFailedPrecondition,
+                 "containerd still holds the state of an earlier create of this task, interrupted by a "
+                 "daemon crash; it removes it when it restarts (" + m + ")",
+                 e.context());
+  }
   if (exec_failed && m.find("permission denied") != std::string::npos) {
     return Error(ErrorKind::kFailedPrecondition,
                  "executable \"" + binary + "\" cannot be run: permission denied (" + m + ")",

@@ -30,9 +30,11 @@ RuncOptions DecodeRuncOptions(const std::string& bytes);
 
 Status FromProtoStatus(int status) noexcept;
 
-// containerd reports a missing or non-executable binary only in message text (code Unknown).
-// Rewrites such an error as kNotFound ("executable file not found") or kFailedPrecondition
-// ("permission denied": not executable), keeping the daemon's text; other errors unchanged.
+// containerd reports a missing or non-executable binary, and a bundle directory kept from a
+// create cut short by its crash, only in message text (code Unknown). Rewrites such an error as
+// kNotFound ("executable file not found") or kFailedPrecondition ("permission denied": not
+// executable; "failed to start shim: mkdir ...: file exists"), keeping the daemon's text;
+// other errors unchanged.
 Error ClassifyStartError(const Error& e, const std::string& binary);
 
 }  // namespace libcontainerd::remote

@@ -149,6 +149,14 @@ Status ProcessCore::GetStatus(const Context& ctx) {
   return FromProtoStatus(resp.process().status());
 }
 
+Status ProcessCore::StatusOrUnknown(const Context& ctx) noexcept {
+  try {
+    return GetStatus(ctx);
+  } catch (const std::exception&) {
+    return Status::kUnknown;
+  }
+}
+
 ExitStatus ProcessCore::Delete(const Context& ctx) {
   tasks_v1::DeleteResponse resp;
   grpc::Status s;
@@ -166,11 +174,7 @@ ExitStatus ProcessCore::Delete(const Context& ctx) {
     }
     if (!s.ok() && s.error_code() == grpc::StatusCode::UNKNOWN) {
       // The daemon reports "cannot delete a running process" without a code: ask its state.
-      Status st = Status::kUnknown;
-      try {
-        st = GetStatus(ctx);
-      } catch (const Error&) {
-      }
+      Status st = StatusOrUnknown(ctx);
       if (st == Status::kRunning || st == Status::kPaused || st == Status::kPausing)
         throw Error(ErrorKind::kFailedPrecondition,
                     "process is " + std::string(ToString(st)) +

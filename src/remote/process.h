@@ -43,6 +43,8 @@ class ProcessCore : public std::enable_shared_from_this<ProcessCore> {
   void Resize(const Context& ctx, uint32_t width, uint32_t height);
   ExitStatus Wait(const Context& ctx);
   Status GetStatus(const Context& ctx);
+  // GetStatus, or kUnknown when that fails too: for explaining a codeless daemon error.
+  Status StatusOrUnknown(const Context& ctx) noexcept;
   ExitStatus Delete(const Context& ctx);
   void CloseStdin(const Context& ctx);
 

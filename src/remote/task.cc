@@ -31,11 +31,7 @@ void RemoteTask::Start(const Context& ctx) {
     }
     if (err->kind() == ErrorKind::kUnknown) {
       // The daemon gives no code for "cannot start a stopped process" or a second Start: ask.
-      Status st = Status::kUnknown;
-      try {
-        st = core_->GetStatus(ctx);
-      } catch (const Error&) {
-      }
+      Status st = core_->StatusOrUnknown(ctx);
       if (st == Status::kStopped)
         throw Error(ErrorKind::kFailedPrecondition,
                     "task is stopped: its process exited, or its start was cut short (a daemon restart "
@@ -59,11 +55,7 @@ void RemoteTask::Pause(const Context& ctx) {
   google::protobuf::Empty resp;
   grpc::Status s = core_->conn().tasks().Pause(rpc.get(), req, &resp);
   if (!s.ok() && s.error_code() == grpc::StatusCode::UNKNOWN) {
-    Status st = Status::kUnknown;
-    try {
-      st = core_->GetStatus(ctx);
-    } catch (const Error&) {
-    }
+    Status st = core_->StatusOrUnknown(ctx);
     if (st != Status::kRunning)
       throw Error(ErrorKind::kFailedPrecondition,
                   "cannot pause a " + std::string(ToString(st)) + " task: only a running task can be paused",
@@ -79,11 +71,7 @@ void RemoteTask::Resume(const Context& ctx) {
   google::protobuf::Empty resp;
   grpc::Status s = core_->conn().tasks().Resume(rpc.get(), req, &resp);
   if (!s.ok() && s.error_code() == grpc::StatusCode::UNKNOWN) {
-    Status st = Status::kUnknown;
-    try {
-      st = core_->GetStatus(ctx);
-    } catch (const Error&) {
-    }
+    Status st = core_->StatusOrUnknown(ctx);
     if (st != Status::kPaused)
       throw Error(ErrorKind::kFailedPrecondition,
                   "cannot resume a " + std::string(ToString(st)) + " task: only a paused task can be resumed",

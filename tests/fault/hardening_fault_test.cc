@@ -140,13 +140,8 @@ class HardeningFault : public ::testing::Test {
     client_ = NewClient(backend_);
   }
   void TearDown() override {
-    if (client_) {
-      if (auto err = lcdtest::DeleteAllContainers(*client_); !err.empty()) ADD_FAILURE() << "cleanup: " << err;
-    }
-    client_.reset();
-    if (sup_) sup_->Stop();
-    sup_.reset();
-    std::filesystem::remove_all(root_);
+    if (auto err = lcdtest::TearDownPrivateDaemon(client_, sup_, root_); !err.empty())
+      ADD_FAILURE() << "cleanup: " << err;
   }
   std::string StateDir() const { return root_ + "/clients"; }
   std::shared_ptr<Client> NewClient(std::shared_ptr<Backend> backend) {

@@ -29,17 +29,12 @@
 
 using namespace libcontainerd;
 using lcdtest::ClientTest;
+using lcdtest::ExecSpec;
 using lcdtest::KindOf;
 using lcdtest::kNoError;
 using namespace std::chrono_literals;
 
 namespace {
-
-oci::Process ExecSpec(std::vector<std::string> args) {
-  oci::ProcessOptions o;
-  o.args = std::move(args);
-  return oci::DefaultProcess(o);
-}
 
 // Ids containerd refuses (its rule: [A-Za-z0-9]+([._-][A-Za-z0-9]+)*, at most 76 characters).
 std::vector<std::string> BadIds() {

@@ -8,6 +8,7 @@
 #include "recording_backend.h"
 
 using namespace libcontainerd;
+using lcdtest::ExecSpec;
 using lcdtest::RecordingBackend;
 using namespace std::chrono_literals;
 
@@ -25,11 +26,6 @@ class EventsTest : public lcdtest::ClientTest {
 };
 
 namespace {
-oci::Process ExecSpec(std::vector<std::string> args) {
-  oci::ProcessOptions o;
-  o.args = std::move(args);
-  return oci::DefaultProcess(o);
-}
 std::vector<EventType> Types(const std::vector<lcdtest::Recorded>& evs) {
   std::vector<EventType> t;
   for (const auto& e : evs) t.push_back(e.type);

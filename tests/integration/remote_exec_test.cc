@@ -10,15 +10,9 @@
 
 using namespace libcontainerd;
 using lcdtest::ClientTest;
+using lcdtest::ExecSpec;
 using namespace std::chrono_literals;
 
-namespace {
-oci::Process ExecSpec(std::vector<std::string> args) {
-  oci::ProcessOptions o;
-  o.args = std::move(args);
-  return oci::DefaultProcess(o);
-}
-}  // namespace
 
 class ExecTest : public ClientTest {
  protected:

@@ -64,6 +64,31 @@ TEST_F(ClientTest, InvalidIdsAreRefusedBeforeAnySyscall) {
   EXPECT_TRUE(client_->ListContainers(ctx_).empty());
 }
 
+// containerd answers both with code Unknown; the library asks the task's state.
+TEST_F(ClientTest, StartingARunningOrAStoppedTaskIsFailedPreconditionNamingTheState) {
+  auto c = Create(lcdtest::UniqueId("restart"), {"sleep", "100"});
+  auto task = c->NewTask(ctx_, "", false, nullptr);
+  task->Start(ctx_);
+  try {
+    task->Start(ctx_);
+    ADD_FAILURE() << "a second Start succeeded";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kFailedPrecondition) << e.what();
+    EXPECT_NE(e.message().find("already started"), std::string::npos) << e.what();
+  }
+  task->Kill(ctx_, SIGKILL);
+  task->Wait(ctx_);
+  try {
+    task->Start(ctx_);
+    ADD_FAILURE() << "Start of a stopped task succeeded";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kFailedPrecondition) << e.what();
+    EXPECT_NE(e.message().find("stopped"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(task->Delete(ctx_).exit_code, 137u);
+  c->Delete(ctx_);
+}
+
 TEST_F(ClientTest, ExitCodeSevenWithPidBeforeStartAndExitTimeAfterStart) {
   auto c = Create(lcdtest::UniqueId("exit7"), {"sh", "-c", "exit 7"});
   auto task = c->NewTask(ctx_, "", false, nullptr);

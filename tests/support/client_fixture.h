@@ -15,6 +15,13 @@
 
 namespace lcdtest {
 
+// The process spec of an exec running args, with the library's defaults.
+inline libcontainerd::oci::Process ExecSpec(std::vector<std::string> args) {
+  libcontainerd::oci::ProcessOptions o;
+  o.args = std::move(args);
+  return libcontainerd::oci::DefaultProcess(o);
+}
+
 libcontainerd::ClientOptions TestClientOptions(const std::string& ns);
 
 class ClientTest : public ::testing::Test {

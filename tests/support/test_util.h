@@ -6,6 +6,8 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <filesystem>
+#include <memory>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -13,6 +15,7 @@
 
 #include "libcontainerd/client.h"
 #include "libcontainerd/errors.h"
+#include "libcontainerd/supervisor.h"
 
 namespace lcdtest {
 
@@ -84,6 +87,20 @@ inline std::string DeleteAllContainers(libcontainerd::Client& client) {
     return e.what();
   }
   return {};
+}
+
+// Tear-down of a test that runs its own daemon: deletes the client's containers, drops the
+// client, stops the daemon and removes its root. Returns the cleanup failure, if any.
+inline std::string TearDownPrivateDaemon(std::shared_ptr<libcontainerd::Client>& client,
+                                         std::unique_ptr<libcontainerd::Supervisor>& sup,
+                                         const std::string& root) {
+  std::string err = client ? DeleteAllContainers(*client) : std::string();
+  client.reset();
+  if (sup) sup->Stop();
+  sup.reset();
+  std::error_code ec;
+  std::filesystem::remove_all(root, ec);
+  return err;
 }
 
 }  // namespace lcdtest
