@@ -83,8 +83,8 @@ void Hub::Start(std::chrono::milliseconds timeout) {
   reader_ = std::thread([this] { Run(); });
   std::unique_lock l(mu_);
   if (!cv_.wait_for(l, timeout, [this] { return live_ || stopping_; }))
-    Log(LogLevel::kWarning, "event subscription not confirmed within " + std::to_string(timeout.count()) +
-                                " ms; events may start late");
+    Log(LogLevel::kWarning, "event subscription not confirmed within " +
+                                std::to_string(timeout.count()) + " ms; events may start late");
 }
 
 Hub::Counters Hub::counters() const {
@@ -118,7 +118,8 @@ void Hub::Run() {
     remote::events_v1::SubscribeRequest req;
     // Separate filters are OR'ed, comma means AND (containerd's filter syntax).
     req.add_filters("namespace==" + conn_->ns() + ",topic~=|^/tasks/|");
-    req.add_filters("namespace==" + conn_->ns() + ",topic~=|^" + std::string(kSyncTopicPrefix) + token + "$|");
+    req.add_filters("namespace==" + conn_->ns() + ",topic~=|^" + std::string(kSyncTopicPrefix) +
+                    token + "$|");
     auto reader = conn_->events().Subscribe(&ctx, req);
     // The Subscribe call returns before containerd has registered the subscription, and an
     // event published before that is not delivered to it. So the sync event is published
@@ -142,10 +143,12 @@ void Hub::Run() {
         if (std::chrono::steady_clock::now() >= give_up) break;
         if (!PublishSync(token)) break;  // the daemon refuses it: do without the confirmation
         std::unique_lock l(mu_);
-        cv_.wait_for(l, std::chrono::milliseconds(250), [&] { return stopping_ || ended || synced; });
+        cv_.wait_for(l, std::chrono::milliseconds(250),
+                     [&] { return stopping_ || ended || synced; });
       }
       if (!confirmed)
-        Log(LogLevel::kWarning, "event subscription not confirmed by containerd; treating it as live");
+        Log(LogLevel::kWarning,
+            "event subscription not confirmed by containerd; treating it as live");
       if (!first) Reconcile();
       {
         std::lock_guard l(mu_);
@@ -251,10 +254,12 @@ void Hub::Reconcile() {
       info.pid = inst.pid;
       info.exit_code = 255;
       info.exited_at = std::chrono::system_clock::now();
-      info.error = "process was deleted while the event stream was down; its exit status is unknown";
+      info.error =
+          "process was deleted while the event stream was down; its exit status is unknown";
     } else {
       if (!s.ok() && s.error_code() != grpc::StatusCode::NOT_FOUND)
-        Log(LogLevel::kWarning, "reconcile of " + inst.container_id + " failed: " + s.error_message());
+        Log(LogLevel::kWarning,
+            "reconcile of " + inst.container_id + " failed: " + s.error_message());
       continue;
     }
     Handle(EventType::kExit, std::move(info), "reconciliation after a stream gap");
@@ -272,14 +277,16 @@ void Hub::Handle(EventType type, EventInfo info, const char* synthesised_from, b
           ++(v == TaskTracker::Verdict::kDuplicate ? counters_.duplicates : counters_.stale);
         }
         Log(v == TaskTracker::Verdict::kDuplicate ? LogLevel::kDebug : LogLevel::kWarning,
-            std::string(v == TaskTracker::Verdict::kDuplicate ? "duplicate" : "stale") + " exit of " +
-                info.container_id + "/" + info.process_id + " pid " + std::to_string(info.pid) + " dropped");
+            std::string(v == TaskTracker::Verdict::kDuplicate ? "duplicate" : "stale") +
+                " exit of " + info.container_id + "/" + info.process_id + " pid " +
+                std::to_string(info.pid) + " dropped");
         return;
       }
       if (synthesised)
         Log(LogLevel::kInfo, "exit of " + info.container_id + "/" + info.process_id +
-                                 " not seen on the event stream: synthesised from " + synthesised_from +
-                                 " (code " + std::to_string(info.exit_code) + ")");
+                                 " not seen on the event stream: synthesised from " +
+                                 synthesised_from + " (code " + std::to_string(info.exit_code) +
+                                 ")");
       break;
     }
     case EventType::kCreate:

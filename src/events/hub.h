@@ -11,12 +11,12 @@
 #include <condition_variable>
 #include <deque>
 #include <map>
-#include <set>
-#include <utility>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "events/dispatcher.h"
 #include "events/tracker.h"
@@ -51,7 +51,8 @@ class Hub {
 
   // Counters for tests and diagnostics.
   struct Counters {
-    uint64_t delivered = 0, duplicates = 0, stale = 0, synthesised = 0, reconnects = 0, undecodable = 0;
+    uint64_t delivered = 0, duplicates = 0, stale = 0, synthesised = 0, reconnects = 0,
+             undecodable = 0;
   };
   Counters counters() const;
 
@@ -88,7 +89,7 @@ class Hub {
   static constexpr std::chrono::milliseconds kExecStartGrace{2000};
   void Post(EventType type, EventInfo info, bool synthesised);
   void ReleaseDueHeldExits(bool all);  // with mu_ held
-  std::thread deferred_thread_;    // started with the first deferred exit
+  std::thread deferred_thread_;        // started with the first deferred exit
   std::thread reader_;
 };
 

@@ -12,9 +12,9 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <functional>
 #include <mutex>
-#include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
@@ -22,10 +22,10 @@
 #include "client_fixture.h"
 #include "events/decode.h"
 #include "harness.h"
-#include "test_util.h"
 #include "libcontainerd/errors.h"
 #include "libcontainerd/log.h"
 #include "libcontainerd/oci/signals.h"
+#include "test_util.h"
 
 using namespace libcontainerd;
 using lcdtest::ClientTest;
@@ -38,9 +38,26 @@ namespace {
 
 // Ids containerd refuses (its rule: [A-Za-z0-9]+([._-][A-Za-z0-9]+)*, at most 76 characters).
 std::vector<std::string> BadIds() {
-  return {std::string("a\0b", 3), std::string("\0", 1), "a b", " a", "a ", "..", ".", "a..b",
-          "a/..", "/", "a\nb", "-a", "a-", "a\tb", "a:b", "a\\b", std::string(77, 'x'),
-          std::string(200, 'y'), "", "\xc3\xa9t\xc3\xa9"};
+  return {std::string("a\0b", 3),
+          std::string("\0", 1),
+          "a b",
+          " a",
+          "a ",
+          "..",
+          ".",
+          "a..b",
+          "a/..",
+          "/",
+          "a\nb",
+          "-a",
+          "a-",
+          "a\tb",
+          "a:b",
+          "a\\b",
+          std::string(77, 'x'),
+          std::string(200, 'y'),
+          "",
+          "\xc3\xa9t\xc3\xa9"};
 }
 
 int FifoDirEntries(const std::string& dir) {
@@ -58,7 +75,8 @@ TEST_F(ClientTest, ContainerIdsWithNulSpacesDotsOrOver76CharactersAreInvalidArgu
   auto opts = Options("x", {"true"});
   auto spec = oci::DefaultSpec(opts);
   for (const auto& id : BadIds()) {
-    EXPECT_EQ(KindOf([&] { client_->NewContainer(ctx_, id, spec, "", {}); }), ErrorKind::kInvalidArgument)
+    EXPECT_EQ(KindOf([&] { client_->NewContainer(ctx_, id, spec, "", {}); }),
+              ErrorKind::kInvalidArgument)
         << "NewContainer of \"" << id << "\" (" << id.size() << " bytes)";
     EXPECT_EQ(KindOf([&] { client_->LoadContainer(ctx_, id); }), ErrorKind::kInvalidArgument)
         << "LoadContainer of \"" << id << "\"";
@@ -80,7 +98,10 @@ TEST_F(ClientTest, ExecIdsWithSlashDotsNulSpacesOver76CharactersOrEmptyAreInvali
   ids.push_back("../x");
   ids.push_back("a/b");
   for (const auto& id : ids) {
-    EXPECT_EQ(KindOf([&] { task->Exec(ctx_, id, ExecSpec({"true"}), true, cio::Capture(std::make_shared<cio::Captured>())); }),
+    EXPECT_EQ(KindOf([&] {
+                task->Exec(ctx_, id, ExecSpec({"true"}), true,
+                           cio::Capture(std::make_shared<cio::Captured>()));
+              }),
               ErrorKind::kInvalidArgument)
         << "Exec id \"" << id << "\" (" << id.size() << " bytes)";
   }
@@ -90,13 +111,24 @@ TEST_F(ClientTest, ExecIdsWithSlashDotsNulSpacesOver76CharactersOrEmptyAreInvali
 }
 
 TEST(BadSpec, MalformedSpecJsonIsInvalidArgument) {
-  const std::vector<std::string> inputs = {
-      "", "{", "[]", "null", "42", "\"spec\"", "{\"ociVersion\": 1}", "{\"process\": []}",
-      "{\"process\": {\"args\": \"sh\"}}", "{\"process\": {\"user\": {\"uid\": -1}}}",
-      "{\"process\": {\"user\": {\"uid\": 4294967296}}}", "{\"root\": {\"path\": 7}}",
-      "{\"ociVersion\": \"1.0\"} trailing", "{\"a\": \"\\ud800\"}", std::string("{\"x\":\"\xff\"}"),
-      std::string(300, '[') + std::string(300, ']'), "{\"ociVersion\": \"1.0\",}",
-      std::string("{\"ociVersion\"\0: \"1\"}", 20)};
+  const std::vector<std::string> inputs = {"",
+                                           "{",
+                                           "[]",
+                                           "null",
+                                           "42",
+                                           "\"spec\"",
+                                           "{\"ociVersion\": 1}",
+                                           "{\"process\": []}",
+                                           "{\"process\": {\"args\": \"sh\"}}",
+                                           "{\"process\": {\"user\": {\"uid\": -1}}}",
+                                           "{\"process\": {\"user\": {\"uid\": 4294967296}}}",
+                                           "{\"root\": {\"path\": 7}}",
+                                           "{\"ociVersion\": \"1.0\"} trailing",
+                                           "{\"a\": \"\\ud800\"}",
+                                           std::string("{\"x\":\"\xff\"}"),
+                                           std::string(300, '[') + std::string(300, ']'),
+                                           "{\"ociVersion\": \"1.0\",}",
+                                           std::string("{\"ociVersion\"\0: \"1\"}", 20)};
   for (const auto& in : inputs) {
     try {
       oci::DecodeSpec(in);
@@ -120,7 +152,8 @@ TEST_F(ClientTest, SpecWithEmptyArgsEnvWithoutEqualsOrRelativeCwdIsRefusedByNewC
       {"env with empty key", [](oci::Spec& s) { s.process->env.push_back("=v"); }, "process.env"},
       {"relative cwd", [](oci::Spec& s) { s.process->cwd = "tmp"; }, "process.cwd"},
       {"empty cwd", [](oci::Spec& s) { s.process->cwd = ""; }, "process.cwd"},
-      {"memory limit -5", [](oci::Spec& s) { s.linux->resources.emplace().memory.emplace().limit = -5; },
+      {"memory limit -5",
+       [](oci::Spec& s) { s.linux->resources.emplace().memory.emplace().limit = -5; },
        "memory.limit"},
   };
   for (const auto& c : cases) {
@@ -144,10 +177,12 @@ TEST_F(ClientTest, ExecWithEnvWithoutEqualsOrRelativeCwdIsInvalidArgument) {
   task->Start(ctx_);
   auto env = ExecSpec({"true"});
   env.env.push_back("NOEQUALS");
-  EXPECT_EQ(KindOf([&] { task->Exec(ctx_, "env", env, false, nullptr); }), ErrorKind::kInvalidArgument);
+  EXPECT_EQ(KindOf([&] { task->Exec(ctx_, "env", env, false, nullptr); }),
+            ErrorKind::kInvalidArgument);
   auto cwd = ExecSpec({"true"});
   cwd.cwd = "relative/dir";
-  EXPECT_EQ(KindOf([&] { task->Exec(ctx_, "cwd", cwd, false, nullptr); }), ErrorKind::kInvalidArgument);
+  EXPECT_EQ(KindOf([&] { task->Exec(ctx_, "cwd", cwd, false, nullptr); }),
+            ErrorKind::kInvalidArgument);
   EXPECT_EQ(task->Pids(ctx_).size(), 1u);
   task->ForceDelete(ctx_);
 }
@@ -188,15 +223,18 @@ TEST_F(ClientTest, NegativeOrAbsurdResourcesAreInvalidArgumentAndLeaveTheTaskRun
     cases.emplace_back("cpuset with shell text", r);
   }
   for (const auto& c : cases)
-    EXPECT_EQ(KindOf([&] { task->UpdateResources(ctx_, c.second); }), ErrorKind::kInvalidArgument) << c.first;
+    EXPECT_EQ(KindOf([&] { task->UpdateResources(ctx_, c.second); }), ErrorKind::kInvalidArgument)
+        << c.first;
   EXPECT_EQ(task->GetStatus(ctx_), Status::kRunning);
   task->ForceDelete(ctx_);
 }
 
 TEST(BadSignal, UnknownSignalNamesAreInvalidArgument) {
-  for (std::string s : std::vector<std::string>{"", "SIG", "SIGFOO", "KILLL", "0", "-9", "65", "999", "SIGRTMIN+99", "RTMAX-40",
-                        "9x", " 9", "SIGKILL ", std::string("KILL\0", 5), "99999999999999999999"}) {
-    EXPECT_EQ(KindOf([&] { oci::ParseSignal(s); }), ErrorKind::kInvalidArgument) << "\"" << s << "\"";
+  for (std::string s : std::vector<std::string>{
+           "", "SIG", "SIGFOO", "KILLL", "0", "-9", "65", "999", "SIGRTMIN+99", "RTMAX-40", "9x",
+           " 9", "SIGKILL ", std::string("KILL\0", 5), "99999999999999999999"}) {
+    EXPECT_EQ(KindOf([&] { oci::ParseSignal(s); }), ErrorKind::kInvalidArgument)
+        << "\"" << s << "\"";
   }
   EXPECT_EQ(oci::ParseSignal("kill"), SIGKILL);  // the valid spellings still parse
   EXPECT_EQ(oci::ParseSignal("64"), 64);
@@ -209,7 +247,8 @@ TEST_F(ClientTest, KillWithSignalZeroNegativeOr999IsInvalidArgumentAndTheTaskKee
   auto exec = task->Exec(ctx_, "e", ExecSpec({"sleep", "1000"}), false, nullptr);
   for (int sig : {0, -1, 65, 999, 1 << 30}) {
     EXPECT_EQ(KindOf([&] { task->Kill(ctx_, sig); }), ErrorKind::kInvalidArgument) << sig;
-    EXPECT_EQ(KindOf([&] { exec->Kill(ctx_, sig); }), ErrorKind::kInvalidArgument) << "exec " << sig;
+    EXPECT_EQ(KindOf([&] { exec->Kill(ctx_, sig); }), ErrorKind::kInvalidArgument)
+        << "exec " << sig;
   }
   EXPECT_EQ(task->GetStatus(ctx_), Status::kRunning);
   EXPECT_EQ(task->Pids(ctx_).size(), 2u);
@@ -280,7 +319,8 @@ TEST_F(ClientTest, ContainerAfterDeleteIsNotFound) {
   EXPECT_EQ(KindOf([&] { c->Spec(ctx_); }), ErrorKind::kNotFound) << "Spec";
   EXPECT_EQ(KindOf([&] { c->Labels(ctx_); }), ErrorKind::kNotFound) << "Labels";
   EXPECT_EQ(KindOf([&] { c->GetTask(ctx_); }), ErrorKind::kNotFound) << "GetTask";
-  EXPECT_EQ(KindOf([&] { c->NewTask(ctx_, "", false, nullptr); }), ErrorKind::kNotFound) << "NewTask";
+  EXPECT_EQ(KindOf([&] { c->NewTask(ctx_, "", false, nullptr); }), ErrorKind::kNotFound)
+      << "NewTask";
   EXPECT_EQ(KindOf([&] { c->Delete(ctx_); }), ErrorKind::kNotFound) << "Delete";
   EXPECT_EQ(KindOf([&] { client_->LoadContainer(ctx_, c->ID()); }), ErrorKind::kNotFound);
 }
@@ -333,7 +373,8 @@ TEST(ClientConnect, ADaemonThatAcceptsButNeverAnswersFailsWithinTheConnectTimeou
   auto took = std::chrono::steady_clock::now() - t0;
   EXPECT_TRUE(kind == ErrorKind::kUnavailable || kind == ErrorKind::kDeadlineExceeded)
       << "kind " << static_cast<int>(kind);
-  EXPECT_LT(took, 2500ms) << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms";
+  EXPECT_LT(took, 2500ms) << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                          << " ms";
   EXPECT_GE(took, 900ms) << "gave up before the connect timeout";
   ::close(fd);
   ::unlink(path.c_str());
@@ -348,7 +389,8 @@ TEST(ClientConnect, SocketPathThatIsADirectoryOrTooLongIsRefused) {
   EXPECT_EQ(KindOf([&] { NewContainerdClient(o); }), ErrorKind::kUnavailable);
   o.address = "/tmp/" + std::string(200, 's') + ".sock";
   ErrorKind k = KindOf([&] { NewContainerdClient(o); });
-  EXPECT_TRUE(k == ErrorKind::kInvalidArgument || k == ErrorKind::kUnavailable) << static_cast<int>(k);
+  EXPECT_TRUE(k == ErrorKind::kInvalidArgument || k == ErrorKind::kUnavailable)
+      << static_cast<int>(k);
   o.address = "relative.sock";
   EXPECT_EQ(KindOf([&] { NewContainerdClient(o); }), ErrorKind::kInvalidArgument);
   std::filesystem::remove_all(dir);
@@ -367,10 +409,13 @@ TEST_F(ClientTest, ProtobufComplaintsReachTheLogSinkNotStderr) {
     ~Reset() { SetLogSink(nullptr); }
   } reset;
   const std::string bytes = "\x0a\x01\xff";  // TaskExit.container_id = "\xff"
-  EXPECT_EQ(KindOf([&] { events::DecodeEnvelope("/tasks/exit", "containerd.events.TaskExit", bytes); }),
-            ErrorKind::kInvalidArgument);
+  EXPECT_EQ(
+      KindOf([&] { events::DecodeEnvelope("/tasks/exit", "containerd.events.TaskExit", bytes); }),
+      ErrorKind::kInvalidArgument);
   std::lock_guard l(mu);
   bool routed = false;
-  for (const auto& m : seen) routed |= m.rfind("protobuf (", 0) == 0 && m.find("UTF-8") != std::string::npos;
-  EXPECT_TRUE(routed) << "protobuf's UTF-8 complaint did not reach the sink (" << seen.size() << " messages)";
+  for (const auto& m : seen)
+    routed |= m.rfind("protobuf (", 0) == 0 && m.find("UTF-8") != std::string::npos;
+  EXPECT_TRUE(routed) << "protobuf's UTF-8 complaint did not reach the sink (" << seen.size()
+                      << " messages)";
 }

@@ -54,9 +54,9 @@ TEST_F(EventsTest, LifecycleWithExecPauseResumeDeliversEveryTypeWithFieldsInOrde
   task->Delete(ctx_);
 
   auto evs = backend_->For(id);
-  std::vector<EventType> want = {EventType::kCreate, EventType::kStart,  EventType::kExecAdded,
-                                 EventType::kExecStarted, EventType::kExit, EventType::kPaused,
-                                 EventType::kResumed, EventType::kExit};
+  std::vector<EventType> want = {EventType::kCreate,      EventType::kStart, EventType::kExecAdded,
+                                 EventType::kExecStarted, EventType::kExit,  EventType::kPaused,
+                                 EventType::kResumed,     EventType::kExit};
   ASSERT_EQ(Types(evs), want) << Names(evs);
   EXPECT_EQ(evs[0].info.process_id, id);
   EXPECT_EQ(evs[0].info.pid, task->Pid());
@@ -97,8 +97,9 @@ TEST_F(EventsTest, PerContainerOrderHoldsForTwentyConcurrentContainers) {
   for (auto& t : threads) t.join();
   for (const auto& id : ids) {
     ASSERT_TRUE(backend_->WaitForEvent(id, EventType::kExit, 2)) << id;
-    std::vector<EventType> want = {EventType::kCreate, EventType::kStart, EventType::kExecAdded,
-                                   EventType::kExecStarted, EventType::kExit, EventType::kExit};
+    std::vector<EventType> want = {EventType::kCreate,    EventType::kStart,
+                                   EventType::kExecAdded, EventType::kExecStarted,
+                                   EventType::kExit,      EventType::kExit};
     EXPECT_EQ(Types(backend_->For(id)), want) << id << ": " << Names(backend_->For(id));
   }
 }
@@ -125,10 +126,11 @@ TEST_F(EventsTest, ABackendBlockedOnOneContainerDoesNotDelayAnother) {
   waiter.join();
   ASSERT_TRUE(backend_->WaitForEvent(fast, EventType::kExit, 1, 5s));
   auto exit_at = backend_->For(fast).back().at;
-  auto delay = exit_at > wait_returned ? exit_at - wait_returned : std::chrono::steady_clock::duration{};
-  EXPECT_LT(delay, 100ms) << "exit event came "
-                          << std::chrono::duration_cast<std::chrono::milliseconds>(delay).count()
-                          << " ms after Wait returned, while another container's Backend call blocks";
+  auto delay =
+      exit_at > wait_returned ? exit_at - wait_returned : std::chrono::steady_clock::duration{};
+  EXPECT_LT(delay, 100ms)
+      << "exit event came " << std::chrono::duration_cast<std::chrono::milliseconds>(delay).count()
+      << " ms after Wait returned, while another container's Backend call blocks";
   tf->Delete(ctx_);
   ts->Delete(ctx_);
 }

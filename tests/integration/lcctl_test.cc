@@ -2,6 +2,7 @@
 // of this test process) and through its own managed containerd (--root). Every command and
 // flag of issue 7, the exit-code conventions, bad input, and interplay with ctr.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -12,12 +13,10 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include "harness.h"
 
@@ -48,7 +47,8 @@ struct Spawned {
 };
 
 // Starts argv (no shell) with stdin from `input` (or /dev/null), stdout and stderr piped.
-Spawned Spawn(const std::vector<std::string>& argv, const std::string* input, const std::vector<std::string>& env_extra) {
+Spawned Spawn(const std::vector<std::string>& argv, const std::string* input,
+              const std::vector<std::string>& env_extra) {
   int out[2], err[2], in[2];
   EXPECT_EQ(pipe2(out, O_CLOEXEC), 0);
   EXPECT_EQ(pipe2(err, O_CLOEXEC), 0);
@@ -95,7 +95,8 @@ Result Collect(Spawned sp, std::chrono::seconds timeout = std::chrono::seconds(6
   int open = 2;
   char buf[4096];
   while (open > 0) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       kill(sp.pid, SIGKILL);
       r.err += "[test: killed after timeout]";
@@ -200,12 +201,31 @@ TEST_F(Lcctl, HelpEverywhereHasAnExample) {
   Result top = Exec({LCCTL_PATH, "--help"});
   EXPECT_EQ(top.code, 0);
   EXPECT_NE(top.out.find("Commands:"), std::string::npos);
-  for (std::vector<std::string> cmd :
-       {std::vector<std::string>{"version"}, {"daemon", "start"}, {"daemon", "stop"}, {"daemon", "status"}, {"run"},
-        {"container", "create"}, {"container", "ls"}, {"container", "info"}, {"container", "rm"}, {"task", "start"},
-        {"task", "attach"}, {"task", "ls"}, {"task", "status"}, {"task", "ps"}, {"task", "pause"}, {"task", "resume"},
-        {"task", "kill"}, {"task", "exec"}, {"task", "metrics"}, {"task", "update"}, {"task", "resize"},
-        {"task", "checkpoint"}, {"task", "delete"}, {"events"}, {"stats"}}) {
+  for (std::vector<std::string> cmd : {std::vector<std::string>{"version"},
+                                       {"daemon", "start"},
+                                       {"daemon", "stop"},
+                                       {"daemon", "status"},
+                                       {"run"},
+                                       {"container", "create"},
+                                       {"container", "ls"},
+                                       {"container", "info"},
+                                       {"container", "rm"},
+                                       {"task", "start"},
+                                       {"task", "attach"},
+                                       {"task", "ls"},
+                                       {"task", "status"},
+                                       {"task", "ps"},
+                                       {"task", "pause"},
+                                       {"task", "resume"},
+                                       {"task", "kill"},
+                                       {"task", "exec"},
+                                       {"task", "metrics"},
+                                       {"task", "update"},
+                                       {"task", "resize"},
+                                       {"task", "checkpoint"},
+                                       {"task", "delete"},
+                                       {"events"},
+                                       {"stats"}}) {
     std::vector<std::string> argv{LCCTL_PATH};
     argv.insert(argv.end(), cmd.begin(), cmd.end());
     argv.push_back("--help");
@@ -221,7 +241,8 @@ TEST_F(Lcctl, RunForegroundPrintsOutputAndExitCodePassesThrough) {
   Result r = Ok({"run", "--rm", Id("echo"), "echo", "hello", "world"});
   EXPECT_EQ(r.out, "hello world\n");
   auto argv = Base();
-  argv.insert(argv.end(), {"run", "--rm", Id("exit7"), "sh", "-c", "echo out; echo err >&2; exit 7"});
+  argv.insert(argv.end(),
+              {"run", "--rm", Id("exit7"), "sh", "-c", "echo out; echo err >&2; exit 7"});
   r = Exec(argv);
   EXPECT_EQ(r.code, 7) << Describe(argv, r);
   EXPECT_EQ(r.out, "out\n");
@@ -230,9 +251,10 @@ TEST_F(Lcctl, RunForegroundPrintsOutputAndExitCodePassesThrough) {
 
 TEST_F(Lcctl, RunForwardsSignalsToTheContainer) {
   auto argv = Base();
-  argv.insert(argv.end(), {"run", "--rm", Id("sig"), "sh", "-c",
-                           "trap 'echo got-term; exit 9' TERM; trap 'echo got-usr1' USR1; echo ready; "
-                           "while true; do sleep 0.1; done"});
+  argv.insert(argv.end(),
+              {"run", "--rm", Id("sig"), "sh", "-c",
+               "trap 'echo got-term; exit 9' TERM; trap 'echo got-usr1' USR1; echo ready; "
+               "while true; do sleep 0.1; done"});
   Spawned sp = Spawn(argv, nullptr, {});
   // Wait for "ready" before signalling (the trap is installed by then).
   std::string seen;
@@ -290,14 +312,15 @@ TEST_F(Lcctl, StdinIsPipedWithInteractive) {
 
 TEST_F(Lcctl, TtyUnderAPseudoTerminal) {
   if (access("/usr/bin/script", X_OK) != 0) GTEST_SKIP() << "util-linux `script` is not installed";
-  std::string cmd = std::string(LCCTL_PATH) + " -a " + lcdtest::DaemonAddress() + " -n " + ns_ + " run -t --rm " +
-                    Id("tty") + " sh -c 'test -t 0 && test -t 1 && echo tty-yes; exit 5'";
+  std::string cmd = std::string(LCCTL_PATH) + " -a " + lcdtest::DaemonAddress() + " -n " + ns_ +
+                    " run -t --rm " + Id("tty") +
+                    " sh -c 'test -t 0 && test -t 1 && echo tty-yes; exit 5'";
   Result r = Exec({"script", "-qec", cmd, "/dev/null"});
   EXPECT_NE(r.out.find("tty-yes"), std::string::npos) << r.out << r.err;
   EXPECT_EQ(r.code, 5) << r.out << r.err;
   // Without -t the container has no terminal even under one.
-  cmd = std::string(LCCTL_PATH) + " -a " + lcdtest::DaemonAddress() + " -n " + ns_ + " run --rm " + Id("notty") +
-        " sh -c 'test -t 1 || echo no-tty'";
+  cmd = std::string(LCCTL_PATH) + " -a " + lcdtest::DaemonAddress() + " -n " + ns_ + " run --rm " +
+        Id("notty") + " sh -c 'test -t 1 || echo no-tty'";
   r = Exec({"script", "-qec", cmd, "/dev/null"});
   EXPECT_NE(r.out.find("no-tty"), std::string::npos) << r.out << r.err;
 }
@@ -322,10 +345,35 @@ TEST_F(Lcctl, RunFlagsReachTheContainer) {
   mkdir(host.c_str(), 0755);
   std::ofstream(host + "/f") << "from-host\n";
   std::string id = Id("flags");
-  Result r = Ok({"run", "--env", "A=1", "-e", "B=two", "--cwd", "/tmp", "--user", "65534:65534", "--hostname",
-                 "box1", "--read-only", "--mount", "type=bind,src=" + host + ",dst=/host,options=rbind:ro",
-                 "--label", "team=cli", "--memory-limit", "64m", "--cpus", "0.5", "--pids-limit", "50",
-                 "--runtime", "io.containerd.runc.v2", "--runc-binary", "runc", id, "sh", "-c",
+  Result r = Ok({"run",
+                 "--env",
+                 "A=1",
+                 "-e",
+                 "B=two",
+                 "--cwd",
+                 "/tmp",
+                 "--user",
+                 "65534:65534",
+                 "--hostname",
+                 "box1",
+                 "--read-only",
+                 "--mount",
+                 "type=bind,src=" + host + ",dst=/host,options=rbind:ro",
+                 "--label",
+                 "team=cli",
+                 "--memory-limit",
+                 "64m",
+                 "--cpus",
+                 "0.5",
+                 "--pids-limit",
+                 "50",
+                 "--runtime",
+                 "io.containerd.runc.v2",
+                 "--runc-binary",
+                 "runc",
+                 id,
+                 "sh",
+                 "-c",
                  "echo $A $B; pwd; id -u; hostname; cat /host/f; touch /x 2>/dev/null || echo ro"});
   EXPECT_EQ(r.out, "1 two\n/tmp\n65534\nbox1\nfrom-host\nro\n");
   auto info = Json(Ok({"container", "info", id}));
@@ -347,7 +395,8 @@ TEST_F(Lcctl, DetachedRunAndEveryTaskCommand) {
   EXPECT_NE(Ok({"task", "ls"}).out.find(id), std::string::npos);
   auto tasks = Json(Ok({"task", "ls", "--json"}));
   bool found = false;
-  for (auto& t : tasks) found |= t["id"] == id && t["status"] == "running" && t["pid"].get<int>() > 0;
+  for (auto& t : tasks)
+    found |= t["id"] == id && t["status"] == "running" && t["pid"].get<int>() > 0;
   EXPECT_TRUE(found) << tasks.dump();
   EXPECT_EQ(Ok({"task", "status", id}).out, "running\n");
   auto cl = Json(Ok({"container", "ls", "--json"}));
@@ -359,14 +408,15 @@ TEST_F(Lcctl, DetachedRunAndEveryTaskCommand) {
   Ok({"task", "pause", id});
   EXPECT_EQ(Ok({"task", "status", id}).out, "paused\n");
   Ok({"task", "resume", id});
-  EXPECT_EQ(Ok({"task", "status", "--json", id}).out.find("\"running\"") != std::string::npos, true);
+  EXPECT_EQ(Ok({"task", "status", "--json", id}).out.find("\"running\"") != std::string::npos,
+            true);
 
   // exec: exit code, env, cwd, user, stdin, detached, and a missing binary.
   auto argv = Base();
   argv.insert(argv.end(), {"task", "exec", "--exec-id", "e1", id, "sh", "-c", "exit 3"});
   EXPECT_EQ(Exec(argv).code, 3);
-  r = Ok({"task", "exec", "--exec-id", "e2", "--env", "X=9", "--cwd", "/etc", "--user", "65534", id, "sh", "-c",
-          "echo $X; pwd; id -u"});
+  r = Ok({"task", "exec", "--exec-id", "e2", "--env", "X=9", "--cwd", "/etc", "--user", "65534", id,
+          "sh", "-c", "echo $X; pwd; id -u"});
   EXPECT_EQ(r.out, "9\n/etc\n65534\n");
   std::string in = "piped\n";
   EXPECT_EQ(Ok({"task", "exec", "-i", "--exec-id", "e3", id, "cat"}, &in).out, "piped\n");
@@ -477,8 +527,8 @@ TEST_F(Lcctl, BadInputGivesOneLineErrorsAndExit125) {
   Fails(125, {"frobnicate"});
   Fails(125, {"run", "--no-such-flag", "x"});
   Fails(125, {"container", "frob"});
-  Fails(125, {"run"});                       // missing id
-  Fails(125, {"task", "kill"});              // missing id
+  Fails(125, {"run"});           // missing id
+  Fails(125, {"task", "kill"});  // missing id
   Fails(125, {"run", "--rm", "bad/id!", "true"});
   Result r = Fails(125, {"task", "kill", "nosuch"});
   EXPECT_EQ(r.err, "lcctl: container nosuch not found in namespace " + ns_ + "\n");
@@ -499,18 +549,21 @@ TEST_F(Lcctl, BadInputGivesOneLineErrorsAndExit125) {
   // A given address that does not answer.
   Result na = Exec({LCCTL_PATH, "-a", "/tmp/no-such-containerd.sock", "version"});
   EXPECT_EQ(na.code, 125);
-  EXPECT_NE(na.err.find("cannot reach containerd at /tmp/no-such-containerd.sock"), std::string::npos) << na.err;
+  EXPECT_NE(na.err.find("cannot reach containerd at /tmp/no-such-containerd.sock"),
+            std::string::npos)
+      << na.err;
   EXPECT_EQ(std::count(na.err.begin(), na.err.end(), '\n'), 1) << na.err;
 }
 
 TEST_F(Lcctl, EnvironmentSelectsAddressAndNamespaceAndGlobalFlagsWorkAfterTheCommand) {
   std::string id = Id("env");
-  Result r = Exec({LCCTL_PATH, "run", "--rm", id, "echo", "env-ok"}, nullptr,
-                  {"CONTAINERD_ADDRESS=" + lcdtest::DaemonAddress(), "CONTAINERD_NAMESPACE=" + ns_});
+  Result r =
+      Exec({LCCTL_PATH, "run", "--rm", id, "echo", "env-ok"}, nullptr,
+           {"CONTAINERD_ADDRESS=" + lcdtest::DaemonAddress(), "CONTAINERD_NAMESPACE=" + ns_});
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, "env-ok\n");
-  r = Exec({LCCTL_PATH, "container", "ls", "--json", "--address", lcdtest::DaemonAddress(), "--namespace", ns_,
-            "--timeout", "10s", "--debug"});
+  r = Exec({LCCTL_PATH, "container", "ls", "--json", "--address", lcdtest::DaemonAddress(),
+            "--namespace", ns_, "--timeout", "10s", "--debug"});
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_TRUE(nlohmann::json::parse(r.out, nullptr, false).is_array()) << r.out;
 }
@@ -544,7 +597,8 @@ TEST_F(Lcctl, InteroperatesWithCtr) {
   EXPECT_EQ(info["id"], cid);
   EXPECT_EQ(info["spec"]["process"]["args"][0], "/bin/sleep");
   EXPECT_EQ(info["task"]["status"], "running");
-  EXPECT_EQ(Ok({"task", "exec", "--exec-id", "x1", cid, "/bin/echo", "inside-ctr"}).out, "inside-ctr\n");
+  EXPECT_EQ(Ok({"task", "exec", "--exec-id", "x1", cid, "/bin/echo", "inside-ctr"}).out,
+            "inside-ctr\n");
   Ok({"task", "kill", "-s", "KILL", cid});
   for (int i = 0; i < 50 && Ok({"task", "status", cid}).out != "stopped\n"; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -586,7 +640,9 @@ TEST_F(Lcctl, EventsShowTheLifecycleOfAContainerRunInParallel) {
           EXPECT_GT(j["pid"].get<int>(), 0) << line;
         }
       } else if (line.find(" " + id + " ") != std::string::npos) {
-        types.push_back(line.substr(line.find(" " + id + " ") + id.size() + 2, line.find(" process=") - line.find(" " + id + " ") - id.size() - 2));
+        types.push_back(
+            line.substr(line.find(" " + id + " ") + id.size() + 2,
+                        line.find(" process=") - line.find(" " + id + " ") - id.size() - 2));
         if (line.find(" exit ") != std::string::npos) {
           EXPECT_NE(line.find("exit_code=3"), std::string::npos) << line;
         }

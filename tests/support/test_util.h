@@ -7,9 +7,9 @@
 
 #include <chrono>
 #include <filesystem>
-#include <memory>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <string>
 #include <thread>
 
@@ -36,7 +36,8 @@ libcontainerd::ErrorKind KindOf(F&& f) {
 // The kinds a caller retries while the daemon restarts.
 inline bool Retryable(libcontainerd::ErrorKind k) {
   using libcontainerd::ErrorKind;
-  return k == ErrorKind::kUnavailable || k == ErrorKind::kDeadlineExceeded || k == ErrorKind::kCancelled;
+  return k == ErrorKind::kUnavailable || k == ErrorKind::kDeadlineExceeded ||
+         k == ErrorKind::kCancelled;
 }
 
 // Polls pred every 20 ms until it holds or timeout passes; its last answer.

@@ -148,15 +148,18 @@ TEST(Dispatcher, KeepsPerContainerOrder) {
     Dispatcher d(b);
     for (int i = 0; i < 200; ++i) {
       d.Post(EventType::kStart, Exit("a", "a", static_cast<uint32_t>(i)));
-      d.Post(i % 2 ? EventType::kPaused : EventType::kResumed, Exit("b", "b", static_cast<uint32_t>(i)));
+      d.Post(i % 2 ? EventType::kPaused : EventType::kResumed,
+             Exit("b", "b", static_cast<uint32_t>(i)));
     }
     d.Drain();
   }
   std::vector<EventType> b_types;
   int a_count = 0;
   for (auto& [id, t] : b->seen) {
-    if (id == "a") ++a_count;
-    else b_types.push_back(t);
+    if (id == "a")
+      ++a_count;
+    else
+      b_types.push_back(t);
   }
   EXPECT_EQ(a_count, 200);
   ASSERT_EQ(b_types.size(), 200u);
@@ -230,7 +233,8 @@ struct HubRig {
   std::shared_ptr<Collect> backend = std::make_shared<Collect>();
   std::shared_ptr<TaskTracker> tracker = std::make_shared<TaskTracker>();
   std::unique_ptr<Hub> hub = std::make_unique<Hub>(
-      std::make_shared<remote::Connection>(ClientOptions{}, nullptr, remote::Stubs{}), backend, tracker);
+      std::make_shared<remote::Connection>(ClientOptions{}, nullptr, remote::Stubs{}), backend,
+      tracker);
   std::vector<EventType> TypesOf(const std::string& id) {
     std::lock_guard l(backend->mu);
     std::vector<EventType> out;
@@ -255,11 +259,12 @@ TEST(HubOrder, AnExecExitBeforeItsExecStartedIsHeldUntilExecStarted) {
   r.hub->HandleStreamEvent(EventType::kExecAdded, Exit("c", "e1", 0));
   r.hub->HandleStreamEvent(EventType::kExit, Exit("c", "e1", 7, 0));
   std::this_thread::sleep_for(100ms);
-  EXPECT_EQ(r.TypesOf("c"), (std::vector<EventType>{EventType::kExecAdded})) << "the exit must wait";
+  EXPECT_EQ(r.TypesOf("c"), (std::vector<EventType>{EventType::kExecAdded}))
+      << "the exit must wait";
   r.hub->HandleStreamEvent(EventType::kExecStarted, Exit("c", "e1", 7));
   ASSERT_TRUE(r.WaitFor("c", 3, 2s));
-  EXPECT_EQ(r.TypesOf("c"),
-            (std::vector<EventType>{EventType::kExecAdded, EventType::kExecStarted, EventType::kExit}));
+  EXPECT_EQ(r.TypesOf("c"), (std::vector<EventType>{EventType::kExecAdded, EventType::kExecStarted,
+                                                    EventType::kExit}));
 }
 
 TEST(HubOrder, AHeldExecExitIsDeliveredWithoutExecStartedAfterTheGraceAndBeforeItsTasksExit) {
@@ -274,7 +279,8 @@ TEST(HubOrder, AHeldExecExitIsDeliveredWithoutExecStartedAfterTheGraceAndBeforeI
   r.hub->HandleStreamEvent(EventType::kExit, Exit("d", "e2", 8, 1));
   r.hub->HandleStreamEvent(EventType::kExit, Exit("d", "d", 9, 0));
   ASSERT_TRUE(r.WaitFor("d", 3, 1s));
-  EXPECT_EQ(r.TypesOf("d"), (std::vector<EventType>{EventType::kExecAdded, EventType::kExit, EventType::kExit}));
+  EXPECT_EQ(r.TypesOf("d"),
+            (std::vector<EventType>{EventType::kExecAdded, EventType::kExit, EventType::kExit}));
 }
 
 TEST(HubOrder, DestroyingTheHubDeliversHeldExits) {
