@@ -1,7 +1,9 @@
 #include "events/hub.h"
 
+#include <algorithm>
 #include <optional>
 #include <random>
+#include <vector>
 
 #include "events/decode.h"
 #include "libcontainerd/log.h"
@@ -33,6 +35,12 @@ Hub::~Hub() {
   cv_.notify_all();
   if (reader_.joinable()) reader_.join();
   if (deferred_thread_.joinable()) deferred_thread_.join();  // flushes pending exits
+  {
+    // Exits the reader held after the deferred thread had flushed (or never started).
+    std::lock_guard l(mu_);
+    for (auto& [k, h] : held_exits_) dispatcher_->Post(EventType::kExit, std::move(h.info));
+    held_exits_.clear();
+  }
   dispatcher_.reset();
 }
 
@@ -49,34 +57,103 @@ void Hub::OnDeletedExit(const EventInfo& info) {
   Handle(EventType::kExit, info, "a Delete", true);
 }
 
+bool Hub::Releasable(const Held& h, std::chrono::steady_clock::time_point now) const {
+  return h.ready ||
+         (h.barrier != 0 && (h.barrier <= barrier_seen_ || now >= h.barrier_sent + kBarrierCap));
+}
+
 void Hub::RunDeferred() {
   std::unique_lock l(mu_);
   for (;;) {
-    ReleaseDueHeldExits(stopping_);
+    auto now = std::chrono::steady_clock::now();
+    auto for_each_held = [&](auto&& f) {
+      for (auto& h : deferred_) f(h);
+      for (auto& [k, h] : held_exits_) f(h);
+    };
+    // Exits whose grace has passed wait for one new barrier (or go at once without a stream).
+    bool ask = false;
+    for_each_held([&](Held& h) { ask |= !h.ready && h.barrier == 0 && h.due <= now; });
+    if (ask && !stopping_) {
+      const bool live = !sync_token_.empty();
+      const uint64_t seq = live ? ++barrier_asked_ : 0;
+      for_each_held([&](Held& h) {
+        if (h.ready || h.barrier != 0 || h.due > now) return;
+        h.ready = !live;
+        h.barrier = seq;
+        h.barrier_sent = now;
+      });
+      if (live) {
+        const std::string topic = SyncTopic(sync_token_, seq);
+        l.unlock();
+        const bool published = PublishSync(topic);
+        l.lock();
+        if (!published) for_each_held([&](Held& h) { h.ready |= h.barrier == seq; });
+        continue;
+      }
+    }
+    // Release what may go: Delete-learnt exits in their order, held exec exits as they come.
+    std::vector<EventInfo> exits;
+    while (!deferred_.empty() && (stopping_ || Releasable(deferred_.front(), now))) {
+      exits.push_back(std::move(deferred_.front().info));
+      deferred_.pop_front();
+    }
+    for (auto it = held_exits_.begin(); it != held_exits_.end();) {
+      if (stopping_ || Releasable(it->second, now)) {
+        exec_not_started_.erase(it->first);
+        dispatcher_->Post(EventType::kExit, std::move(it->second.info));
+        it = held_exits_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (!exits.empty()) {
+      l.unlock();
+      for (auto& e : exits) Handle(EventType::kExit, std::move(e), "a Delete", true);
+      l.lock();
+      continue;
+    }
+    if (stopping_) return;
     std::optional<std::chrono::steady_clock::time_point> next;
-    for (const auto& [k, h] : held_exits_)
-      if (!next || h.due < *next) next = h.due;
-    if (deferred_.empty()) {
-      if (stopping_) return;
-      if (next)
-        cv_.wait_until(l, *next, [this] { return stopping_ || !deferred_.empty(); });
-      else
-        cv_.wait(l, [this] { return stopping_ || !deferred_.empty() || !held_exits_.empty(); });
-      continue;
-    }
-    auto due = deferred_.front().due;
-    if (next && *next < due) due = *next;
-    if (!stopping_ && std::chrono::steady_clock::now() < due) {
-      cv_.wait_until(l, due, [this] { return stopping_; });
-      continue;
-    }
-    if (std::chrono::steady_clock::now() < deferred_.front().due && !stopping_) continue;
-    EventInfo info = std::move(deferred_.front().info);
-    deferred_.pop_front();
-    l.unlock();
-    Handle(EventType::kExit, std::move(info), "a Delete", true);
-    l.lock();
+    for_each_held([&](Held& h) {
+      if (h.ready) return;
+      auto t = h.barrier == 0 ? h.due : h.barrier_sent + kBarrierCap;
+      if (!next || t < *next) next = t;
+    });
+    // Woken by new exits, barriers read back, a stream's end and stopping (all under mu_).
+    if (next)
+      cv_.wait_until(l, *next);
+    else
+      cv_.wait(l);
   }
+}
+
+void Hub::HandleSyncEcho(const std::string& topic) {
+  if (!topic.starts_with(kSyncTopicPrefix)) return;
+  std::string rest = topic.substr(std::char_traits<char>::length(kSyncTopicPrefix));
+  auto slash = rest.find('/');
+  if (slash == std::string::npos) return;
+  uint64_t seq = 0;
+  try {
+    seq = std::stoull(rest.substr(slash + 1));
+  } catch (const std::exception&) {
+    return;
+  }
+  {
+    std::lock_guard l(mu_);
+    sync_token_ = rest.substr(0, slash);
+    barrier_seen_ = std::max(barrier_seen_, seq);
+  }
+  cv_.notify_all();
+}
+
+void Hub::SetLiveForTest(std::string token, std::function<bool(const std::string& topic)> publish) {
+  std::lock_guard l(mu_);
+  sync_token_ = std::move(token);
+  publish_for_test_ = std::move(publish);
+}
+
+std::string Hub::SyncTopic(const std::string& token, uint64_t seq) {
+  return kSyncTopicPrefix + token + "/" + std::to_string(seq);
 }
 
 void Hub::Start(std::chrono::milliseconds timeout) {
@@ -92,12 +169,18 @@ Hub::Counters Hub::counters() const {
   return counters_;
 }
 
-bool Hub::PublishSync(const std::string& token) {
+bool Hub::PublishSync(const std::string& topic) {
+  std::function<bool(const std::string&)> fake;
+  {
+    std::lock_guard l(mu_);
+    fake = publish_for_test_;
+  }
+  if (fake) return fake(topic);
   grpc::ClientContext ctx;
   ctx.AddMetadata("containerd-namespace", conn_->ns());
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
   remote::events_v1::PublishRequest req;
-  req.set_topic(kSyncTopicPrefix + token);
+  req.set_topic(topic);
   remote::SetAny(req.mutable_event(), "types.google.protobuf.Empty", "");
   google::protobuf::Empty resp;
   grpc::Status s = conn_->events().Publish(&ctx, req, &resp);
@@ -119,15 +202,17 @@ void Hub::Run() {
     // Separate filters are OR'ed, comma means AND (containerd's filter syntax).
     req.add_filters("namespace==" + conn_->ns() + ",topic~=|^/tasks/|");
     req.add_filters("namespace==" + conn_->ns() + ",topic~=|^" + std::string(kSyncTopicPrefix) +
-                    token + "$|");
+                    token + "/|");
     auto reader = conn_->events().Subscribe(&ctx, req);
     // The Subscribe call returns before containerd has registered the subscription, and an
     // event published before that is not delivered to it. So the sync event is published
     // again every 250 ms until one comes back: from then on every event reaches the stream.
     // Only then does reconciliation (after a gap) ask for the tasks' states, so an exit is
     // either in that answer or on the stream. A stream that never confirms (10 s) is treated as
-    // live anyway, with a warning.
-    bool synced = false, ended = false;
+    // live anyway, with a warning. Sync events are <prefix><token>/<seq>: 0 for this
+    // confirmation, then the barriers of held exits (RunDeferred).
+    bool ended = false;
+    auto synced = [&] { return sync_token_ == token; };  // with mu_ held
     std::thread syncer([&, token, first] {
       auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
       bool confirmed = false;
@@ -135,16 +220,17 @@ void Hub::Run() {
         {
           std::lock_guard l(mu_);
           if (stopping_ || ended) return;
-          if (synced) {
+          if (synced()) {
             confirmed = true;
             break;
           }
         }
         if (std::chrono::steady_clock::now() >= give_up) break;
-        if (!PublishSync(token)) break;  // the daemon refuses it: do without the confirmation
+        if (!PublishSync(SyncTopic(token, 0)))
+          break;  // the daemon refuses it: do without the confirmation
         std::unique_lock l(mu_);
         cv_.wait_for(l, std::chrono::milliseconds(250),
-                     [&] { return stopping_ || ended || synced; });
+                     [&] { return stopping_ || ended || synced(); });
       }
       if (!confirmed)
         Log(LogLevel::kWarning,
@@ -160,11 +246,7 @@ void Hub::Run() {
     remote::events_v1::Envelope env;
     while (reader->Read(&env)) {
       if (env.topic().starts_with(kSyncTopicPrefix)) {
-        {
-          std::lock_guard l(mu_);
-          synced = true;
-        }
-        cv_.notify_all();
+        HandleSyncEcho(env.topic());
         continue;
       }
       try {
@@ -179,8 +261,11 @@ void Hub::Run() {
       }
     }
     {
+      // No barrier of this stream can come back now: the exits waiting on one may go.
       std::lock_guard l(mu_);
       ended = true;
+      sync_token_.clear();
+      barrier_seen_ = barrier_asked_;
     }
     cv_.notify_all();
     syncer.join();
@@ -307,7 +392,7 @@ void Hub::Post(EventType type, EventInfo info, bool synthesised) {
   ExecKey key{info.container_id, info.process_id};
   if (exec && type == EventType::kExecAdded) {
     exec_not_started_.insert(key);
-  } else if (exec && type == EventType::kExit && exec_not_started_.count(key)) {
+  } else if (exec && type == EventType::kExit && exec_not_started_.count(key) && !stopping_) {
     held_exits_[key] = {std::chrono::steady_clock::now() + kExecStartGrace, std::move(info)};
     ++counters_.delivered;
     if (synthesised) ++counters_.synthesised;
@@ -335,19 +420,6 @@ void Hub::Post(EventType type, EventInfo info, bool synthesised) {
     if (auto it = held_exits_.find(key); it != held_exits_.end()) {
       dispatcher_->Post(EventType::kExit, std::move(it->second.info));
       held_exits_.erase(it);
-    }
-  }
-}
-
-void Hub::ReleaseDueHeldExits(bool all) {
-  auto now = std::chrono::steady_clock::now();
-  for (auto it = held_exits_.begin(); it != held_exits_.end();) {
-    if (all || it->second.due <= now) {
-      exec_not_started_.erase(it->first);
-      dispatcher_->Post(EventType::kExit, std::move(it->second.info));
-      it = held_exits_.erase(it);
-    } else {
-      ++it;
     }
   }
 }

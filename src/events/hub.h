@@ -10,6 +10,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -40,14 +41,25 @@ class Hub {
   void Start(std::chrono::milliseconds timeout);
 
   // An exit learnt from a Delete: delivered unless the stream delivers it first. It waits
-  // kDeletedExitGrace, so the stream's own events of the process (published before the Delete
-  // answered, e.g. exec-started) reach the Backend before it; pending ones are delivered at
-  // once when the Hub is destroyed.
+  // kDeletedExitGrace and then for a stream barrier (below), so the stream's own events of the
+  // process (published before the Delete answered, e.g. exec-started) reach the Backend before
+  // it however far the reader lags; pending ones are delivered at once when the Hub is destroyed.
   void OnDeletedExit(const EventInfo& info);
   static constexpr std::chrono::milliseconds kDeletedExitGrace{1000};
 
+  // A stream barrier: once a held exit's grace has passed, a sync event is published and the
+  // exit is released when the reader reads that event back, i.e. after every event containerd
+  // had before it. Without a live stream (or when the publish fails) the exit goes at once; a
+  // barrier that never comes back releases it after kBarrierCap.
+  static constexpr std::chrono::milliseconds kBarrierCap{10000};
+
   // What the reader does with a decoded stream event (public for tests).
   void HandleStreamEvent(EventType type, EventInfo info) { Handle(type, std::move(info), nullptr); }
+  // What the reader does with a sync event of its subscription read back (public for tests).
+  void HandleSyncEcho(const std::string& topic);
+  // Test seam: act as if a stream subscribed with `token` were live, publishing sync events
+  // through `publish` (true: published) instead of the daemon.
+  void SetLiveForTest(std::string token, std::function<bool(const std::string& topic)> publish);
 
   // Counters for tests and diagnostics.
   struct Counters {
@@ -62,8 +74,10 @@ class Hub {
   void Handle(EventType type, EventInfo info, const char* synthesised_from, bool confirmed = false);
   void Reconcile();
   bool WaitForDaemon();  // false when stopping
-  bool PublishSync(const std::string& token);
-  void RunDeferred();  // delivers OnDeletedExit's exits when due
+  bool PublishSync(const std::string& topic);
+  static std::string SyncTopic(const std::string& token, uint64_t seq);
+  void
+  RunDeferred();  // releases held exits (deferred_, held_exits_) when due and past their barrier
 
   std::shared_ptr<remote::Connection> conn_;
   std::shared_ptr<TaskTracker> tracker_;
@@ -75,21 +89,31 @@ class Hub {
   bool live_ = false;
   grpc::ClientContext* current_ = nullptr;
   Counters counters_;
-  struct Deferred {
+  // An exit being held: until `due`, then until barrier `barrier` is read back (0: none asked
+  // yet), or at once when `ready`.
+  struct Held {
     std::chrono::steady_clock::time_point due;
     EventInfo info;
+    uint64_t barrier = 0;
+    std::chrono::steady_clock::time_point barrier_sent{};
+    bool ready = false;
   };
-  std::deque<Deferred> deferred_;  // in due order (one grace for all)
+  std::deque<Held> deferred_;  // Delete-learnt exits, in due order (one grace for all)
   // containerd 1.6's shim can publish an exec's exit before its exec-started (a process that
   // exits at once). An exec whose exec-added was seen and whose exec-started was not yet has
-  // its exit held until exec-started, or kExecStartGrace at most.
+  // its exit held until exec-started, or kExecStartGrace and a barrier at most.
   using ExecKey = std::pair<std::string, std::string>;  // container, exec id
   std::set<ExecKey> exec_not_started_;
-  std::map<ExecKey, Deferred> held_exits_;
+  std::map<ExecKey, Held> held_exits_;
   static constexpr std::chrono::milliseconds kExecStartGrace{2000};
   void Post(EventType type, EventInfo info, bool synthesised);
-  void ReleaseDueHeldExits(bool all);  // with mu_ held
-  std::thread deferred_thread_;        // started with the first deferred exit
+  bool Releasable(const Held& h, std::chrono::steady_clock::time_point now) const;  // with mu_ held
+  // Barriers: the live subscription's token ("" when none), the last barrier asked and the
+  // last one read back; all with mu_ held.
+  std::string sync_token_;
+  uint64_t barrier_asked_ = 0, barrier_seen_ = 0;
+  std::function<bool(const std::string&)> publish_for_test_;
+  std::thread deferred_thread_;  // started with the first deferred exit
   std::thread reader_;
 };
 

@@ -4,7 +4,9 @@
 #include <atomic>
 #include <chrono>
 #include <mutex>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "events/dispatcher.h"
 #include "events/hub.h"
@@ -289,4 +291,57 @@ TEST(HubOrder, DestroyingTheHubDeliversHeldExits) {
   r.hub->HandleStreamEvent(EventType::kExit, Exit("c", "e1", 7, 1));
   r.hub.reset();
   EXPECT_EQ(r.TypesOf("c"), (std::vector<EventType>{EventType::kExecAdded, EventType::kExit}));
+}
+
+// With a live stream, an exit held past its grace also waits until a sync event published
+// after the grace comes back on the stream: every event containerd had before it (here a
+// start, standing for an exec-started the reader has not reached yet) is delivered first.
+TEST(HubBarrier, ADeleteLearntExitWaitsForTheStreamBarrierAfterItsGrace) {
+  HubRig r;
+  std::mutex mu;
+  std::vector<std::string> topics;
+  r.hub->SetLiveForTest("tok", [&](const std::string& t) {
+    std::lock_guard l(mu);
+    topics.push_back(t);
+    return true;
+  });
+  r.hub->OnDeletedExit(Exit("c", "c", 5, 3));
+  std::this_thread::sleep_for(Hub::kDeletedExitGrace + 500ms);
+  EXPECT_TRUE(r.TypesOf("c").empty()) << "the exit must wait for its barrier";
+  {
+    std::lock_guard l(mu);
+    ASSERT_EQ(topics, std::vector<std::string>{"/libcontainerd-sync/tok/1"});
+  }
+  r.hub->HandleStreamEvent(EventType::kStart, Exit("c", "c", 5));
+  r.hub->HandleSyncEcho("/libcontainerd-sync/tok/1");
+  ASSERT_TRUE(r.WaitFor("c", 2, 2s));
+  EXPECT_EQ(r.TypesOf("c"), (std::vector<EventType>{EventType::kStart, EventType::kExit}));
+}
+
+TEST(HubBarrier, AHeldExecExitWaitsForTheBarrierWhenExecStartedNeverComes) {
+  HubRig r;
+  std::atomic<int> published{0};
+  r.hub->SetLiveForTest("tok", [&](const std::string&) { return ++published, true; });
+  r.hub->HandleStreamEvent(EventType::kExecAdded, Exit("c", "e1", 0));
+  r.hub->HandleStreamEvent(EventType::kExit, Exit("c", "e1", 7, 1));
+  std::this_thread::sleep_for(2500ms);  // past kExecStartGrace
+  EXPECT_EQ(r.TypesOf("c"), (std::vector<EventType>{EventType::kExecAdded}))
+      << "the exit must wait";
+  EXPECT_EQ(published.load(), 1);
+  // An echo of an older barrier, or another token's, does not release it.
+  r.hub->HandleSyncEcho("/libcontainerd-sync/tok/0");
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(r.TypesOf("c").size(), 1u);
+  r.hub->HandleSyncEcho("/libcontainerd-sync/tok/1");
+  ASSERT_TRUE(r.WaitFor("c", 2, 2s));
+  EXPECT_EQ(r.TypesOf("c"), (std::vector<EventType>{EventType::kExecAdded, EventType::kExit}));
+}
+
+TEST(HubBarrier, ABarrierThatCannotBePublishedReleasesTheExitAfterItsGrace) {
+  HubRig r;
+  r.hub->SetLiveForTest("tok", [](const std::string&) { return false; });
+  auto t0 = std::chrono::steady_clock::now();
+  r.hub->OnDeletedExit(Exit("c", "c", 5, 3));
+  ASSERT_TRUE(r.WaitFor("c", 1, 3s)) << "a failed publish must not hold the exit";
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, Hub::kDeletedExitGrace);
 }
