@@ -6,6 +6,7 @@
 #include "harness.h"
 #include "libcontainerd/errors.h"
 #include "recording_backend.h"
+#include "test_util.h"
 
 using namespace libcontainerd;
 using lcdtest::ExecSpec;
@@ -128,7 +129,7 @@ TEST_F(EventsTest, ABackendBlockedOnOneContainerDoesNotDelayAnother) {
   auto exit_at = backend_->For(fast).back().at;
   auto delay =
       exit_at > wait_returned ? exit_at - wait_returned : std::chrono::steady_clock::duration{};
-  EXPECT_LT(delay, 100ms)
+  EXPECT_LT(delay, lcdtest::Scaled(100ms))
       << "exit event came " << std::chrono::duration_cast<std::chrono::milliseconds>(delay).count()
       << " ms after Wait returned, while another container's Backend call blocks";
   tf->Delete(ctx_);

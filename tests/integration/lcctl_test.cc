@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "harness.h"
+#include "test_util.h"
 
 #ifndef LCCTL_PATH
 #error "LCCTL_PATH must name the lcctl binary"
@@ -330,8 +331,9 @@ TEST_F(Lcctl, TtyFollowsTheTerminalSize) {
   // The container's terminal starts at the local size; SIGWINCH after a local resize follows.
   std::string lc = std::string(LCCTL_PATH) + " -a " + lcdtest::DaemonAddress() + " -n " + ns_;
   std::string cmd = "stty cols 111 rows 33; " + lc + " run -t --rm " + Id("size") +
-                    " sh -c 'stty size; sleep 2; stty size' & P=$!; sleep 1; stty cols 90 rows 20; "
-                    "kill -WINCH $P; wait $P";
+                    " sh -c 'stty size; sleep " + lcdtest::ScaledSeconds(2) +
+                    "; stty size' & P=$!; sleep " + lcdtest::ScaledSeconds(1) +
+                    "; stty cols 90 rows 20; kill -WINCH $P; wait $P";
   Result r = Exec({"script", "-qec", cmd, "/dev/null"});
   EXPECT_EQ(r.code, 0) << r.out << r.err;
   std::string out;
@@ -462,10 +464,12 @@ TEST_F(Lcctl, DetachedRunAndEveryTaskCommand) {
 
 TEST_F(Lcctl, ContainerCreateTaskStartAttachAndForegroundStart) {
   std::string id = Id("cr");
-  Ok({"container", "create", id, "sh", "-c", "sleep 1; echo attached-out; exit 6"});
+  // The output comes after a pause, so it is written once `task attach` reads.
+  const std::string script = "sleep " + lcdtest::ScaledSeconds(1) + "; echo attached-out; exit 6";
+  Ok({"container", "create", id, "sh", "-c", script});
   EXPECT_TRUE(Listed(id));
   auto info = Json(Ok({"container", "info", id}));
-  EXPECT_EQ(info["spec"]["process"]["args"][2], "sleep 1; echo attached-out; exit 6");
+  EXPECT_EQ(info["spec"]["process"]["args"][2], script);
   EXPECT_TRUE(info["task"].is_null());
   Ok({"task", "start", "-d", id});
   auto argv = Base();

@@ -6,6 +6,8 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -38,6 +40,24 @@ inline bool Retryable(libcontainerd::ErrorKind k) {
   using libcontainerd::ErrorKind;
   return k == ErrorKind::kUnavailable || k == ErrorKind::kDeadlineExceeded ||
          k == ErrorKind::kCancelled;
+}
+
+// The factor test wall-clock bounds and sleeps are multiplied by: LCD_TEST_TIME_SCALE (default
+// 1; the tsan test preset sets it, as instrumented code runs several times slower).
+inline double TimeScale() {
+  const char* v = std::getenv("LCD_TEST_TIME_SCALE");
+  double f = v ? std::atof(v) : 1.0;
+  return f >= 1.0 ? f : 1.0;
+}
+inline std::chrono::milliseconds Scaled(std::chrono::milliseconds d) {
+  return std::chrono::milliseconds(
+      static_cast<long long>(static_cast<double>(d.count()) * TimeScale()));
+}
+// Seconds for a shell `sleep` in a test's command, scaled.
+inline std::string ScaledSeconds(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", s * TimeScale());
+  return buf;
 }
 
 // Polls pred every 20 ms until it holds or timeout passes; its last answer.
