@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -329,17 +330,26 @@ TEST_F(Lcctl, TtyUnderAPseudoTerminal) {
 TEST_F(Lcctl, TtyFollowsTheTerminalSize) {
   if (access("/usr/bin/script", X_OK) != 0) GTEST_SKIP() << "util-linux `script` is not installed";
   // The container's terminal starts at the local size; SIGWINCH after a local resize follows.
+  // Handshake through a bind-mounted directory, not sleeps: the local resize happens once the
+  // container has printed its first size, and the container prints again once its size has
+  // changed (or after 30 s, printing the old size and failing the test).
+  std::string dir = "/tmp/lcctl-size-" + std::to_string(getpid());
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
   std::string lc = std::string(LCCTL_PATH) + " -a " + lcdtest::DaemonAddress() + " -n " + ns_;
-  std::string cmd = "stty cols 111 rows 33; " + lc + " run -t --rm " + Id("size") +
-                    " sh -c 'stty size; sleep " + lcdtest::ScaledSeconds(2) +
-                    "; stty size' & P=$!; sleep " + lcdtest::ScaledSeconds(1) +
-                    "; stty cols 90 rows 20; kill -WINCH $P; wait $P";
+  std::string cmd = "stty cols 111 rows 33; " + lc + " run -t --rm --mount type=bind,src=" + dir +
+                    ",dst=/sync,options=rbind:rw " + Id("size") +
+                    " sh -c 'stty size; touch /sync/ready; i=0; while [ \"$(stty size)\" = \"33 111\" ] && "
+                    "[ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done; stty size' & P=$!; i=0; while [ ! -e " +
+                    dir + "/ready ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; "
+                    "stty cols 90 rows 20; kill -WINCH $P; wait $P";
   Result r = Exec({"script", "-qec", cmd, "/dev/null"});
   EXPECT_EQ(r.code, 0) << r.out << r.err;
   std::string out;
   for (char c : r.out)
     if (c != '\r') out += c;
   EXPECT_EQ(out, "33 111\n20 90\n") << r.out;
+  std::filesystem::remove_all(dir);
 }
 
 TEST_F(Lcctl, RunFlagsReachTheContainer) {
