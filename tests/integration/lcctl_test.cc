@@ -337,12 +337,14 @@ TEST_F(Lcctl, TtyFollowsTheTerminalSize) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   std::string lc = std::string(LCCTL_PATH) + " -a " + lcdtest::DaemonAddress() + " -n " + ns_;
-  std::string cmd = "stty cols 111 rows 33; " + lc + " run -t --rm --mount type=bind,src=" + dir +
-                    ",dst=/sync,options=rbind:rw " + Id("size") +
-                    " sh -c 'stty size; touch /sync/ready; i=0; while [ \"$(stty size)\" = \"33 111\" ] && "
-                    "[ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done; stty size' & P=$!; i=0; while [ ! -e " +
-                    dir + "/ready ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; "
-                    "stty cols 90 rows 20; kill -WINCH $P; wait $P";
+  std::string cmd =
+      "stty cols 111 rows 33; " + lc + " run -t --rm --mount type=bind,src=" + dir +
+      ",dst=/sync,options=rbind:rw " + Id("size") +
+      " sh -c 'stty size; touch /sync/ready; i=0; while [ \"$(stty size)\" = \"33 111\" ] && "
+      "[ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done; stty size' & P=$!; i=0; while [ ! -e " +
+      dir +
+      "/ready ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; "
+      "stty cols 90 rows 20; kill -WINCH $P; wait $P";
   Result r = Exec({"script", "-qec", cmd, "/dev/null"});
   EXPECT_EQ(r.code, 0) << r.out << r.err;
   std::string out;
