@@ -1,7 +1,5 @@
 // The Supervisor when its daemon is killed or hangs, and next to a system-style containerd.
 // Each test starts its own daemons under short roots in /tmp and removes them.
-#include "libcontainerd/supervisor.h"
-
 #include <fcntl.h>
 #include <ftw.h>
 #include <gtest/gtest.h>
@@ -24,6 +22,7 @@
 
 #include "harness.h"
 #include "libcontainerd/errors.h"
+#include "libcontainerd/supervisor.h"
 
 namespace {
 
@@ -96,9 +95,7 @@ void RemoveTask(const std::string& sock, const std::string& ns, const std::strin
 }
 
 // Kills the shims of the daemon at sock (they outlive it by design).
-void KillShims(const std::string& sock) {
-  Sh("pkill -KILL -f -- '-address " + sock + "( |$)'");
-}
+void KillShims(const std::string& sock) { Sh("pkill -KILL -f -- '-address " + sock + "( |$)'"); }
 
 class SupervisorFaultTest : public ::testing::Test {
  protected:
@@ -151,9 +148,9 @@ TEST_F(SupervisorFaultTest, KilledDaemonServesAgainWithin3s) {
   pid_t recorded = 0;
   pidf >> recorded;
   EXPECT_EQ(recorded, sup.pid());
-  std::printf("restart after SIGKILL took %lld ms\n",
-              static_cast<long long>(
-                  std::chrono::duration_cast<std::chrono::milliseconds>(took).count()));
+  std::printf(
+      "restart after SIGKILL took %lld ms\n",
+      static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()));
 }
 
 TEST_F(SupervisorFaultTest, TwoSupervisorsOfOneRootReplaceAKilledDaemonOnce) {
@@ -179,9 +176,9 @@ TEST_F(SupervisorFaultTest, StoppedDaemonIsReplacedWithin10s) {
   EXPECT_NE(sup.pid(), old);
   EXPECT_TRUE(sup.Serving());
   EXPECT_TRUE(ProcessGone(old)) << "the hung daemon was not killed";
-  std::printf("replacement after SIGSTOP took %lld ms\n",
-              static_cast<long long>(
-                  std::chrono::duration_cast<std::chrono::milliseconds>(took).count()));
+  std::printf(
+      "replacement after SIGSTOP took %lld ms\n",
+      static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()));
 }
 
 TEST_F(SupervisorFaultTest, RunningTaskSurvivesDaemonCrash) {
@@ -251,7 +248,7 @@ TEST_F(SupervisorFaultTest, PrivateDaemonRunsAlongsideSystemStyleDaemonWithSameC
     RemoveTree(sys_dir);
     rmdir("/run/containerd/runc/default");
     rmdir("/run/containerd/runc");
-    if (!had_run_dir) {  // rmdir: only what is empty, other daemons' shims may use s/
+    if (!had_run_dir) {               // rmdir: only what is empty, other daemons' shims may use s/
       rmdir("/run/containerd/fifo");  // ctr's default FIFO dir
       rmdir("/run/containerd/s");
       rmdir("/run/containerd");

@@ -21,7 +21,8 @@ std::string RunCommand(const char* cmd) {
 }  // namespace
 
 TEST(GeneratedStubs, VersionMatchesTheInstalledContainerd) {
-  auto channel = grpc::CreateChannel("unix:" + lcdtest::DaemonAddress(), grpc::InsecureChannelCredentials());
+  auto channel =
+      grpc::CreateChannel("unix:" + lcdtest::DaemonAddress(), grpc::InsecureChannelCredentials());
   auto stub = containerd::services::version::v1::Version::NewStub(channel);
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
@@ -36,7 +37,8 @@ TEST(GeneratedStubs, VersionMatchesTheInstalledContainerd) {
 }
 
 TEST(GeneratedStubs, HealthCheckServes) {
-  auto channel = grpc::CreateChannel("unix:" + lcdtest::DaemonAddress(), grpc::InsecureChannelCredentials());
+  auto channel =
+      grpc::CreateChannel("unix:" + lcdtest::DaemonAddress(), grpc::InsecureChannelCredentials());
   auto stub = grpc::health::v1::Health::NewStub(channel);
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));

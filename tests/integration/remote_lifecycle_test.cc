@@ -9,8 +9,8 @@
 
 #include "client_fixture.h"
 #include "harness.h"
-#include "test_util.h"
 #include "libcontainerd/errors.h"
+#include "test_util.h"
 
 using namespace libcontainerd;
 using lcdtest::ClientTest;
@@ -49,11 +49,13 @@ TEST_F(ClientTest, DuplicateIdIsAlreadyExistsAndUnknownIdIsNotFound) {
   std::string id = lcdtest::UniqueId("dup");
   Create(id, {"true"});
   EXPECT_EQ(KindOf([&] { Create(id, {"true"}); }), ErrorKind::kAlreadyExists);
-  EXPECT_EQ(KindOf([&] { client_->LoadContainer(ctx_, "no-such-container"); }), ErrorKind::kNotFound);
+  EXPECT_EQ(KindOf([&] { client_->LoadContainer(ctx_, "no-such-container"); }),
+            ErrorKind::kNotFound);
 }
 
 TEST_F(ClientTest, InvalidIdsAreRefusedBeforeAnySyscall) {
-  for (std::string id : {std::string("../x"), std::string(77, 'a'), std::string("a/b"), std::string()}) {
+  for (std::string id :
+       {std::string("../x"), std::string(77, 'a'), std::string("a/b"), std::string()}) {
     auto opts = Options("x", {"true"});
     EXPECT_EQ(KindOf([&] { client_->NewContainer(ctx_, id, oci::DefaultSpec(opts), "", {}); }),
               ErrorKind::kInvalidArgument)
@@ -168,8 +170,9 @@ TEST_F(ClientTest, MissingRootfsIsNotFoundBeforeAnyFifo) {
   auto opts = Options(id, {"true"});
   opts.rootfs = "/nonexistent/rootfs";
   auto c = Create(opts);
-  EXPECT_EQ(KindOf([&] { c->NewTask(ctx_, "", false, cio::Capture(std::make_shared<cio::Captured>())); }),
-            ErrorKind::kNotFound);
+  EXPECT_EQ(
+      KindOf([&] { c->NewTask(ctx_, "", false, cio::Capture(std::make_shared<cio::Captured>())); }),
+      ErrorKind::kNotFound);
   EXPECT_FALSE(std::filesystem::exists(lcdtest::ClientStateDir() + "/" + ns_ + "/" + id));
 }
 
@@ -206,7 +209,10 @@ TEST_F(ClientTest, ObjectsOfADestroyedClientFailUnavailable) {
 
 TEST(ClientConnect, SocketThatIsARegularFileIsUnavailable) {
   std::string f = "/tmp/lcd-not-a-socket-" + std::to_string(getpid());
-  { std::FILE* fp = std::fopen(f.c_str(), "w"); std::fclose(fp); }
+  {
+    std::FILE* fp = std::fopen(f.c_str(), "w");
+    std::fclose(fp);
+  }
   auto o = lcdtest::TestClientOptions("x");
   o.address = f;
   EXPECT_EQ(KindOf([&] { NewContainerdClient(o); }), ErrorKind::kUnavailable);

@@ -277,8 +277,9 @@ TEST_F(SupervisorTest, FixtureStopKillsLeftoverTasksAndShimsAndRemovesRoot) {
   const std::string root = NewRoot();
   ASSERT_EQ(RunFixture("start", root), 0);
   const std::string sock = root + "/containerd.sock";
-  const std::string cmd = "ctr --address " + sock + " -n lcdfix run -d --null-io --rootfs --runc-root " +
-                          root + "/runc " + lcdtest::Rootfs() + " left /bin/sleep 1000 2>&1";
+  const std::string cmd = "ctr --address " + sock +
+                          " -n lcdfix run -d --null-io --rootfs --runc-root " + root + "/runc " +
+                          lcdtest::Rootfs() + " left /bin/sleep 1000 2>&1";
   ASSERT_EQ(system(cmd.c_str()), 0) << cmd;
   FILE* f = popen(("ctr --address " + sock + " -n lcdfix tasks ls -q 2>&1").c_str(), "r");
   char buf[256] = "";
@@ -386,9 +387,8 @@ TEST_F(SupervisorTest, RootThatCannotBeWrittenIsFailedPrecondition) {
 TEST_F(SupervisorTest, DaemonThatNeverServesIsDeadlineExceededWithLogTailAndIsKilled) {
   const std::string dir = NewRoot();
   mkdir(dir.c_str(), 0700);
-  const std::string bin =
-      FakeBinary("echo \"fake containerd: waiting forever\"\necho $$ > " + dir +
-                 "/fake.pid\nexec sleep 300");
+  const std::string bin = FakeBinary("echo \"fake containerd: waiting forever\"\necho $$ > " + dir +
+                                     "/fake.pid\nexec sleep 300");
   const std::string root = NewRoot();
   SupervisorOptions o = Opts(root);
   o.containerd_binary = bin;

@@ -53,8 +53,9 @@ lcd::Client& Session::client() {
     client_ = lcd::NewContainerdClient(o);
   } catch (const lcd::Error& e) {
     if (e.kind() == lcd::ErrorKind::kUnavailable || e.kind() == lcd::ErrorKind::kDeadlineExceeded)
-      throw ExitError(kExitFailure, "cannot reach containerd at " + o.address + ": " + OneLine(e.message()) +
-                                        (Managed() ? "" : " (is it running? without -a, lcctl uses its own)"));
+      throw ExitError(kExitFailure,
+                      "cannot reach containerd at " + o.address + ": " + OneLine(e.message()) +
+                          (Managed() ? "" : " (is it running? without -a, lcctl uses its own)"));
     throw;
   }
   return *client_;
@@ -105,8 +106,9 @@ void CheckId(const std::string& id, const char* what) {
   try {
     lcd::ValidateIdentifier(what, id);
   } catch (const lcd::Error&) {
-    throw UsageError(std::string("invalid ") + what + " \"" + id +
-                     "\": use letters and digits separated by '.', '_' or '-' (at most 76 characters)");
+    throw UsageError(
+        std::string("invalid ") + what + " \"" + id +
+        "\": use letters and digits separated by '.', '_' or '-' (at most 76 characters)");
   }
 }
 
@@ -126,11 +128,16 @@ int64_t ParseBytes(const std::string& flag, const std::string& v) {
   std::string suffix = v.substr(pos);
   std::transform(suffix.begin(), suffix.end(), suffix.begin(), ::tolower);
   unsigned long long mul = 1;
-  if (suffix.empty() || suffix == "b") mul = 1;
-  else if (suffix == "k" || suffix == "kb" || suffix == "kib") mul = 1ull << 10;
-  else if (suffix == "m" || suffix == "mb" || suffix == "mib") mul = 1ull << 20;
-  else if (suffix == "g" || suffix == "gb" || suffix == "gib") mul = 1ull << 30;
-  else throw bad();
+  if (suffix.empty() || suffix == "b")
+    mul = 1;
+  else if (suffix == "k" || suffix == "kb" || suffix == "kib")
+    mul = 1ull << 10;
+  else if (suffix == "m" || suffix == "mb" || suffix == "mib")
+    mul = 1ull << 20;
+  else if (suffix == "g" || suffix == "gb" || suffix == "gib")
+    mul = 1ull << 30;
+  else
+    throw bad();
   if (n == 0 || n > (1ull << 62) / mul) throw bad();
   return static_cast<int64_t>(n * mul);
 }
@@ -159,7 +166,8 @@ double ParsePositiveDouble(const std::string& flag, const std::string& v) {
     pos = 0;
   }
   if (v.empty() || pos != v.size() || !(d > 0) || !std::isfinite(d))
-    throw UsageError("invalid value \"" + v + "\" for --" + flag + ": expected a positive number (e.g. 0.5)");
+    throw UsageError("invalid value \"" + v + "\" for --" + flag +
+                     ": expected a positive number (e.g. 0.5)");
   return d;
 }
 
@@ -174,13 +182,18 @@ std::chrono::milliseconds ParseDuration(const std::string& flag, const std::stri
   std::string unit = pos ? v.substr(pos) : "";
   double ms = -1;
   if (pos && d > 0 && std::isfinite(d)) {
-    if (unit.empty() || unit == "s") ms = d * 1000;
-    else if (unit == "ms") ms = d;
-    else if (unit == "m") ms = d * 60000;
-    else if (unit == "h") ms = d * 3600000;
+    if (unit.empty() || unit == "s")
+      ms = d * 1000;
+    else if (unit == "ms")
+      ms = d;
+    else if (unit == "m")
+      ms = d * 60000;
+    else if (unit == "h")
+      ms = d * 3600000;
   }
   if (ms < 1 || ms > 1e12)
-    throw UsageError("invalid value \"" + v + "\" for --" + flag + ": expected a duration (e.g. 10s, 500ms, 2m)");
+    throw UsageError("invalid value \"" + v + "\" for --" + flag +
+                     ": expected a duration (e.g. 10s, 500ms, 2m)");
   return std::chrono::milliseconds(static_cast<int64_t>(ms));
 }
 

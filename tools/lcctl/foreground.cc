@@ -105,7 +105,8 @@ void RethrowStartError(const lcd::Error& e) {
   throw e;
 }
 
-int RunInitForeground(Session& s, lcd::Container& c, bool tty, bool interactive, const std::string& checkpoint_dir) {
+int RunInitForeground(Session& s, lcd::Container& c, bool tty, bool interactive,
+                      const std::string& checkpoint_dir) {
   ForegroundSession fg(tty);  // before any thread: the signal mask is inherited
   StdinPump pump;
   std::shared_ptr<lcd::DirectIO> fifos;
@@ -151,8 +152,8 @@ int AttachForeground(Session& s, lcd::Container& c, bool tty, bool interactive) 
   return ExitCodeOf(st);
 }
 
-int ExecForeground(Session& s, lcd::Task& t, const std::string& exec_id, const lcd::oci::Process& spec,
-                   bool interactive) {
+int ExecForeground(Session& s, lcd::Task& t, const std::string& exec_id,
+                   const lcd::oci::Process& spec, bool interactive) {
   ForegroundSession fg(spec.terminal);
   StdinPump pump;
   std::shared_ptr<lcd::DirectIO> fifos;

@@ -21,8 +21,9 @@ namespace lcd = libcontainerd;
 
 std::vector<FlagSpec> ContainerSpecFlags() {
   return {
-      {"rootfs", 0, true, "DIR", std::string("root file system directory (default ") + lcd::kDefaultRootfs +
-                                     ", built on first use)"},
+      {"rootfs", 0, true, "DIR",
+       std::string("root file system directory (default ") + lcd::kDefaultRootfs +
+           ", built on first use)"},
       {"env", 'e', true, "K=V", "set an environment variable (repeatable)"},
       {"cwd", 0, true, "DIR", "working directory in the container (default /)"},
       {"user", 'u', true, "U[:G]", "user (name or uid) and optional group"},
@@ -31,7 +32,8 @@ std::vector<FlagSpec> ContainerSpecFlags() {
       {"cpus", 0, true, "N", "CPUs the container may use (fractional: 0.5)"},
       {"pids-limit", 0, true, "N", "maximum number of tasks (-1: unlimited)"},
       {"read-only", 0, false, "", "mount the root file system read-only"},
-      {"mount", 0, true, "SPEC", "add a mount: type=bind,src=/host,dst=/ctr,options=rbind:ro (repeatable)"},
+      {"mount", 0, true, "SPEC",
+       "add a mount: type=bind,src=/host,dst=/ctr,options=rbind:ro (repeatable)"},
       {"label", 0, true, "K=V", "add a container label (repeatable)"},
       {"runtime", 0, true, "NAME", "containerd runtime (default io.containerd.runc.v2)"},
       {"runc-binary", 0, true, "PATH", "OCI runtime binary of the runc shim (default runc)"},
@@ -46,16 +48,20 @@ lcd::oci::Mount ParseMount(const std::string& v) {
   std::size_t start = 0;
   while (start <= v.size()) {
     std::size_t comma = v.find(',', start);
-    std::string kv = v.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    std::string kv =
+        v.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
     start = comma == std::string::npos ? v.size() + 1 : comma + 1;
     if (kv.empty()) continue;
     auto eq = kv.find('=');
     if (eq == std::string::npos)
       throw UsageError("invalid --mount \"" + v + "\": \"" + kv + "\" is not KEY=VALUE");
     std::string k = kv.substr(0, eq), val = kv.substr(eq + 1);
-    if (k == "type") m.type = val;
-    else if (k == "src" || k == "source") m.source = val;
-    else if (k == "dst" || k == "destination" || k == "target") m.destination = val;
+    if (k == "type")
+      m.type = val;
+    else if (k == "src" || k == "source")
+      m.source = val;
+    else if (k == "dst" || k == "destination" || k == "target")
+      m.destination = val;
     else if (k == "options") {
       std::size_t s = 0;
       while (s <= val.size()) {
@@ -65,7 +71,8 @@ lcd::oci::Mount ParseMount(const std::string& v) {
         s = c == std::string::npos ? val.size() + 1 : c + 1;
       }
     } else {
-      throw UsageError("invalid --mount \"" + v + "\": unknown key \"" + k + "\" (type, src, dst, options)");
+      throw UsageError("invalid --mount \"" + v + "\": unknown key \"" + k +
+                       "\" (type, src, dst, options)");
     }
   }
   if (m.destination.empty() || m.destination[0] != '/')
@@ -93,7 +100,8 @@ std::string ResolveRootfs(const ParsedArgs& a) {
 }  // namespace
 
 std::shared_ptr<lcd::Container> CreateContainerFromFlags(Session& s, const std::string& id,
-                                                         const std::vector<std::string>& cmd, const ParsedArgs& a) {
+                                                         const std::vector<std::string>& cmd,
+                                                         const ParsedArgs& a) {
   CheckId(id);
   lcd::oci::SpecOptions o;
   o.id = id;
@@ -101,7 +109,8 @@ std::shared_ptr<lcd::Container> CreateContainerFromFlags(Session& s, const std::
   o.args = cmd.empty() ? std::vector<std::string>{"sh"} : cmd;
   o.env = a.All("env");
   for (const auto& e : o.env)
-    if (e.empty() || e[0] == '=') throw UsageError("invalid --env \"" + e + "\": expected KEY=VALUE");
+    if (e.empty() || e[0] == '=')
+      throw UsageError("invalid --env \"" + e + "\": expected KEY=VALUE");
   if (a.Has("cwd")) o.cwd = a.Get("cwd");
   o.user = a.Get("user");
   o.hostname = a.Get("hostname");
@@ -152,11 +161,16 @@ int Run(Session& s, const ParsedArgs& a) {
       try {
         task->Start(s.Ctx());
       } catch (const lcd::Error& e) {
-        try { task->ForceDelete(s.Ctx()); } catch (const lcd::Error&) {}
+        try {
+          task->ForceDelete(s.Ctx());
+        } catch (const lcd::Error&) {
+        }
         RethrowStartError(e);
       }
-      if (!s.globals().json) std::printf("%s\n", id.c_str());
-      else PrintJson({{"id", id}, {"pid", task->Pid()}});
+      if (!s.globals().json)
+        std::printf("%s\n", id.c_str());
+      else
+        PrintJson({{"id", id}, {"pid", task->Pid()}});
       return 0;
     }
     int code = RunInitForeground(s, *container, a.Has("tty"), a.Has("interactive"), "");
@@ -171,8 +185,8 @@ int Run(Session& s, const ParsedArgs& a) {
       }
       container->Delete(s.Ctx());
     } catch (const lcd::Error& e) {
-      std::fprintf(stderr, "lcctl: removing container %s after the failure failed: %s\n", id.c_str(),
-                   OneLine(e.what()).c_str());
+      std::fprintf(stderr, "lcctl: removing container %s after the failure failed: %s\n",
+                   id.c_str(), OneLine(e.what()).c_str());
     }
     throw;
   }

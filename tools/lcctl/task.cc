@@ -41,15 +41,19 @@ int Start(Session& s, const ParsedArgs& a) {
   // Detached: the task keeps its FIFOs so that `task attach` can join it later.
   std::shared_ptr<lcd::Task> task;
   try {
-    task = c->NewTask(s.Ctx(), checkpoint, a.Has("interactive"),
-                      [](std::shared_ptr<lcd::DirectIO> f) -> std::shared_ptr<lcd::IO> { return f; });
+    task =
+        c->NewTask(s.Ctx(), checkpoint, a.Has("interactive"),
+                   [](std::shared_ptr<lcd::DirectIO> f) -> std::shared_ptr<lcd::IO> { return f; });
   } catch (const lcd::Error& e) {
     RethrowStartError(e);
   }
   try {
     task->Start(s.Ctx());
   } catch (const lcd::Error& e) {
-    try { task->ForceDelete(s.Ctx()); } catch (const lcd::Error&) {}
+    try {
+      task->ForceDelete(s.Ctx());
+    } catch (const lcd::Error&) {
+    }
     RethrowStartError(e);
   }
   if (s.globals().json) PrintJson({{"id", c->ID()}, {"pid", task->Pid()}});
@@ -74,7 +78,9 @@ int Ls(Session& s, const ParsedArgs& a) {
   if (s.globals().json) {
     nlohmann::json arr = nlohmann::json::array();
     for (const auto& t : tasks)
-      arr.push_back({{"id", t.container_id}, {"pid", t.pid}, {"status", std::string(lcd::ToString(t.status))}});
+      arr.push_back({{"id", t.container_id},
+                     {"pid", t.pid},
+                     {"status", std::string(lcd::ToString(t.status))}});
     PrintJson(arr);
     return 0;
   }
@@ -90,7 +96,8 @@ int StatusCmd(Session& s, const ParsedArgs& a) {
   auto t = s.LoadTask(a.positionals[0]);
   auto st = t->GetStatus(s.Ctx());
   if (s.globals().json)
-    PrintJson({{"id", a.positionals[0]}, {"pid", t->Pid()}, {"status", std::string(lcd::ToString(st))}});
+    PrintJson(
+        {{"id", a.positionals[0]}, {"pid", t->Pid()}, {"status", std::string(lcd::ToString(st))}});
   else
     std::printf("%s\n", std::string(lcd::ToString(st)).c_str());
   return 0;
@@ -106,7 +113,8 @@ int Ps(Session& s, const ParsedArgs& a) {
     return 0;
   }
   std::vector<std::vector<std::string>> rows{{"PID", "EXEC ID"}};
-  for (const auto& p : pids) rows.push_back({std::to_string(p.pid), p.exec_id.empty() ? "-" : p.exec_id});
+  for (const auto& p : pids)
+    rows.push_back({std::to_string(p.pid), p.exec_id.empty() ? "-" : p.exec_id});
   PrintTable(rows);
   return 0;
 }
@@ -131,7 +139,8 @@ int Kill(Session& s, const ParsedArgs& a) {
     try {
       sig = lcd::oci::ParseSignal(a.Get("signal"));
     } catch (const lcd::Error&) {
-      throw UsageError("invalid --signal \"" + a.Get("signal") + "\": use a name (KILL, SIGTERM) or a number");
+      throw UsageError("invalid --signal \"" + a.Get("signal") +
+                       "\": use a name (KILL, SIGTERM) or a number");
     }
   }
   std::string exec_id = a.Get("exec-id");
@@ -143,15 +152,18 @@ int Kill(Session& s, const ParsedArgs& a) {
   } catch (const lcd::Error& e) {
     if (lcd::IsNotFound(e))
       throw ExitError(kExitFailure, exec_id.empty() ? "task " + id + " has already exited"
-                                                    : "exec " + exec_id + " of " + id + " not found or already exited");
+                                                    : "exec " + exec_id + " of " + id +
+                                                          " not found or already exited");
     throw;
   }
   return 0;
 }
 
-std::vector<std::string> MergeEnv(std::vector<std::string> base, const std::vector<std::string>& extra) {
+std::vector<std::string> MergeEnv(std::vector<std::string> base,
+                                  const std::vector<std::string>& extra) {
   for (const auto& e : extra) {
-    if (e.empty() || e[0] == '=') throw UsageError("invalid --env \"" + e + "\": expected KEY=VALUE");
+    if (e.empty() || e[0] == '=')
+      throw UsageError("invalid --env \"" + e + "\": expected KEY=VALUE");
     std::string key = e.substr(0, e.find('='));
     std::erase_if(base, [&](const std::string& b) { return b.substr(0, b.find('=')) == key; });
     base.push_back(e);
@@ -170,7 +182,8 @@ int Exec(Session& s, const ParsedArgs& a) {
   auto task = s.LoadTask(id);
   // Like ctr: the container's process settings, with the command and options replaced.
   auto spec = c->Spec(s.Ctx());
-  std::string rootfs = spec.root && !spec.root->path.empty() && spec.root->path[0] == '/' ? spec.root->path : "";
+  std::string rootfs =
+      spec.root && !spec.root->path.empty() && spec.root->path[0] == '/' ? spec.root->path : "";
   lcd::oci::Process p;
   if (spec.process) {
     p = *spec.process;
@@ -185,7 +198,8 @@ int Exec(Session& s, const ParsedArgs& a) {
   if (a.Has("cwd")) p.cwd = a.Get("cwd");
   if (a.Has("user")) p.user = lcd::oci::ResolveUser(rootfs, a.Get("user"));
   p.env = MergeEnv(p.env, a.All("env"));
-  if (p.terminal && std::none_of(p.env.begin(), p.env.end(), [](const std::string& e) { return e.rfind("TERM=", 0) == 0; }))
+  if (p.terminal && std::none_of(p.env.begin(), p.env.end(),
+                                 [](const std::string& e) { return e.rfind("TERM=", 0) == 0; }))
     p.env.push_back("TERM=xterm");
   if (a.Has("detach")) {
     try {
@@ -205,13 +219,15 @@ int Exec(Session& s, const ParsedArgs& a) {
 int Metrics(Session& s, const ParsedArgs& a) {
   NeedArgs(a, 1, SIZE_MAX, "container ID");
   std::string format = a.Get("format", s.globals().json ? "json" : "table");
-  if (format != "table" && format != "json") throw UsageError("invalid --format \"" + format + "\": table or json");
+  if (format != "table" && format != "json")
+    throw UsageError("invalid --format \"" + format + "\": table or json");
   for (const auto& id : a.positionals) CheckId(id);
   auto stats = s.client().StatsMany(s.Ctx(), a.positionals);
   for (const auto& id : a.positionals)
     if (!stats.count(id)) {
       s.LoadContainer(id);
-      throw ExitError(kExitFailure, "container " + id + " has no running task in namespace " + s.globals().ns);
+      throw ExitError(kExitFailure,
+                      "container " + id + " has no running task in namespace " + s.globals().ns);
     }
   if (format == "json") {
     nlohmann::json arr = nlohmann::json::array();
@@ -223,13 +239,17 @@ int Metrics(Session& s, const ParsedArgs& a) {
     PrintJson(a.positionals.size() == 1 ? arr[0] : arr);
     return 0;
   }
-  std::vector<std::vector<std::string>> rows{{"ID", "CGROUP", "CPU (ns)", "MEMORY (bytes)", "LIMIT (bytes)", "PIDS"}};
+  std::vector<std::vector<std::string>> rows{
+      {"ID", "CGROUP", "CPU (ns)", "MEMORY (bytes)", "LIMIT (bytes)", "PIDS"}};
   for (const auto& id : a.positionals) {
     const auto& st = stats.at(id);
     auto sum = lcd::Summarize(st);
-    rows.push_back({id, st.v1() ? "v1" : st.v2() ? "v2" : "none", std::to_string(sum.cpu_total_ns),
-                    std::to_string(sum.memory_usage), std::to_string(sum.memory_limit),
-                    std::to_string(sum.pids_current)});
+    rows.push_back({id,
+                    st.v1()   ? "v1"
+                    : st.v2() ? "v2"
+                              : "none",
+                    std::to_string(sum.cpu_total_ns), std::to_string(sum.memory_usage),
+                    std::to_string(sum.memory_limit), std::to_string(sum.pids_current)});
   }
   PrintTable(rows);
   return 0;
@@ -252,7 +272,8 @@ int Update(Session& s, const ParsedArgs& a) {
     r.pids.emplace();
     r.pids->limit = ParseInt("pids-limit", a.Get("pids-limit"), true);
   }
-  if (!r.memory && !r.cpu && !r.pids) throw UsageError("nothing to update: give --memory-limit, --cpus or --pids-limit");
+  if (!r.memory && !r.cpu && !r.pids)
+    throw UsageError("nothing to update: give --memory-limit, --cpus or --pids-limit");
   s.LoadTask(a.positionals[0])->UpdateResources(s.Ctx(), r);
   return 0;
 }
@@ -303,11 +324,15 @@ int Delete(Session& s, const ParsedArgs& a) {
       try {
         p = s.inspector().LoadExec(s.Ctx(), id, exec_id);
       } catch (const lcd::Error& e) {
-        if (lcd::IsNotFound(e)) throw ExitError(kExitFailure, "exec " + exec_id + " of " + id + " not found");
+        if (lcd::IsNotFound(e))
+          throw ExitError(kExitFailure, "exec " + exec_id + " of " + id + " not found");
         throw;
       }
       if (a.Has("force")) {
-        try { p->Kill(s.Ctx(), SIGKILL); } catch (const lcd::Error&) {}
+        try {
+          p->Kill(s.Ctx(), SIGKILL);
+        } catch (const lcd::Error&) {
+        }
         p->Wait(s.Ctx());
       }
       st = p->Delete(s.Ctx());
@@ -318,46 +343,89 @@ int Delete(Session& s, const ParsedArgs& a) {
     }
   } catch (const lcd::Error& e) {
     if (lcd::IsFailedPrecondition(e))
-      throw ExitError(kExitFailure, (exec_id.empty() ? "task " + id : "exec " + exec_id + " of " + id) +
-                                        " is still running: kill it first or use 'lcctl task delete -f'");
+      throw ExitError(kExitFailure,
+                      (exec_id.empty() ? "task " + id : "exec " + exec_id + " of " + id) +
+                          " is still running: kill it first or use 'lcctl task delete -f'");
     throw;
   }
-  if (s.globals().json) PrintJson({{"id", id}, {"exec_id", exec_id}, {"exit_status", st.exit_code}});
+  if (s.globals().json)
+    PrintJson({{"id", id}, {"exec_id", exec_id}, {"exit_status", st.exit_code}});
   return 0;
 }
 
 }  // namespace
 
 std::vector<Command> TaskCommands() {
-  const FlagSpec exec_id{"exec-id", 0, true, "E", "the exec process instead of the task's init process"};
+  const FlagSpec exec_id{"exec-id", 0, true, "E",
+                         "the exec process instead of the task's init process"};
   const FlagSpec limits[] = {
       {"memory-limit", 0, true, "BYTES", "memory limit (bytes; k, m, g suffixes accepted)"},
       {"cpus", 0, true, "N", "CPUs the task may use (fractional: 0.5)"},
       {"pids-limit", 0, true, "N", "maximum number of tasks (-1: unlimited)"}};
   return {
-      {"task start", "task start [-d] [-i] [--checkpoint DIR] ID",
+      {"task start",
+       "task start [-d] [-i] [--checkpoint DIR] ID",
        "start the container's task; in the foreground, exits with its exit code",
        "  lcctl container create web1 sleep 100 && lcctl task start -d web1",
        {{"detach", 'd', false, "", "start it and return"},
         {"interactive", 'i', false, "", "copy lcctl's stdin to the task"},
         {"checkpoint", 0, true, "DIR", "restore from this checkpoint directory"}},
-       SIZE_MAX, Start},
-      {"task attach", "task attach ID", "attach to a running task's stdio; exits with its exit code",
-       "  lcctl task attach web1", {}, SIZE_MAX, Attach},
-      {"task ls", "task ls [-q]", "list tasks: TASK PID STATUS", "  lcctl task ls --json",
-       {{"quiet", 'q', false, "", "print only the ids"}}, SIZE_MAX, Ls},
-      {"task status", "task status ID", "print the task's status (created, running, paused, stopped)",
-       "  lcctl task status web1", {}, SIZE_MAX, StatusCmd},
-      {"task ps", "task ps ID", "list the task's processes: PID EXEC ID", "  lcctl task ps web1", {}, SIZE_MAX, Ps},
-      {"task pause", "task pause ID", "freeze every process of the task", "  lcctl task pause web1", {}, SIZE_MAX, Pause},
-      {"task resume", "task resume ID", "thaw a paused task", "  lcctl task resume web1", {}, SIZE_MAX, Resume},
-      {"task kill", "task kill [-s SIGNAL] [-a] [--exec-id E] ID", "signal a task (default SIGTERM)",
+       SIZE_MAX,
+       Start},
+      {"task attach",
+       "task attach ID",
+       "attach to a running task's stdio; exits with its exit code",
+       "  lcctl task attach web1",
+       {},
+       SIZE_MAX,
+       Attach},
+      {"task ls",
+       "task ls [-q]",
+       "list tasks: TASK PID STATUS",
+       "  lcctl task ls --json",
+       {{"quiet", 'q', false, "", "print only the ids"}},
+       SIZE_MAX,
+       Ls},
+      {"task status",
+       "task status ID",
+       "print the task's status (created, running, paused, stopped)",
+       "  lcctl task status web1",
+       {},
+       SIZE_MAX,
+       StatusCmd},
+      {"task ps",
+       "task ps ID",
+       "list the task's processes: PID EXEC ID",
+       "  lcctl task ps web1",
+       {},
+       SIZE_MAX,
+       Ps},
+      {"task pause",
+       "task pause ID",
+       "freeze every process of the task",
+       "  lcctl task pause web1",
+       {},
+       SIZE_MAX,
+       Pause},
+      {"task resume",
+       "task resume ID",
+       "thaw a paused task",
+       "  lcctl task resume web1",
+       {},
+       SIZE_MAX,
+       Resume},
+      {"task kill",
+       "task kill [-s SIGNAL] [-a] [--exec-id E] ID",
+       "signal a task (default SIGTERM)",
        "  lcctl task kill web1\n  lcctl task kill -s KILL -a web1",
        {{"signal", 's', true, "SIGNAL", "signal name or number (default SIGTERM)"},
         {"all", 'a', false, "", "signal every process of the container"},
         exec_id},
-       SIZE_MAX, Kill},
-      {"task exec", "task exec --exec-id E [-t] [-i] [-d] [--cwd DIR] [--user U[:G]] [--env K=V]... ID CMD [ARG...]",
+       SIZE_MAX,
+       Kill},
+      {"task exec",
+       "task exec --exec-id E [-t] [-i] [-d] [--cwd DIR] [--user U[:G]] [--env K=V]... ID CMD "
+       "[ARG...]",
        "run a command in a running task; exits with its exit code",
        "  lcctl task exec --exec-id sh1 -t -i web1 sh\n  lcctl task exec --exec-id ls1 web1 ls /",
        {{"exec-id", 0, true, "E", "id of the new process (required)"},
@@ -367,21 +435,44 @@ std::vector<Command> TaskCommands() {
         {"cwd", 0, true, "DIR", "working directory"},
         {"user", 'u', true, "U[:G]", "user (name or uid) and optional group"},
         {"env", 'e', true, "K=V", "set an environment variable (repeatable)"}},
-       1, Exec},
-      {"task metrics", "task metrics [--format table|json] ID...", "print the tasks' cgroup metrics",
+       1,
+       Exec},
+      {"task metrics",
+       "task metrics [--format table|json] ID...",
+       "print the tasks' cgroup metrics",
        "  lcctl task metrics web1\n  lcctl task metrics --format json web1 web2",
-       {{"format", 0, true, "FORMAT", "table (default) or json (every field)"}}, SIZE_MAX, Metrics},
-      {"task update", "task update [--memory-limit BYTES] [--cpus N] [--pids-limit N] ID",
-       "change a running task's resource limits", "  lcctl task update --memory-limit 128m web1",
-       {limits[0], limits[1], limits[2]}, SIZE_MAX, Update},
-      {"task resize", "task resize [--exec-id E] ID WIDTH HEIGHT", "resize a task's (or exec's) terminal",
-       "  lcctl task resize web1 120 40", {exec_id}, SIZE_MAX, Resize},
-      {"task checkpoint", "task checkpoint [--exit] ID DIR", "checkpoint a task with CRIU into DIR",
-       "  lcctl task checkpoint --exit web1 /tmp/cp1 && lcctl task start --checkpoint /tmp/cp1 web1",
-       {{"exit", 0, false, "", "stop the task after the checkpoint"}}, SIZE_MAX, Checkpoint},
-      {"task delete", "task delete [-f] [--exec-id E] ID", "delete a stopped task (or exec process)",
+       {{"format", 0, true, "FORMAT", "table (default) or json (every field)"}},
+       SIZE_MAX,
+       Metrics},
+      {"task update",
+       "task update [--memory-limit BYTES] [--cpus N] [--pids-limit N] ID",
+       "change a running task's resource limits",
+       "  lcctl task update --memory-limit 128m web1",
+       {limits[0], limits[1], limits[2]},
+       SIZE_MAX,
+       Update},
+      {"task resize",
+       "task resize [--exec-id E] ID WIDTH HEIGHT",
+       "resize a task's (or exec's) terminal",
+       "  lcctl task resize web1 120 40",
+       {exec_id},
+       SIZE_MAX,
+       Resize},
+      {"task checkpoint",
+       "task checkpoint [--exit] ID DIR",
+       "checkpoint a task with CRIU into DIR",
+       "  lcctl task checkpoint --exit web1 /tmp/cp1 && lcctl task start --checkpoint /tmp/cp1 "
+       "web1",
+       {{"exit", 0, false, "", "stop the task after the checkpoint"}},
+       SIZE_MAX,
+       Checkpoint},
+      {"task delete",
+       "task delete [-f] [--exec-id E] ID",
+       "delete a stopped task (or exec process)",
        "  lcctl task delete web1\n  lcctl task delete -f web1",
-       {{"force", 'f', false, "", "kill it first"}, exec_id}, SIZE_MAX, Delete},
+       {{"force", 'f', false, "", "kill it first"}, exec_id},
+       SIZE_MAX,
+       Delete},
   };
 }
 
