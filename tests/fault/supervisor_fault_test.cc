@@ -23,6 +23,7 @@
 #include "harness.h"
 #include "libcontainerd/errors.h"
 #include "libcontainerd/supervisor.h"
+#include "test_util.h"
 
 namespace {
 
@@ -35,22 +36,7 @@ extern "C" char** environ;
 
 bool Exists(const std::string& path) { return access(path.c_str(), F_OK) == 0; }
 
-bool ProcessGone(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto close = s.rfind(')');
-  return s.empty() || close == std::string::npos || s.substr(close + 2, 1) == "Z";
-}
-
-void RemoveTree(const std::string& root) {
-  nftw(
-      root.c_str(),
-      [](const char* p, const struct stat*, int flag, struct FTW*) {
-        flag == FTW_DP ? rmdir(p) : unlink(p);
-        return 0;
-      },
-      16, FTW_DEPTH | FTW_PHYS);
-}
+using lcdtest::RemoveTree;
 
 // Runs a shell command; returns its stdout, and its exit code through *code.
 std::string Sh(const std::string& cmd, int* code = nullptr) {
@@ -175,7 +161,7 @@ TEST_F(SupervisorFaultTest, StoppedDaemonIsReplacedWithin10s) {
   EXPECT_LT(took, 10s);
   EXPECT_NE(sup.pid(), old);
   EXPECT_TRUE(sup.Serving());
-  EXPECT_TRUE(ProcessGone(old)) << "the hung daemon was not killed";
+  EXPECT_TRUE(lcdtest::Gone(old)) << "the hung daemon was not killed";
   std::printf(
       "replacement after SIGSTOP took %lld ms\n",
       static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()));

@@ -9,16 +9,9 @@
 #include "github.com/containerd/containerd/api/services/version/v1/version.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "harness.h"
+#include "test_util.h"
 
-namespace {
-std::string RunCommand(const char* cmd) {
-  std::array<char, 256> buf{};
-  std::string out;
-  std::unique_ptr<FILE, int (*)(FILE*)> p(popen(cmd, "r"), pclose);
-  while (p && fgets(buf.data(), buf.size(), p.get())) out += buf.data();
-  return out;
-}
-}  // namespace
+using lcdtest::RunCommand;
 
 TEST(GeneratedStubs, VersionMatchesTheInstalledContainerd) {
   auto channel =

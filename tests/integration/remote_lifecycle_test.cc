@@ -16,15 +16,7 @@ using namespace libcontainerd;
 using lcdtest::ClientTest;
 using lcdtest::KindOf;
 
-namespace {
-std::string RunCommand(const char* cmd) {
-  std::array<char, 256> buf{};
-  std::string out;
-  std::unique_ptr<FILE, int (*)(FILE*)> p(popen(cmd, "r"), pclose);
-  while (p && fgets(buf.data(), buf.size(), p.get())) out += buf.data();
-  return out;
-}
-}  // namespace
+using lcdtest::RunCommand;
 
 TEST_F(ClientTest, VersionMatchesContainerdBinary) {
   Version v = client_->GetVersion(ctx_);

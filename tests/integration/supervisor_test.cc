@@ -25,6 +25,7 @@
 
 #include "harness.h"
 #include "libcontainerd/errors.h"
+#include "test_util.h"
 
 namespace {
 
@@ -73,15 +74,7 @@ std::string Cmdline(pid_t pid) {
   return s;
 }
 
-void RemoveTree(const std::string& root) {
-  nftw(
-      root.c_str(),
-      [](const char* p, const struct stat*, int flag, struct FTW*) {
-        flag == FTW_DP ? rmdir(p) : unlink(p);
-        return 0;
-      },
-      16, FTW_DEPTH | FTW_PHYS);
-}
+using lcdtest::RemoveTree;
 
 // A fresh short root "/tmp/lcs-<pid>-<n>", removed (with anything left running) at the end.
 class SupervisorTest : public ::testing::Test {

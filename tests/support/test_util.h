@@ -3,8 +3,12 @@
 #pragma once
 
 #include <dirent.h>
+#include <ftw.h>
+#include <sys/stat.h>
 #include <sys/types.h>
+#include <unistd.h>
 
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -87,6 +91,26 @@ inline int CountEntries(const std::string& dir) {
     closedir(d);
   }
   return n;
+}
+
+// Removes a directory tree, depth first, not following links (tear-down of a private root).
+inline void RemoveTree(const std::string& root) {
+  nftw(
+      root.c_str(),
+      [](const char* p, const struct stat*, int flag, struct FTW*) {
+        flag == FTW_DP ? rmdir(p) : unlink(p);
+        return 0;
+      },
+      16, FTW_DEPTH | FTW_PHYS);
+}
+
+// The stdout of a fixed shell command (the test's own text, never user input).
+inline std::string RunCommand(const char* cmd) {
+  std::array<char, 256> buf{};
+  std::string out;
+  std::unique_ptr<FILE, int (*)(FILE*)> p(popen(cmd, "r"), pclose);
+  while (p && fgets(buf.data(), buf.size(), p.get())) out += buf.data();
+  return out;
 }
 
 inline int ThreadCount() { return CountEntries("/proc/self/task"); }

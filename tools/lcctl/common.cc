@@ -15,7 +15,9 @@
 #include <ctime>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <thread>
+#include <utility>
 
 #include "libcontainerd/errors.h"
 #include "libcontainerd/log.h"
@@ -157,31 +159,34 @@ int64_t ParseInt(const std::string& flag, const std::string& v, bool allow_minus
   return n;
 }
 
-double ParsePositiveDouble(const std::string& flag, const std::string& v) {
+namespace {
+// The number v starts with (std::stod's syntax) and what follows it; nullopt when v does not
+// start with one.
+std::optional<std::pair<double, std::string>> LeadingDouble(const std::string& v) {
   std::size_t pos = 0;
   double d = 0;
   try {
     d = std::stod(v, &pos);
   } catch (...) {
-    pos = 0;
+    return std::nullopt;
   }
-  if (v.empty() || pos != v.size() || !(d > 0) || !std::isfinite(d))
+  return std::make_pair(d, v.substr(pos));
+}
+}  // namespace
+
+double ParsePositiveDouble(const std::string& flag, const std::string& v) {
+  auto n = LeadingDouble(v);
+  if (!n || !n->second.empty() || !(n->first > 0) || !std::isfinite(n->first))
     throw UsageError("invalid value \"" + v + "\" for --" + flag +
                      ": expected a positive number (e.g. 0.5)");
-  return d;
+  return n->first;
 }
 
 std::chrono::milliseconds ParseDuration(const std::string& flag, const std::string& v) {
-  std::size_t pos = 0;
-  double d = 0;
-  try {
-    d = std::stod(v, &pos);
-  } catch (...) {
-    pos = 0;
-  }
-  std::string unit = pos ? v.substr(pos) : "";
+  auto n = LeadingDouble(v);
   double ms = -1;
-  if (pos && d > 0 && std::isfinite(d)) {
+  if (n && n->first > 0 && std::isfinite(n->first)) {
+    const auto& [d, unit] = *n;
     if (unit.empty() || unit == "s")
       ms = d * 1000;
     else if (unit == "ms")

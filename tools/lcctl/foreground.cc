@@ -105,6 +105,27 @@ void RethrowStartError(const lcd::Error& e) {
   throw e;
 }
 
+std::shared_ptr<lcd::Task> StartDetached(Session& s, lcd::Container& c,
+                                         const std::string& checkpoint_dir, bool interactive,
+                                         lcd::StdioCallback io) {
+  std::shared_ptr<lcd::Task> task;
+  try {
+    task = c.NewTask(s.Ctx(), checkpoint_dir, interactive, std::move(io));
+  } catch (const lcd::Error& e) {
+    RethrowStartError(e);
+  }
+  try {
+    task->Start(s.Ctx());
+  } catch (const lcd::Error& e) {
+    try {
+      task->ForceDelete(s.Ctx());
+    } catch (const lcd::Error&) {
+    }
+    RethrowStartError(e);
+  }
+  return task;
+}
+
 int RunInitForeground(Session& s, lcd::Container& c, bool tty, bool interactive,
                       const std::string& checkpoint_dir) {
   ForegroundSession fg(tty);  // before any thread: the signal mask is inherited

@@ -1,5 +1,6 @@
 // lcctl: running a process in the foreground (run, task start, task attach, task exec):
-// stdio streamed to fds 0/1/2, signals forwarded, terminal size followed, exit code returned.
+// stdio streamed to fds 0/1/2, signals forwarded, terminal size followed, exit code returned;
+// and the detached start of run -d and task start -d.
 #pragma once
 
 #include <memory>
@@ -28,6 +29,14 @@ int ExecForeground(Session& s, libcontainerd::Task& t, const std::string& exec_i
 
 // The StreamOptions writing to fds 1 and 2 (and reading fd 0 when interactive).
 libcontainerd::cio::StreamOptions StdStreams(bool interactive);
+
+// Creates and starts the container's task without waiting for it (run -d, task start -d):
+// stdio as `io` gives it. A failed Start force-deletes the task; failures are rethrown as
+// RethrowStartError does.
+std::shared_ptr<libcontainerd::Task> StartDetached(Session& s, libcontainerd::Container& c,
+                                                   const std::string& checkpoint_dir,
+                                                   bool interactive,
+                                                   libcontainerd::StdioCallback io);
 
 // Rethrows a failure of NewTask / Exec / Start as ExitError 127 (not found) or 126 (cannot
 // run) when it is one; otherwise rethrows it unchanged.

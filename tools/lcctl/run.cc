@@ -152,21 +152,7 @@ int Run(Session& s, const ParsedArgs& a) {
       lcd::StdioCallback keep;
       if (a.Has("tty") || a.Has("interactive"))
         keep = [](std::shared_ptr<lcd::DirectIO> f) -> std::shared_ptr<lcd::IO> { return f; };
-      std::shared_ptr<lcd::Task> task;
-      try {
-        task = container->NewTask(s.Ctx(), "", a.Has("interactive"), keep);
-      } catch (const lcd::Error& e) {
-        RethrowStartError(e);
-      }
-      try {
-        task->Start(s.Ctx());
-      } catch (const lcd::Error& e) {
-        try {
-          task->ForceDelete(s.Ctx());
-        } catch (const lcd::Error&) {
-        }
-        RethrowStartError(e);
-      }
+      auto task = StartDetached(s, *container, "", a.Has("interactive"), keep);
       if (!s.globals().json)
         std::printf("%s\n", id.c_str());
       else

@@ -39,23 +39,9 @@ int Start(Session& s, const ParsedArgs& a) {
   bool tty = SpecTerminal(s, *c);
   if (!a.Has("detach")) return RunInitForeground(s, *c, tty, a.Has("interactive"), checkpoint);
   // Detached: the task keeps its FIFOs so that `task attach` can join it later.
-  std::shared_ptr<lcd::Task> task;
-  try {
-    task =
-        c->NewTask(s.Ctx(), checkpoint, a.Has("interactive"),
-                   [](std::shared_ptr<lcd::DirectIO> f) -> std::shared_ptr<lcd::IO> { return f; });
-  } catch (const lcd::Error& e) {
-    RethrowStartError(e);
-  }
-  try {
-    task->Start(s.Ctx());
-  } catch (const lcd::Error& e) {
-    try {
-      task->ForceDelete(s.Ctx());
-    } catch (const lcd::Error&) {
-    }
-    RethrowStartError(e);
-  }
+  auto task =
+      StartDetached(s, *c, checkpoint, a.Has("interactive"),
+                    [](std::shared_ptr<lcd::DirectIO> f) -> std::shared_ptr<lcd::IO> { return f; });
   if (s.globals().json) PrintJson({{"id", c->ID()}, {"pid", task->Pid()}});
   return 0;
 }
