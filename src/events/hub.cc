@@ -44,9 +44,19 @@ Hub::~Hub() {
   dispatcher_.reset();
 }
 
+bool Hub::AlreadyDelivered(const EventInfo& info) const {
+  const bool init = info.process_id == info.container_id;
+  return tracker_->DeliveredExit(info.container_id, init ? "" : info.process_id, info.pid)
+      .has_value();
+}
+
 void Hub::OnDeletedExit(const EventInfo& info) {
   {
     std::lock_guard l(mu_);
+    if (AlreadyDelivered(info)) {  // the usual case: the stream was first; nothing to hold
+      ++counters_.duplicates;
+      return;
+    }
     if (!stopping_) {
       deferred_.push_back({std::chrono::steady_clock::now() + kDeletedExitGrace, info});
       if (!deferred_thread_.joinable()) deferred_thread_ = std::thread([this] { RunDeferred(); });
@@ -72,6 +82,8 @@ void Hub::RunDeferred() {
     };
     // Exits whose grace has passed wait for one new barrier (or go at once without a stream).
     bool ask = false;
+    for (auto& h : deferred_)  // delivered by the stream meanwhile: no barrier needed (dropped)
+      if (!h.ready && h.barrier == 0 && h.due <= now && AlreadyDelivered(h.info)) h.ready = true;
     for_each_held([&](Held& h) { ask |= !h.ready && h.barrier == 0 && h.due <= now; });
     if (ask && !stopping_) {
       const bool live = !sync_token_.empty();

@@ -107,6 +107,7 @@ class Hub {
   std::map<ExecKey, Held> held_exits_;
   static constexpr std::chrono::milliseconds kExecStartGrace{2000};
   void Post(EventType type, EventInfo info, bool synthesised);
+  bool AlreadyDelivered(const EventInfo& info) const;  // its exit went to the Backend
   bool Releasable(const Held& h, std::chrono::steady_clock::time_point now) const;  // with mu_ held
   // Barriers: the live subscription's token ("" when none), the last barrier asked and the
   // last one read back; all with mu_ held.

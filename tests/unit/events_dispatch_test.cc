@@ -345,3 +345,18 @@ TEST(HubBarrier, ABarrierThatCannotBePublishedReleasesTheExitAfterItsGrace) {
   ASSERT_TRUE(r.WaitFor("c", 1, 3s)) << "a failed publish must not hold the exit";
   EXPECT_GE(std::chrono::steady_clock::now() - t0, Hub::kDeletedExitGrace);
 }
+
+// The usual case: the stream delivered the exit before the Delete answered. The Delete's copy
+// is dropped at once, with no barrier asked of the daemon.
+TEST(HubBarrier, ADeleteLearntExitTheStreamAlreadyDeliveredAsksNoBarrier) {
+  HubRig r;
+  std::atomic<int> published{0};
+  r.hub->SetLiveForTest("tok", [&](const std::string&) { return ++published, true; });
+  r.hub->HandleStreamEvent(EventType::kExit, Exit("c", "c", 5, 3));
+  ASSERT_TRUE(r.WaitFor("c", 1, 1s));
+  r.hub->OnDeletedExit(Exit("c", "c", 5, 3));
+  std::this_thread::sleep_for(Hub::kDeletedExitGrace + 300ms);
+  EXPECT_EQ(published.load(), 0);
+  EXPECT_EQ(r.TypesOf("c").size(), 1u);
+  EXPECT_EQ(r.hub->counters().duplicates, 1u);
+}
