@@ -34,13 +34,8 @@ Hub::~Hub() {
   }
   cv_.notify_all();
   if (reader_.joinable()) reader_.join();
-  if (deferred_thread_.joinable()) deferred_thread_.join();  // flushes pending exits
-  {
-    // Exits the reader held after the deferred thread had flushed (or never started).
-    std::lock_guard l(mu_);
-    for (auto& [k, h] : held_exits_) dispatcher_->Post(EventType::kExit, std::move(h.info));
-    held_exits_.clear();
-  }
+  // Flushes every held exit; none is held once stopping_ is set (Post, OnDeletedExit).
+  if (deferred_thread_.joinable()) deferred_thread_.join();
   dispatcher_.reset();
 }
 
@@ -73,13 +68,13 @@ bool Hub::Releasable(const Held& h, std::chrono::steady_clock::time_point now) c
 }
 
 void Hub::RunDeferred() {
+  auto for_each_held = [this](auto&& f) {
+    for (auto& h : deferred_) f(h);
+    for (auto& [k, h] : held_exits_) f(h);
+  };
   std::unique_lock l(mu_);
   for (;;) {
     auto now = std::chrono::steady_clock::now();
-    auto for_each_held = [&](auto&& f) {
-      for (auto& h : deferred_) f(h);
-      for (auto& [k, h] : held_exits_) f(h);
-    };
     // Exits whose grace has passed wait for one new barrier (or go at once without a stream).
     bool ask = false;
     for (auto& h : deferred_)  // delivered by the stream meanwhile: no barrier needed (dropped)

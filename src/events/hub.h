@@ -76,8 +76,8 @@ class Hub {
   bool WaitForDaemon();  // false when stopping
   bool PublishSync(const std::string& topic);
   static std::string SyncTopic(const std::string& token, uint64_t seq);
-  void
-  RunDeferred();  // releases held exits (deferred_, held_exits_) when due and past their barrier
+  // Releases held exits (deferred_, held_exits_) when due and past their barrier.
+  void RunDeferred();
 
   std::shared_ptr<remote::Connection> conn_;
   std::shared_ptr<TaskTracker> tracker_;

@@ -1,13 +1,11 @@
 // Events across containerd crashes: exits during the gap are reconciled, nothing is lost or
 // duplicated, and a Client can be destroyed while it waits to reconnect.
 // Each test runs its own daemon (Supervisor) under a short root in /tmp.
-#include <dirent.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <thread>
 

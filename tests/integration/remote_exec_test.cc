@@ -13,7 +13,6 @@ using lcdtest::ClientTest;
 using lcdtest::ExecSpec;
 using namespace std::chrono_literals;
 
-
 class ExecTest : public ClientTest {
  protected:
   void SetUp() override {

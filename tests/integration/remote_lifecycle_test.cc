@@ -62,23 +62,21 @@ TEST_F(ClientTest, InvalidIdsAreRefusedBeforeAnySyscall) {
 TEST_F(ClientTest, StartingARunningOrAStoppedTaskIsFailedPreconditionNamingTheState) {
   auto c = Create(lcdtest::UniqueId("restart"), {"sleep", "100"});
   auto task = c->NewTask(ctx_, "", false, nullptr);
+  // Start fails kFailedPrecondition with a message naming `state`.
+  auto start_refused = [&](const std::string& state) {
+    try {
+      task->Start(ctx_);
+      ADD_FAILURE() << "Start succeeded on a task that is " << state;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kFailedPrecondition) << e.what();
+      EXPECT_NE(e.message().find(state), std::string::npos) << e.what();
+    }
+  };
   task->Start(ctx_);
-  try {
-    task->Start(ctx_);
-    ADD_FAILURE() << "a second Start succeeded";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::kFailedPrecondition) << e.what();
-    EXPECT_NE(e.message().find("already started"), std::string::npos) << e.what();
-  }
+  start_refused("already started");
   task->Kill(ctx_, SIGKILL);
   task->Wait(ctx_);
-  try {
-    task->Start(ctx_);
-    ADD_FAILURE() << "Start of a stopped task succeeded";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::kFailedPrecondition) << e.what();
-    EXPECT_NE(e.message().find("stopped"), std::string::npos) << e.what();
-  }
+  start_refused("stopped");
   EXPECT_EQ(task->Delete(ctx_).exit_code, 137u);
   c->Delete(ctx_);
 }

@@ -12,6 +12,7 @@
 #include "events/hub.h"
 #include "events/tracker.h"
 #include "remote/connection.h"
+#include "test_util.h"
 
 using namespace libcontainerd;
 using namespace libcontainerd::events;
@@ -245,12 +246,7 @@ struct HubRig {
     return out;
   }
   bool WaitFor(const std::string& id, size_t n, std::chrono::milliseconds timeout) {
-    auto end = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < end) {
-      if (TypesOf(id).size() >= n) return true;
-      std::this_thread::sleep_for(5ms);
-    }
-    return TypesOf(id).size() >= n;
+    return lcdtest::Eventually([&] { return TypesOf(id).size() >= n; }, timeout);
   }
 };
 }  // namespace
@@ -328,7 +324,7 @@ TEST(HubBarrier, AHeldExecExitWaitsForTheBarrierWhenExecStartedNeverComes) {
   EXPECT_EQ(r.TypesOf("c"), (std::vector<EventType>{EventType::kExecAdded}))
       << "the exit must wait";
   EXPECT_EQ(published.load(), 1);
-  // An echo of an older barrier, or another token's, does not release it.
+  // An echo of an older barrier (here the subscription's confirmation) does not release it.
   r.hub->HandleSyncEcho("/libcontainerd-sync/tok/0");
   std::this_thread::sleep_for(100ms);
   EXPECT_EQ(r.TypesOf("c").size(), 1u);
