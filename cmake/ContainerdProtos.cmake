@@ -15,6 +15,11 @@ set(LCD_PROTO_FILES
   ${LCD_CTRD}/api/services/containers/v1/containers.proto
   ${LCD_CTRD}/api/services/tasks/v1/tasks.proto
   ${LCD_CTRD}/api/services/events/v1/events.proto
+  ${LCD_CTRD}/api/services/content/v1/content.proto
+  ${LCD_CTRD}/api/services/images/v1/images.proto
+  ${LCD_CTRD}/api/services/snapshots/v1/snapshots.proto
+  ${LCD_CTRD}/api/services/diff/v1/diff.proto
+  ${LCD_CTRD}/api/services/leases/v1/leases.proto
   ${LCD_CTRD}/api/events/task.proto
   ${LCD_CTRD}/runtime/v2/runc/options/oci.proto
   github.com/containerd/cgroups/stats/v1/metrics.proto
@@ -27,6 +32,11 @@ set(LCD_GRPC_FILES
   ${LCD_CTRD}/api/services/containers/v1/containers.proto
   ${LCD_CTRD}/api/services/tasks/v1/tasks.proto
   ${LCD_CTRD}/api/services/events/v1/events.proto
+  ${LCD_CTRD}/api/services/content/v1/content.proto
+  ${LCD_CTRD}/api/services/images/v1/images.proto
+  ${LCD_CTRD}/api/services/snapshots/v1/snapshots.proto
+  ${LCD_CTRD}/api/services/diff/v1/diff.proto
+  ${LCD_CTRD}/api/services/leases/v1/leases.proto
   grpc/health/v1/health.proto
 )
 set(LCD_HEALTH_SRC "${LCD_GOCODE}/google.golang.org/grpc/debian/missing-sources/grpc/grpc-proto/master/grpc/health/v1/health.proto")

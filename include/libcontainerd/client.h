@@ -24,6 +24,10 @@
 
 namespace libcontainerd {
 
+namespace images {
+class ImageService;
+}
+
 namespace oci {
 struct Spec;
 struct Process;
@@ -45,8 +49,8 @@ class Backend {
 
 // Options of the runc shim (io.containerd.runc.v2), containerd's runc Options as a value.
 struct RuncOptions {
-  std::string binary_name;      // OCI runtime binary ("runc" when empty)
-  std::string root;             // runtime state root; empty: the Client's default
+  std::string binary_name;  // OCI runtime binary ("runc" when empty)
+  std::string root;         // runtime state root; empty: the Client's default
   bool systemd_cgroup = false;
   bool no_pivot_root = false;
   bool no_new_keyring = false;
@@ -61,6 +65,15 @@ struct RuncOptions {
 // Extra options of Client::NewContainer.
 struct ContainerOptions {
   std::map<std::string, std::string> labels;
+  // A container from an image: the library unpacks the image (if needed), prepares a writable
+  // snapshot on its top layer in `snapshotter` under `snapshot_key`, records image, snapshotter
+  // and key with the container (containerd's GC root for the snapshot), and passes the
+  // snapshot's mounts as the task's root file system. The spec's root.path must then be
+  // relative ("rootfs", as oci::SpecFromImage makes it). Container::Delete removes the
+  // snapshot. Empty image: the spec's root.path is used as it is.
+  std::string image;
+  std::string snapshotter;   // empty: "overlayfs"
+  std::string snapshot_key;  // empty: the container id
 };
 
 class Process {
@@ -114,6 +127,8 @@ class Container {
   virtual oci::Spec Spec(const Context& ctx) = 0;
   // Labels stored with the container.
   virtual std::map<std::string, std::string> Labels(const Context& ctx) = 0;
+  // The image the container was created from ("" when none), as recorded with it.
+  virtual std::string Image(const Context& ctx) = 0;
   // Creates the task (not started). checkpoint_dir non-empty restores from it. With a null
   // attach_stdio the process's stdio is /dev/null.
   virtual std::shared_ptr<Task> NewTask(const Context& ctx, const std::string& checkpoint_dir,
@@ -145,6 +160,9 @@ class Client {
   // result (not an error).
   virtual std::map<std::string, Stats> StatsMany(const Context& ctx,
                                                  const std::vector<std::string>& container_ids) = 0;
+  // The image store of the client's namespace (images.h). Backends without one throw
+  // Error{kNotImplemented}.
+  virtual std::shared_ptr<images::ImageService> Images();
 };
 
 }  // namespace libcontainerd

@@ -22,7 +22,8 @@ SpecFacts SpecFacts::Of(const oci::Spec& spec) {
   return f;
 }
 
-RemoteContainer::RemoteContainer(std::shared_ptr<Connection> conn, const containers_v1::Container& record,
+RemoteContainer::RemoteContainer(std::shared_ptr<Connection> conn,
+                                 const containers_v1::Container& record,
                                  std::optional<SpecFacts> facts)
     : conn_(std::move(conn)),
       id_(record.id()),
@@ -41,15 +42,20 @@ containers_v1::Container RemoteContainer::Fetch(const Context& ctx) {
   return GetContainerRecord(*conn_, ctx, id_, "Containers.Get");
 }
 
-oci::Spec RemoteContainer::Spec(const Context& ctx) { return oci::DecodeSpec(Fetch(ctx).spec().value()); }
+oci::Spec RemoteContainer::Spec(const Context& ctx) {
+  return oci::DecodeSpec(Fetch(ctx).spec().value());
+}
 
 std::map<std::string, std::string> RemoteContainer::Labels(const Context& ctx) {
   auto c = Fetch(ctx);
   return {c.labels().begin(), c.labels().end()};
 }
 
-std::shared_ptr<Task> RemoteContainer::NewTask(const Context& ctx, const std::string& checkpoint_dir,
-                                               bool with_stdin, StdioCallback attach_stdio) {
+std::string RemoteContainer::Image(const Context& ctx) { return Fetch(ctx).image(); }
+
+std::shared_ptr<Task> RemoteContainer::NewTask(const Context& ctx,
+                                               const std::string& checkpoint_dir, bool with_stdin,
+                                               StdioCallback attach_stdio) {
   ErrorContext ectx{.op = "NewTask", .container_id = id_};
   const SpecFacts& facts = Facts();
   const bool terminal = facts.terminal;
@@ -60,13 +66,16 @@ std::shared_ptr<Task> RemoteContainer::NewTask(const Context& ctx, const std::st
     if (::stat(root.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
       ectx.path = root;
       throw Error(ErrorKind::kNotFound,
-                  "rootfs " + root + " does not exist or is not a directory: prepare it before starting the task",
+                  "rootfs " + root +
+                      " does not exist or is not a directory: prepare it before starting the task",
                   ectx);
     }
   }
   if (terminal && !attach_stdio)
-    throw Error(ErrorKind::kInvalidArgument,
-                "the spec asks for a terminal (process.terminal): pass a StdioCallback to receive it", ectx);
+    throw Error(
+        ErrorKind::kInvalidArgument,
+        "the spec asks for a terminal (process.terminal): pass a StdioCallback to receive it",
+        ectx);
   if (!checkpoint_dir.empty() && checkpoint_dir[0] != '/') {
     ectx.path = checkpoint_dir;
     throw Error(ErrorKind::kInvalidArgument, "checkpoint directory must be an absolute path", ectx);
@@ -96,7 +105,9 @@ std::shared_ptr<Task> RemoteContainer::NewTask(const Context& ctx, const std::st
       if (ClearHalfCreatedTask(ctx)) {
         retry.emplace(*conn_, ctx, "Tasks.Create");
         s = conn_->tasks().Create(retry->get(), req, &resp);
-        if (!s.ok()) Log(LogLevel::kInfo, "container " + id_ + ": create after clearing failed: " + s.error_message());
+        if (!s.ok())
+          Log(LogLevel::kInfo,
+              "container " + id_ + ": create after clearing failed: " + s.error_message());
       }
     } catch (...) {
       core->ReleaseIO(true);
@@ -134,8 +145,9 @@ bool RemoteContainer::ClearHalfCreatedTask(const Context& ctx) {
   }
   if (auto* t = conn_->tracker()) t->ReplacingTask(id_);  // its exit is not a task's of ours
   DeleteHalfCreatedTask(ctx);
-  Log(LogLevel::kInfo, "container " + id_ + ": removed a task left half-created by an interrupted create; "
-                       "creating it again");
+  Log(LogLevel::kInfo, "container " + id_ +
+                           ": removed a task left half-created by an interrupted create; "
+                           "creating it again");
   return true;
 }
 
@@ -188,7 +200,8 @@ std::shared_ptr<Task> RemoteContainer::AttachTask(const Context& ctx, StdioCallb
     // The FIFO directory is ours to remove on Delete when it lives in our state dir.
     std::string dir;
     const std::string mine = conn_->ContainerStateDir(id_) + "/";
-    if (p.stdout().starts_with(mine)) dir = std::filesystem::path(p.stdout()).parent_path().string();
+    if (p.stdout().starts_with(mine))
+      dir = std::filesystem::path(p.stdout()).parent_path().string();
     core->SetIO(std::move(fifos), std::move(io), std::move(dir));
   }
   if (FromProtoStatus(p.status()) != Status::kCreated) core->MarkStarted();

@@ -32,6 +32,7 @@ class RemoteContainer final : public Container {
   const std::string& ID() const override { return id_; }
   oci::Spec Spec(const Context& ctx) override;
   std::map<std::string, std::string> Labels(const Context& ctx) override;
+  std::string Image(const Context& ctx) override;
   std::shared_ptr<Task> NewTask(const Context& ctx, const std::string& checkpoint_dir,
                                 bool with_stdin, StdioCallback attach_stdio) override;
   std::shared_ptr<Task> GetTask(const Context& ctx) override;
