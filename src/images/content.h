@@ -85,6 +85,9 @@ class Lease {
   Lease& operator=(const Lease&) = delete;
   const std::string& id() const { return id_; }
   void Release(const Context& ctx);
+  // Leaves the lease to expire by itself (what it holds stays until then): for a pull cut short
+  // by an unreachable registry, so that running it again reuses the finished blobs.
+  void Keep() { released_ = true; }
 
  private:
   std::shared_ptr<remote::Connection> conn_;
