@@ -4,6 +4,7 @@
 // atomically through a rename); different directories are independent.
 #pragma once
 
+#include <ostream>
 #include <string>
 
 namespace libcontainerd {
@@ -18,6 +19,16 @@ struct RootfsOptions {
 // busybox is missing (saying to install busybox-static), Error{kInvalidArgument} for a
 // relative dir, Error{kUnknown} with errno on I/O failure; leaves no partial dir behind.
 void BuildBusyboxRootfs(const std::string& dir, const RootfsOptions& options = {});
+
+// The built-in busybox image's name (lcctl's default image, the demo's).
+inline constexpr const char* kBusyboxImage = "localhost/libcontainerd/busybox:latest";
+
+// Writes an OCI image layout archive (ImageService::Import reads it) of one image named `name`:
+// a single uncompressed layer with the tree BuildBusyboxRootfs makes, config Cmd ["sh"], Env
+// PATH, for this machine's platform. Reproducible: the same busybox gives the same digests
+// (fixed owners and times, sorted entries). Throws as BuildBusyboxRootfs.
+void WriteBusyboxImage(std::ostream& out, const std::string& name = kBusyboxImage,
+                       const RootfsOptions& options = {});
 
 // Where lcctl and the examples look for the default rootfs.
 inline constexpr const char* kDefaultRootfs = "/var/lib/libcontainerd/rootfs/busybox";
