@@ -59,6 +59,9 @@ struct TestLayer {
   std::map<std::string, std::string> symlinks;  // path -> target
   std::vector<std::string> whiteouts;           // paths deleted from lower layers (.wh.<name>)
   std::vector<std::string> opaque_dirs;  // directories whose lower content is hidden (.wh..wh..opq)
+  // Permission bits overriding the defaults (files 0644, or 0755 when they start "#!"; dirs
+  // 0755; parents of listed paths are added as 0755 dirs), e.g. {"tmp", 01777}.
+  std::map<std::string, int> modes;
   Compression compression = Compression::kGzip;
 };
 
@@ -109,7 +112,8 @@ class OciLayoutBuilder {
   std::shared_ptr<Impl> impl_;
 };
 
-// Runs a command line with /bin/sh, returns its exit code; output captured into *out when given.
+// Runs a command line with /bin/sh, returns its exit code (128 + signal when killed); its
+// standard output captured into *out when given (stderr passes through: add 2>&1 to keep it).
 int Sh(const std::string& command, std::string* out = nullptr);
 
 }  // namespace lcdtest
