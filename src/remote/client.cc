@@ -165,6 +165,11 @@ std::shared_ptr<Connection> Connect(const ClientOptions& options) {
   stubs.tasks = tasks_v1::Tasks::NewStub(channel);
   stubs.version = version_v1::Version::NewStub(channel);
   stubs.events = events_v1::Events::NewStub(channel);
+  stubs.content = content_v1::Content::NewStub(channel);
+  stubs.images = images_v1::Images::NewStub(channel);
+  stubs.snapshots = snapshots_v1::Snapshots::NewStub(channel);
+  stubs.diff = diff_v1::Diff::NewStub(channel);
+  stubs.leases = leases_v1::Leases::NewStub(channel);
   ClientOptions opts = options;
   opts.address = path;
   return std::make_shared<Connection>(std::move(opts), std::move(channel), std::move(stubs));

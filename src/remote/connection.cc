@@ -39,6 +39,10 @@ Rpc::Rpc(const Connection& conn, const Context& ctx, const char* op) : ctx_(ctx)
   cancel_reg_ = ctx.OnCancel([this] { grpc_.TryCancel(); });
 }
 
+void Rpc::SetLease(const std::string& lease) {
+  if (!lease.empty()) grpc_.AddMetadata("containerd-lease", lease);
+}
+
 void Rpc::Fail(const grpc::Status& s, ErrorContext ectx) const {
   ectx.op = op_;
   if (s.error_code() == grpc::StatusCode::CANCELLED && !ctx_.cancelled()) {

@@ -11,7 +11,12 @@
 #include <string>
 
 #include "github.com/containerd/containerd/api/services/containers/v1/containers.grpc.pb.h"
+#include "github.com/containerd/containerd/api/services/content/v1/content.grpc.pb.h"
+#include "github.com/containerd/containerd/api/services/diff/v1/diff.grpc.pb.h"
 #include "github.com/containerd/containerd/api/services/events/v1/events.grpc.pb.h"
+#include "github.com/containerd/containerd/api/services/images/v1/images.grpc.pb.h"
+#include "github.com/containerd/containerd/api/services/leases/v1/leases.grpc.pb.h"
+#include "github.com/containerd/containerd/api/services/snapshots/v1/snapshots.grpc.pb.h"
 #include "github.com/containerd/containerd/api/services/tasks/v1/tasks.grpc.pb.h"
 #include "github.com/containerd/containerd/api/services/version/v1/version.grpc.pb.h"
 #include "libcontainerd/containerd.h"
@@ -29,6 +34,11 @@ namespace containers_v1 = ::containerd::services::containers::v1;
 namespace tasks_v1 = ::containerd::services::tasks::v1;
 namespace version_v1 = ::containerd::services::version::v1;
 namespace events_v1 = ::containerd::services::events::v1;
+namespace content_v1 = ::containerd::services::content::v1;
+namespace images_v1 = ::containerd::services::images::v1;
+namespace snapshots_v1 = ::containerd::services::snapshots::v1;
+namespace diff_v1 = ::containerd::services::diff::v1;
+namespace leases_v1 = ::containerd::services::leases::v1;
 
 // The seam unit tests fake: every RPC goes through these stub interfaces.
 struct Stubs {
@@ -36,6 +46,12 @@ struct Stubs {
   std::unique_ptr<tasks_v1::Tasks::StubInterface> tasks;
   std::unique_ptr<version_v1::Version::StubInterface> version;
   std::unique_ptr<events_v1::Events::StubInterface> events;
+  // The image services (may stay null in unit tests that do not use them).
+  std::unique_ptr<content_v1::Content::StubInterface> content;
+  std::unique_ptr<images_v1::Images::StubInterface> images;
+  std::unique_ptr<snapshots_v1::Snapshots::StubInterface> snapshots;
+  std::unique_ptr<diff_v1::Diff::StubInterface> diff;
+  std::unique_ptr<leases_v1::Leases::StubInterface> leases;
 };
 
 class Connection {
@@ -49,6 +65,11 @@ class Connection {
   tasks_v1::Tasks::StubInterface& tasks() { return *stubs_.tasks; }
   version_v1::Version::StubInterface& version() { return *stubs_.version; }
   events_v1::Events::StubInterface& events() { return *stubs_.events; }
+  content_v1::Content::StubInterface& content() { return *stubs_.content; }
+  images_v1::Images::StubInterface& images() { return *stubs_.images; }
+  snapshots_v1::Snapshots::StubInterface& snapshots() { return *stubs_.snapshots; }
+  diff_v1::Diff::StubInterface& diff() { return *stubs_.diff; }
+  leases_v1::Leases::StubInterface& leases() { return *stubs_.leases; }
 
   // Directory of our FIFO sets for a container: <state_dir>/<ns>/<id>.
   std::string ContainerStateDir(const std::string& container_id) const;
@@ -100,6 +121,10 @@ class Rpc {
   Rpc& operator=(const Rpc&) = delete;
 
   grpc::ClientContext* get() { return &grpc_; }
+  // Makes the call under the containerd lease `lease` (gRPC metadata "containerd-lease"), so
+  // what it creates is held by the lease until the lease is deleted. An empty lease does
+  // nothing. Must be called before the call is started (before get() is passed to a stub).
+  void SetLease(const std::string& lease);
   // Maps a failed status to an Error with this call's op and the given ids.
   [[noreturn]] void Fail(const grpc::Status& s, ErrorContext ectx) const;
   void Check(const grpc::Status& s, ErrorContext ectx) const {
