@@ -263,7 +263,7 @@ struct LocalRegistry::Impl {
   }
 
   void Start() {
-    if (pid > 0) return;
+    if (Running()) return;
     int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (log < 0) throw std::runtime_error("cannot open " + log_path + ": " + std::strerror(errno));
     int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -386,6 +386,12 @@ void LocalRegistry::Push(const std::string& oci_dir, const std::string& layout_t
     throw std::runtime_error("skopeo copy to " + impl_->host + "/" + repo_tag + " failed (exit " +
                              std::to_string(rc) + "):\n" + out);
 }
+
+const std::string& LocalRegistry::log_path() const { return impl_->log_path; }
+std::string LocalRegistry::token_realm() const {
+  return impl_->tokens ? impl_->tokens->realm() : std::string();
+}
+int LocalRegistry::token_requests() const { return impl_->tokens ? impl_->tokens->requests() : 0; }
 
 std::string LocalRegistry::BlobDataPath(const std::string& digest) const {
   std::string hex = HexOf(digest);

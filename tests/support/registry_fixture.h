@@ -25,6 +25,11 @@ struct RegistryConfig {
 
 // A docker-registry process on 127.0.0.1:<free port>, stopped and its directory removed by the
 // destructor. Start/Stop may be called again (storage kept), for interruption tests.
+// kBearer: the token service (service "lcd-test-registry", issuer "lcd-test-token-issuer") runs
+// on a thread of this object for its whole life, across Stop/Start.
+// The registry process gets SIGKILL when the thread that started it exits (PR_SET_PDEATHSIG, so
+// a crashed test leaves none behind): construct and Start from a thread that outlives it.
+// Thread-safety: none; Stop/Start/Push from one thread at a time.
 class LocalRegistry {
  public:
   explicit LocalRegistry(RegistryConfig config = {});
@@ -43,6 +48,12 @@ class LocalRegistry {
   void Push(const std::string& oci_dir, const std::string& layout_tag, const std::string& repo_tag);
   // Path of a blob's data file in the storage (to tamper with it).
   std::string BlobDataPath(const std::string& digest) const;
+  // The registry's log (its access log lists every request).
+  const std::string& log_path() const;
+  // kBearer: the token service's URL (http://127.0.0.1:PORT/token) and the number of requests it
+  // answered so far; "" and 0 otherwise.
+  std::string token_realm() const;
+  int token_requests() const;
 
  private:
   struct Impl;
@@ -103,7 +114,8 @@ class OciLayoutBuilder {
   // The layout as a tar file (an "OCI archive").
   void WriteOciArchive(const std::string& tar_path) const;
   // A docker-archive (docker save format) of tag, written by skopeo, named as name_tag
-  // ("busybox:latest").
+  // ("busybox:latest"). skopeo writes the name fully qualified in manifest.json's RepoTags
+  // ("docker.io/library/busybox:latest"), where `docker save` writes "busybox:latest".
   void WriteDockerArchive(const std::string& tag, const std::string& tar_path,
                           const std::string& name_tag) const;
 
