@@ -337,5 +337,38 @@ TEST(RegistryFixture, OciAndDockerArchivesOfALayout) {
   EXPECT_EQ(1u, m[0]["Layers"].size());
 }
 
+TEST(RegistryFixture, PushAsDockerStoresDockerMediaTypes) {
+  ScratchDir scratch;
+  OciLayoutBuilder b(scratch.path() + "/layout");
+  TestImageConfig arm;
+  arm.architecture = "arm64";
+  std::string m1 = SmallImage(b, "v1");
+  TestLayer l;
+  l.files["arm.txt"] = "arm\n";
+  std::string m2 = b.AddImage({l}, arm, "");
+  b.AddIndex({m1, m2}, "multi");
+  LocalRegistry reg;
+  std::string digest = reg.PushAsDocker(b.dir(), "v1", "small:v1");
+  EXPECT_NE(m1, digest);
+  std::string out;
+  ASSERT_EQ(0, Sh("skopeo inspect --raw --tls-verify=false --no-creds docker://" + reg.host() +
+                      "/small@" + digest,
+                  &out))
+      << out;
+  json m = json::parse(out);
+  EXPECT_EQ("application/vnd.docker.distribution.manifest.v2+json", m["mediaType"]);
+  EXPECT_EQ("application/vnd.docker.image.rootfs.diff.tar.gzip", m["layers"][0]["mediaType"]);
+
+  std::string list = reg.PushAsDocker(b.dir(), "multi", "multi:latest");
+  ASSERT_EQ(0, Sh("skopeo inspect --raw --tls-verify=false --no-creds docker://" + reg.host() +
+                      "/multi@" + list,
+                  &out))
+      << out;
+  m = json::parse(out);
+  EXPECT_EQ("application/vnd.docker.distribution.manifest.list.v2+json", m["mediaType"]);
+  ASSERT_EQ(2u, m["manifests"].size());
+  EXPECT_EQ("arm64", m["manifests"][1]["platform"]["architecture"]);
+}
+
 }  // namespace
 }  // namespace lcdtest

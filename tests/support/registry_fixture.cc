@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -369,22 +370,50 @@ void LocalRegistry::Stop() { impl_->Stop(); }
 void LocalRegistry::Start() { impl_->Start(); }
 bool LocalRegistry::running() const { return impl_->Running(); }
 
-void LocalRegistry::Push(const std::string& oci_dir, const std::string& layout_tag,
-                         const std::string& repo_tag) {
-  std::string creds =
-      impl_->config.auth == RegistryAuth::kNone
-          ? "--dest-no-creds"
-          : "--dest-creds " + Quote(impl_->config.user + ":" + impl_->config.password);
+namespace {
+
+// skopeo copy oci:DIR:TAG docker://HOST/REPO_TAG with the registry's credentials and `flags`.
+void SkopeoPush(const std::string& host, const RegistryConfig& c, const std::string& oci_dir,
+                const std::string& layout_tag, const std::string& repo_tag,
+                const std::string& flags) {
+  std::string creds = c.auth == RegistryAuth::kNone
+                          ? "--dest-no-creds"
+                          : "--dest-creds " + Quote(c.user + ":" + c.password);
   std::string cmd =
-      "skopeo --insecure-policy copy --all --preserve-digests --retry-times 0 "
+      "skopeo --insecure-policy copy --all --retry-times 0 "
       "--dest-tls-verify=false " +
-      creds + " " + Quote("oci:" + oci_dir + ":" + layout_tag) + " " +
-      Quote("docker://" + impl_->host + "/" + repo_tag) + " 2>&1";
+      flags + " " + creds + " " + Quote("oci:" + oci_dir + ":" + layout_tag) + " " +
+      Quote("docker://" + host + "/" + repo_tag) + " 2>&1";
   std::string out;
   int rc = Sh(cmd, &out);
   if (rc != 0)
-    throw std::runtime_error("skopeo copy to " + impl_->host + "/" + repo_tag + " failed (exit " +
+    throw std::runtime_error("skopeo copy to " + host + "/" + repo_tag + " failed (exit " +
                              std::to_string(rc) + "):\n" + out);
+}
+
+}  // namespace
+
+void LocalRegistry::Push(const std::string& oci_dir, const std::string& layout_tag,
+                         const std::string& repo_tag) {
+  SkopeoPush(impl_->host, impl_->config, oci_dir, layout_tag, repo_tag, "--preserve-digests");
+}
+
+std::string LocalRegistry::PushAsDocker(const std::string& oci_dir, const std::string& layout_tag,
+                                        const std::string& repo_tag) {
+  std::string digest_file = impl_->dir + "/digest-" + RandomHex(8);
+  try {
+    SkopeoPush(impl_->host, impl_->config, oci_dir, layout_tag, repo_tag,
+               "--format v2s2 --digestfile " + Quote(digest_file));
+  } catch (...) {
+    std::error_code ec;
+    fs::remove(digest_file, ec);
+    throw;
+  }
+  std::string digest = ReadFile(digest_file);
+  fs::remove(digest_file);
+  while (!digest.empty() && std::isspace(static_cast<unsigned char>(digest.back())))
+    digest.pop_back();
+  return digest;
 }
 
 const std::string& LocalRegistry::log_path() const { return impl_->log_path; }

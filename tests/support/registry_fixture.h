@@ -46,6 +46,11 @@ class LocalRegistry {
   // Pushes an OCI layout's image (dir and tag as in `oci:DIR:TAG`) to host/repo:tag with skopeo
   // (any auth handled). Throws std::runtime_error with skopeo's output on failure.
   void Push(const std::string& oci_dir, const std::string& layout_tag, const std::string& repo_tag);
+  // Pushes as Push does, converted to Docker schema 2 media types (skopeo --format v2s2; gzip or
+  // uncompressed layers only, an index becomes a Docker manifest list); returns the digest of the
+  // manifest (or list) as the registry stores it, which differs from the layout's.
+  std::string PushAsDocker(const std::string& oci_dir, const std::string& layout_tag,
+                           const std::string& repo_tag);
   // Path of a blob's data file in the storage (to tamper with it).
   std::string BlobDataPath(const std::string& digest) const;
   // The registry's log (its access log lists every request).
