@@ -2,9 +2,13 @@
 // docker-registry, skopeo and the fixture's token service.
 #include "registry_fixture.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -133,6 +137,34 @@ TEST(RegistryFixture, StopAndStartKeepTheStorageAndThePort) {
   EXPECT_EQ("200", HttpCode("http://" + host +
                             "/v2/small/manifests/v1 -H 'Accept: "
                             "application/vnd.oci.image.manifest.v1+json'"));
+}
+
+TEST(RegistryFixture, StartOnATakenPortThrowsWithTheLogAndLeavesNoProcess) {
+  LocalRegistry reg;
+  std::string storage = reg.storage_dir();
+  int port = std::atoi(reg.host().substr(reg.host().find(':') + 1).c_str());
+  reg.Stop();
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  ASSERT_EQ(0, ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a));
+  ASSERT_EQ(0, ::listen(fd, 1));
+  try {
+    reg.Start();
+    ADD_FAILURE() << "Start succeeded on a taken port";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string::npos, std::string(e.what()).find("address already in use")) << e.what();
+  }
+  EXPECT_FALSE(reg.running());
+  EXPECT_EQ(0, RegistryProcesses(storage));
+  ::close(fd);
+  reg.Start();
+  EXPECT_TRUE(reg.running());
 }
 
 TEST(RegistryFixture, DestructorLeavesNoRegistryProcessAndNoDirectory) {
