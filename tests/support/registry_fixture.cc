@@ -237,7 +237,6 @@ struct LocalRegistry::Impl {
       case RegistryAuth::kNone:
         break;
       case RegistryAuth::kBasic: {
-        std::string out;
         std::string htpasswd = dir + "/htpasswd";
         if (Sh("htpasswd -Bbn " + Quote(config.user) + " " + Quote(config.password) + " > " +
                Quote(htpasswd)) != 0)
@@ -659,7 +658,6 @@ std::string OciLayoutBuilder::AddImage(const std::vector<TestLayer>& layers,
         digest = impl_->AdoptBlob(tar, media);
       } else {
         std::string cmd = l.compression == Compression::kGzip ? "gzip -n -c " : "zstd -q -c ";
-        std::string out;
         if (Sh(cmd + Quote(tar) + " > " + Quote(packed)) != 0)
           throw std::runtime_error("compressing a layer failed: " + cmd + tar);
         fs::remove(tar);
