@@ -167,6 +167,35 @@ int OnProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
   return 0;
 }
 
+// Runs the transfer on a multi handle so that a cancellation wakes it at once (the progress
+// callback alone runs only about once a second while a transfer stalls).
+CURLcode RunTransfer(const Context& ctx, CURL* h) {
+  CURLM* m = curl_multi_init();
+  if (m == nullptr) return curl_easy_perform(h);
+  struct MultiCleanup {
+    CURLM* m;
+    CURL* h;
+    ~MultiCleanup() {
+      curl_multi_remove_handle(m, h);
+      curl_multi_cleanup(m);
+    }
+  } cleanup{m, h};
+  curl_multi_add_handle(m, h);
+  auto registration = ctx.OnCancel([m] { curl_multi_wakeup(m); });
+  int running = 1;
+  while (true) {
+    if (curl_multi_perform(m, &running) != CURLM_OK) return CURLE_FAILED_INIT;
+    if (running == 0) break;
+    if (ctx.cancelled()) return CURLE_ABORTED_BY_CALLBACK;
+    if (auto d = ctx.deadline(); d && Context::Clock::now() >= *d) return CURLE_ABORTED_BY_CALLBACK;
+    if (curl_multi_poll(m, nullptr, 0, 100, nullptr) != CURLM_OK) return CURLE_FAILED_INIT;
+  }
+  int left = 0;
+  while (CURLMsg* msg = curl_multi_info_read(m, &left))
+    if (msg->msg == CURLMSG_DONE && msg->easy_handle == h) return msg->data.result;
+  return CURLE_FAILED_INIT;
+}
+
 // Performs one request (no redirects followed). Never throws for transport or HTTP failures:
 // the caller classifies them; rethrows a sink's exception and the context's cancellation.
 HttpResponse Perform(const Context& ctx, HttpRequest& req, const char* op) {
@@ -216,7 +245,7 @@ HttpResponse Perform(const Context& ctx, HttpRequest& req, const char* op) {
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(std::max<int64_t>(1, left.count())));
   }
 
-  resp.code = curl_easy_perform(h);
+  resp.code = RunTransfer(ctx, h);
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp.status);
   if (char* location = nullptr;
       curl_easy_getinfo(h, CURLINFO_REDIRECT_URL, &location) == CURLE_OK && location)

@@ -517,3 +517,26 @@ TEST(RegistryHttp, CancelledContextStopsAStalledTransfer) {
   release = true;
   canceller.join();
 }
+
+TEST(RegistryHttp, DeadlineStopsAStalledTransfer) {
+  std::atomic<bool> release{false};
+  ScriptedServer reg([&](const SeenRequest& r) -> std::string {
+    if (r.target == "/v2/") return Response(200, "{}");
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!release && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return Response(200, "late");
+  });
+  EmptyConfig cfg;
+  Registry registry(ParseReference(reg.host() + "/repo:t"), Fast(cfg));
+  auto t0 = std::chrono::steady_clock::now();
+  try {
+    registry.FetchBlob(Context::WithTimeout(std::chrono::milliseconds(300)), BlobDesc("late"), 0,
+                       [](std::string_view) {});
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kDeadlineExceeded) << e.what();
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+  release = true;
+}
