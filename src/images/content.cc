@@ -80,6 +80,7 @@ class RemoteWriter final : public ContentWriter {
     }
     rpc_->Check(s, {.path = ref_});
     offset_ = resp.offset();
+    digest_ = resp.digest();
   }
 
   ~RemoteWriter() override {
@@ -136,8 +137,9 @@ class RemoteWriter final : public ContentWriter {
     grpc::Status s = Exchange(req, &resp);
     if (s.ok()) s = Finish();
     if (s.ok()) return resp.digest().empty() ? expected : resp.digest();
-    if (s.error_code() == grpc::StatusCode::ALREADY_EXISTS && !expected.empty())
-      return Exists(ctx_, expected, labels);
+    if (s.error_code() == grpc::StatusCode::ALREADY_EXISTS &&
+        !(expected.empty() && digest_.empty()))
+      return Exists(ctx_, expected.empty() ? digest_ : expected, labels);
     if (s.error_code() == grpc::StatusCode::FAILED_PRECONDITION ||
         s.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
       // Wrong size or digest: the ingest holds bad data; remove it so nothing is left.

@@ -202,6 +202,9 @@ TEST_F(ImagesContent, WrittenBlobReadsBackWholeAndStreamed) {
   // Without an expected digest the store names it.
   std::string small = "no expectations";
   EXPECT_EQ(content.WriteBlob(ctx, "test-small", small), Sha256Digest(small));
+  EXPECT_EQ(content.WriteBlob(ctx, "test-small-again", small, "", {{"again", "yes"}}),
+            Sha256Digest(small));
+  EXPECT_EQ(content.Info(ctx, Sha256Digest(small))->labels.at("again"), "yes");
   content.Delete(ctx, digest);
   EXPECT_FALSE(content.Info(ctx, digest).has_value());
   EXPECT_EQ(KindOf([&] { content.ReadAll(ctx, digest); }), ErrorKind::kNotFound);
@@ -268,6 +271,15 @@ TEST_F(ImagesContent, WrongExpectedDigestFailsNamingItAndLeavesNothing) {
   }
   EXPECT_FALSE(content.Info(ctx, actual).has_value());
   EXPECT_FALSE(HasIngest(ref));
+
+  // A wrong size only containerd's commit sees: refused the same way, the ingest removed.
+  const std::string sized = "layer-sized-" + actual;
+  auto ws = content.OpenWriter(ctx, sized, 0, "");
+  ws->Write(data);
+  EXPECT_EQ(KindOf([&] { ws->Commit(static_cast<int64_t>(data.size()) + 1, ""); }),
+            ErrorKind::kFailedPrecondition);
+  EXPECT_FALSE(content.Info(ctx, actual).has_value());
+  EXPECT_FALSE(HasIngest(sized));
 }
 
 TEST_F(ImagesContent, LabelsAreSetAndRemoved) {
