@@ -256,6 +256,22 @@ void PrintJson(const nlohmann::json& j) {
   std::fflush(stdout);
 }
 
+std::string HumanSize(int64_t bytes) {
+  static const char* units[] = {"B", "kB", "MB", "GB", "TB", "PB"};
+  double v = static_cast<double>(bytes);
+  int u = 0;
+  while (v >= 1000 && u < 5) {
+    v /= 1000;
+    ++u;
+  }
+  char buf[32];
+  if (u == 0)
+    std::snprintf(buf, sizeof buf, "%lldB", static_cast<long long>(bytes));
+  else
+    std::snprintf(buf, sizeof buf, "%.3g%s", v, units[u]);
+  return buf;
+}
+
 // --- signals and the local terminal ---
 //
 // One thread owns the stop signals for the whole process: they are blocked in every thread

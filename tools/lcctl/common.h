@@ -6,18 +6,18 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "args.h"
 #include "libcontainerd/client.h"
-#include "libcontainerd/errors.h"
 #include "libcontainerd/containerd.h"
 #include "libcontainerd/containerd_inspect.h"
+#include "libcontainerd/errors.h"
+#include "libcontainerd/images.h"
 #include "libcontainerd/supervisor.h"
 
 namespace lcctl {
@@ -40,7 +40,7 @@ class ExitError : public std::runtime_error {
 inline constexpr const char* kDefaultRoot = "/run/lcd";
 
 struct Globals {
-  std::string address;        // empty: the managed containerd under root
+  std::string address;  // empty: the managed containerd under root
   std::string ns = "default";
   std::string root = kDefaultRoot;
   std::optional<std::chrono::milliseconds> timeout;
@@ -56,7 +56,9 @@ class Session {
 
   const Globals& globals() const { return g_; }
   // Must be called before the first client() to receive events.
-  void SetBackend(std::shared_ptr<libcontainerd::Backend> backend) { backend_ = std::move(backend); }
+  void SetBackend(std::shared_ptr<libcontainerd::Backend> backend) {
+    backend_ = std::move(backend);
+  }
   libcontainerd::Client& client();
   // Records and exec handles (a second connection to the same daemon).
   libcontainerd::ContainerdInspector& inspector();
@@ -99,13 +101,24 @@ std::vector<Command> ContainerCommands();
 std::vector<Command> TaskCommands();
 std::vector<Command> EventsCommands();
 std::vector<Command> StatsCommands();
+std::vector<Command> ImageCommands();
 
 // The flags shared by run and container create.
 std::vector<FlagSpec> ContainerSpecFlags();
-// Creates the container those flags describe (rootfs defaulted and built, spec, labels,
-// runtime); throws UsageError / Error.
-std::shared_ptr<libcontainerd::Container> CreateContainerFromFlags(Session& s, const std::string& id,
-                                                                   const std::vector<std::string>& cmd,
+// What the positionals of run and container create name: `IMAGE ID [CMD...]` (ctr's order),
+// `--rootfs DIR ID [CMD...]`, or `ID [CMD...]` (the built-in busybox image). The first
+// positional is an IMAGE when it cannot be a container id (it has '/', ':' or '@') or when an
+// image of that name exists in the namespace.
+struct ContainerTarget {
+  std::string image;  // empty with --rootfs (or a backend without images)
+  std::string id;
+  std::vector<std::string> cmd;
+};
+ContainerTarget ResolveContainerTarget(Session& s, const ParsedArgs& a);
+// Creates the container those flags describe (the image's spec with the flags over it, or the
+// --rootfs directory's; labels, runtime); throws UsageError / ExitError / Error.
+std::shared_ptr<libcontainerd::Container> CreateContainerFromFlags(Session& s,
+                                                                   const ContainerTarget& t,
                                                                    const ParsedArgs& a);
 
 // Positional helpers: exactly / at least n, else UsageError naming what is missing.
@@ -127,6 +140,19 @@ std::string FormatTime(libcontainerd::SystemTime t);
 // Prints a table with columns padded like tabwriter.
 void PrintTable(const std::vector<std::vector<std::string>>& rows);
 void PrintJson(const nlohmann::json& j);
+// docker's human sizes, decimal units: "512B", "1.23MB".
+std::string HumanSize(int64_t bytes);
+
+// Images (image.cc).
+// A parsed reference; a malformed one is a UsageError naming the part that is wrong.
+libcontainerd::images::Reference ParseImageRef(const std::string& ref);
+// "image REF not found in namespace NS: pull it with 'lcctl image pull REF' (...)".
+std::string ImageNotFound(Session& s, const std::string& ref);
+// Inspects an image; a missing one is ExitError(125, ImageNotFound).
+libcontainerd::images::Image InspectImage(Session& s, const std::string& ref);
+// Runs fn; when it fails with kNotFound because image `ref` does not exist, ExitError(125,
+// ImageNotFound) instead.
+void WithImageHint(Session& s, const std::string& ref, const std::function<void()>& fn);
 
 // Blocks SIGINT/TERM/HUP/QUIT/USR1/USR2/WINCH in every thread and starts the thread that
 // handles them. Call first in main, before any other thread exists.

@@ -11,11 +11,9 @@ namespace lcd = libcontainerd;
 namespace {
 
 int Create(Session& s, const ParsedArgs& a) {
-  NeedArgs(a, 1, SIZE_MAX, "container ID");
-  const std::string id = a.positionals[0];
-  std::vector<std::string> cmd(a.positionals.begin() + 1, a.positionals.end());
-  CreateContainerFromFlags(s, id, cmd, a);
-  if (s.globals().json) PrintJson({{"id", id}});
+  const ContainerTarget t = ResolveContainerTarget(s, a);
+  CreateContainerFromFlags(s, t, a);
+  if (s.globals().json) PrintJson({{"id", t.id}});
   return 0;
 }
 
@@ -37,7 +35,10 @@ int Ls(Session& s, const ParsedArgs& a) {
     nlohmann::json arr = nlohmann::json::array();
     for (const auto& r : records) {
       auto it = tasks.find(r.id);
-      nlohmann::json j = {{"id", r.id}, {"runtime", r.runtime}, {"labels", r.labels},
+      nlohmann::json j = {{"id", r.id},
+                          {"image", r.image},
+                          {"runtime", r.runtime},
+                          {"labels", r.labels},
                           {"created_at", FormatTime(r.created_at)}};
       if (it != tasks.end()) {
         j["status"] = std::string(lcd::ToString(it->second.status));
@@ -51,10 +52,11 @@ int Ls(Session& s, const ParsedArgs& a) {
     PrintJson(arr);
     return 0;
   }
-  std::vector<std::vector<std::string>> rows{{"CONTAINER", "RUNTIME", "STATUS"}};
+  std::vector<std::vector<std::string>> rows{{"CONTAINER", "IMAGE", "RUNTIME", "STATUS"}};
   for (const auto& r : records) {
     auto it = tasks.find(r.id);
-    rows.push_back({r.id, r.runtime, it == tasks.end() ? "no task" : std::string(lcd::ToString(it->second.status))});
+    rows.push_back({r.id, r.image.empty() ? "-" : r.image, r.runtime,
+                    it == tasks.end() ? "no task" : std::string(lcd::ToString(it->second.status))});
   }
   PrintTable(rows);
   return 0;
@@ -68,7 +70,9 @@ int Info(Session& s, const ParsedArgs& a) {
   try {
     r = s.inspector().GetContainer(s.Ctx(), id);
   } catch (const lcd::Error& e) {
-    if (lcd::IsNotFound(e)) throw ExitError(kExitFailure, "container " + id + " not found in namespace " + s.globals().ns);
+    if (lcd::IsNotFound(e))
+      throw ExitError(kExitFailure,
+                      "container " + id + " not found in namespace " + s.globals().ns);
     throw;
   }
   nlohmann::json j = {{"id", r.id},
@@ -81,7 +85,8 @@ int Info(Session& s, const ParsedArgs& a) {
   j["spec"] = nlohmann::json::parse(r.spec_json.empty() ? "null" : r.spec_json, nullptr, false);
   try {
     auto t = s.inspector().GetProcess(s.Ctx(), id, "");
-    j["task"] = {{"status", std::string(lcd::ToString(t.status))}, {"pid", t.pid}, {"terminal", t.terminal}};
+    j["task"] = {
+        {"status", std::string(lcd::ToString(t.status))}, {"pid", t.pid}, {"terminal", t.terminal}};
   } catch (const lcd::Error& e) {
     if (!lcd::IsNotFound(e)) throw;
     j["task"] = nullptr;
@@ -106,7 +111,8 @@ int Rm(Session& s, const ParsedArgs& a) {
       if (task) {
         if (!a.Has("force")) {
           auto st = task->GetStatus(s.Ctx());
-          throw ExitError(kExitFailure, "container " + id + " has a " + std::string(lcd::ToString(st)) +
+          throw ExitError(kExitFailure, "container " + id + " has a " +
+                                            std::string(lcd::ToString(st)) +
                                             " task: delete it first ('lcctl task delete -f " + id +
                                             "') or use 'lcctl container rm -f'");
         }
@@ -129,19 +135,33 @@ int Rm(Session& s, const ParsedArgs& a) {
 std::vector<Command> ContainerCommands() {
   auto create_flags = ContainerSpecFlags();
   return {
-      {"container create", "container create [flags] ID [CMD [ARG...]]",
-       "create a container (no task; start it with 'lcctl task start')",
-       "  lcctl container create --memory-limit 64m web1 httpd -f -p 8080\n  lcctl task start -d web1", create_flags,
-       1, Create},
-      {"container ls", "container ls [-q]", "list containers: CONTAINER RUNTIME STATUS",
+      {"container create", "container create [flags] [IMAGE] ID [CMD [ARG...]]",
+       "create a container from IMAGE (default: the built-in busybox image) or --rootfs DIR "
+       "(no task; start it with 'lcctl task start')",
+       "  lcctl container create --memory-limit 64m web1 httpd -f -p 8080\n"
+       "  lcctl container create 127.0.0.1:5000/app:1 app1\n  lcctl task start -d web1",
+       create_flags, 1, Create},
+      {"container ls",
+       "container ls [-q]",
+       "list containers: CONTAINER IMAGE RUNTIME STATUS",
        "  lcctl container ls\n  lcctl -n test container ls --json",
-       {{"quiet", 'q', false, "", "print only the ids"}}, SIZE_MAX, Ls},
-      {"container info", "container info ID", "print the container record with its spec as JSON",
-       "  lcctl container info web1 | jq .spec.process.args", {}, SIZE_MAX, Info},
-      {"container rm", "container rm [-f] ID...",
+       {{"quiet", 'q', false, "", "print only the ids"}},
+       SIZE_MAX,
+       Ls},
+      {"container info",
+       "container info ID",
+       "print the container record with its spec as JSON",
+       "  lcctl container info web1 | jq .spec.process.args",
+       {},
+       SIZE_MAX,
+       Info},
+      {"container rm",
+       "container rm [-f] ID...",
        "delete containers; one with a task is refused unless -f (which kills the task)",
        "  lcctl container rm web1\n  lcctl container rm -f web1 web2",
-       {{"force", 'f', false, "", "kill and delete the task first"}}, SIZE_MAX, Rm},
+       {{"force", 'f', false, "", "kill and delete the task first"}},
+       SIZE_MAX,
+       Rm},
   };
 }
 

@@ -1,7 +1,7 @@
 // lcctl: global flags, command dispatch, help and exit codes.
 #include <algorithm>
-#include <cstddef>
 #include <csignal>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -21,8 +21,10 @@ namespace {
 
 std::vector<FlagSpec> GlobalFlags() {
   return {
-      {"address", 'a', true, "ADDR", "containerd socket (env CONTAINERD_ADDRESS); default: the managed containerd"},
-      {"namespace", 'n', true, "NS", "containerd namespace (env CONTAINERD_NAMESPACE, default \"default\")"},
+      {"address", 'a', true, "ADDR",
+       "containerd socket (env CONTAINERD_ADDRESS); default: the managed containerd"},
+      {"namespace", 'n', true, "NS",
+       "containerd namespace (env CONTAINERD_NAMESPACE, default \"default\")"},
       {"root", 0, true, "DIR", "state root of the managed containerd (default /run/lcd)"},
       {"timeout", 0, true, "DURATION", "deadline of each call to the daemon (e.g. 10s, 500ms)"},
       {"json", 0, false, "", "machine-readable output for listing and info commands"},
@@ -50,16 +52,17 @@ std::vector<FlagSpec> MergeFlags(const std::vector<FlagSpec>& cmd) {
 
 const std::map<std::string, std::string>& GroupAliases() {
   static const std::map<std::string, std::string> m = {
-      {"containers", "container"}, {"c", "container"}, {"tasks", "task"}, {"t", "task"}};
+      {"containers", "container"}, {"c", "container"}, {"tasks", "task"}, {"t", "task"},
+      {"images", "image"},         {"i", "image"}};
   return m;
 }
 
-const std::vector<std::string> kGroups = {"container", "task", "daemon"};
+const std::vector<std::string> kGroups = {"container", "task", "image", "daemon"};
 
 std::vector<Command> AllCommands() {
   std::vector<Command> all;
   for (auto f : {VersionCommands, DaemonCommands, RunCommands, ContainerCommands, TaskCommands,
-                 EventsCommands, StatsCommands}) {
+                 EventsCommands, StatsCommands, ImageCommands}) {
     auto v = f();
     all.insert(all.end(), v.begin(), v.end());
   }
@@ -74,7 +77,8 @@ std::string MainHelp(const std::vector<Command>& cmds) {
       "on first use and leaving it running ('lcctl daemon stop' ends it).\n\nCommands:\n";
   std::size_t w = 0;
   for (const auto& c : cmds) w = std::max(w, c.name.size());
-  for (const auto& c : cmds) s += "  " + c.name + std::string(w + 3 - c.name.size(), ' ') + c.summary + "\n";
+  for (const auto& c : cmds)
+    s += "  " + c.name + std::string(w + 3 - c.name.size(), ' ') + c.summary + "\n";
   s += "\nGlobal flags:\n" + FormatFlags(GlobalFlags());
   s += "\nExit codes: 0 success; 125 lcctl failed; 126 the command cannot be run; 127 the command\n"
        "was not found; otherwise the container's (or exec'd process's) exit code.\n"
@@ -94,7 +98,8 @@ std::string CommandHelp(const Command& c) {
 std::string GroupHelp(const std::string& group, const std::vector<Command>& cmds) {
   std::string s = "Usage: lcctl " + group + " SUBCOMMAND [flags] [ARG...]\n\nSubcommands:\n";
   for (const auto& c : cmds)
-    if (c.name.rfind(group + " ", 0) == 0) s += "  " + c.name.substr(group.size() + 1) + "\t" + c.summary + "\n";
+    if (c.name.rfind(group + " ", 0) == 0)
+      s += "  " + c.name.substr(group.size() + 1) + "\t" + c.summary + "\n";
   s += "\nRun 'lcctl " + group + " SUBCOMMAND --help' for details.\n";
   return s;
 }
@@ -149,6 +154,8 @@ int Main(int argc, char** argv) {
       if (name == "container" && (sub == "list")) sub = "ls";
       if (name == "container" && (sub == "delete" || sub == "del" || sub == "remove")) sub = "rm";
       if (name == "task" && sub == "list") sub = "ls";
+      if (name == "image" && sub == "list") sub = "ls";
+      if (name == "image" && (sub == "remove" || sub == "delete" || sub == "del")) sub = "rm";
       if (name == "task" && (sub == "rm" || sub == "del")) sub = "delete";
       name += " " + sub;
       rest.erase(rest.begin() + static_cast<std::ptrdiff_t>(i));
@@ -176,7 +183,8 @@ int Main(int argc, char** argv) {
     if (std::string ns = pick("namespace", "CONTAINERD_NAMESPACE"); !ns.empty()) gl.ns = ns;
     CheckId(gl.ns, "namespace");
     if (std::string r = pick("root", nullptr); !r.empty()) gl.root = r;
-    if (std::string t = pick("timeout", nullptr); !t.empty()) gl.timeout = ParseDuration("timeout", t);
+    if (std::string t = pick("timeout", nullptr); !t.empty())
+      gl.timeout = ParseDuration("timeout", t);
     gl.json = a.Has("json") || g.Has("json");
     gl.debug = a.Has("debug") || g.Has("debug");
     if (gl.debug) {

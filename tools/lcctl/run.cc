@@ -8,11 +8,14 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <sstream>
 
 #include "common.h"
 #include "foreground.h"
 #include "libcontainerd/errors.h"
+#include "libcontainerd/images.h"
 #include "libcontainerd/oci/defaults.h"
+#include "libcontainerd/oci/image.h"
 #include "libcontainerd/rootfs.h"
 
 namespace lcctl {
@@ -22,11 +25,15 @@ namespace lcd = libcontainerd;
 std::vector<FlagSpec> ContainerSpecFlags() {
   return {
       {"rootfs", 0, true, "DIR",
-       std::string("root file system directory (default ") + lcd::kDefaultRootfs +
-           ", built on first use)"},
+       "use this root file system directory as it is (no IMAGE; shared by the containers "
+       "given it)"},
+      {"snapshotter", 0, true, "NAME",
+       "snapshotter of the container's snapshot (default overlayfs)"},
+      {"entrypoint", 0, true, "CMD",
+       "replace the image's entrypoint (\"\" clears it; drops its cmd)"},
       {"env", 'e', true, "K=V", "set an environment variable (repeatable)"},
-      {"cwd", 0, true, "DIR", "working directory in the container (default /)"},
-      {"user", 'u', true, "U[:G]", "user (name or uid) and optional group"},
+      {"cwd", 'w', true, "DIR", "working directory in the container (default: the image's, or /)"},
+      {"user", 'u', true, "U[:G]", "user (name or uid) and optional group (default: the image's)"},
       {"hostname", 0, true, "H", "host name of the container"},
       {"memory-limit", 0, true, "BYTES", "memory limit (bytes; k, m, g suffixes accepted)"},
       {"cpus", 0, true, "N", "CPUs the container may use (fractional: 0.5)"},
@@ -83,36 +90,95 @@ lcd::oci::Mount ParseMount(const std::string& v) {
 }
 
 std::string ResolveRootfs(const ParsedArgs& a) {
-  if (!a.Has("rootfs")) {
-    lcd::BuildBusyboxRootfs(lcd::kDefaultRootfs);
-    return lcd::kDefaultRootfs;
-  }
   std::string dir = a.Get("rootfs");
   struct stat st {};
   if (dir.empty() || ::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
     throw ExitError(kExitFailure, "rootfs \"" + dir + "\" does not exist or is not a directory " +
-                                      "(omit --rootfs to use the busybox rootfs)");
+                                      "(omit --rootfs to use the built-in busybox image)");
   char buf[PATH_MAX];
   if (::realpath(dir.c_str(), buf) == nullptr) return dir;
   return buf;
 }
 
+// The image service, or nullptr for a backend without one.
+std::shared_ptr<lcd::images::ImageService> ImagesOrNull(Session& s) {
+  try {
+    return s.client().Images();
+  } catch (const lcd::Error& e) {
+    if (e.kind() == lcd::ErrorKind::kNotImplemented) return nullptr;
+    throw;
+  }
+}
+
+// True when `name` is a bare word naming an image of the namespace.
+bool ImageExists(Session& s, lcd::images::ImageService& images, const std::string& name) {
+  try {
+    images.Inspect(s.Ctx(), name);
+    return true;
+  } catch (const lcd::Error& e) {
+    if (lcd::IsNotFound(e) || e.kind() == lcd::ErrorKind::kInvalidArgument) return false;
+    throw;
+  }
+}
+
+// The built-in busybox image, imported into the namespace on first use.
+lcd::images::Image BusyboxImage(Session& s, lcd::images::ImageService& images) {
+  try {
+    return images.Inspect(s.Ctx(), lcd::kBusyboxImage);
+  } catch (const lcd::Error& e) {
+    if (!lcd::IsNotFound(e)) throw;
+  }
+  std::stringstream archive;
+  lcd::WriteBusyboxImage(archive);
+  images.Import(s.Ctx(), archive);
+  return images.Inspect(s.Ctx(), lcd::kBusyboxImage);
+}
+
+// A user string names a user or group (rather than ids only).
+bool HasNames(const std::string& user) {
+  return user.find_first_not_of("0123456789:") != std::string::npos;
+}
+
+void CheckEnv(const std::vector<std::string>& env) {
+  for (const auto& e : env)
+    if (e.empty() || e[0] == '=')
+      throw UsageError("invalid --env \"" + e + "\": expected KEY=VALUE");
+}
+
 }  // namespace
 
-std::shared_ptr<lcd::Container> CreateContainerFromFlags(Session& s, const std::string& id,
-                                                         const std::vector<std::string>& cmd,
+ContainerTarget ResolveContainerTarget(Session& s, const ParsedArgs& a) {
+  NeedArgs(a, 1, SIZE_MAX, "container ID (IMAGE ID, or ID with --rootfs)");
+  const auto& p = a.positionals;
+  ContainerTarget t;
+  if (a.Has("rootfs")) {
+    t.id = p[0];
+    t.cmd.assign(p.begin() + 1, p.end());
+    return t;
+  }
+  bool image = p[0].find_first_of("/:@") != std::string::npos;
+  auto images = ImagesOrNull(s);
+  if (!image && images) image = ImageExists(s, *images, p[0]);
+  if (image) {
+    if (p.size() < 2) throw UsageError("missing container ID after IMAGE \"" + p[0] + "\"");
+    t.image = p[0];
+    t.id = p[1];
+    t.cmd.assign(p.begin() + 2, p.end());
+    return t;
+  }
+  t.image = images ? lcd::kBusyboxImage : "";
+  t.id = p[0];
+  t.cmd.assign(p.begin() + 1, p.end());
+  return t;
+}
+
+std::shared_ptr<lcd::Container> CreateContainerFromFlags(Session& s, const ContainerTarget& t,
                                                          const ParsedArgs& a) {
-  CheckId(id);
+  CheckId(t.id);
+  const std::string& id = t.id;
   lcd::oci::SpecOptions o;
   o.id = id;
   o.ns = s.globals().ns;
-  o.args = cmd.empty() ? std::vector<std::string>{"sh"} : cmd;
-  o.env = a.All("env");
-  for (const auto& e : o.env)
-    if (e.empty() || e[0] == '=')
-      throw UsageError("invalid --env \"" + e + "\": expected KEY=VALUE");
-  if (a.Has("cwd")) o.cwd = a.Get("cwd");
-  o.user = a.Get("user");
   o.hostname = a.Get("hostname");
   o.terminal = a.Has("tty");
   o.readonly_rootfs = a.Has("read-only");
@@ -120,6 +186,7 @@ std::shared_ptr<lcd::Container> CreateContainerFromFlags(Session& s, const std::
   if (a.Has("cpus")) o.cpus = ParsePositiveDouble("cpus", a.Get("cpus"));
   if (a.Has("pids-limit")) o.pids_limit = ParseInt("pids-limit", a.Get("pids-limit"), true);
   for (const auto& m : a.All("mount")) o.mounts.push_back(ParseMount(m));
+  CheckEnv(a.All("env"));
   lcd::ContainerOptions co;
   for (const auto& l : a.All("label")) {
     auto eq = l.find('=');
@@ -128,23 +195,60 @@ std::shared_ptr<lcd::Container> CreateContainerFromFlags(Session& s, const std::
   }
   lcd::RuncOptions ro;
   ro.binary_name = a.Get("runc-binary");
-  o.rootfs = ResolveRootfs(a);
-  lcd::oci::Spec spec = lcd::oci::DefaultSpec(o);
+  lcd::oci::Spec spec;
+  if (t.image.empty()) {
+    if (a.Has("entrypoint")) throw UsageError("--entrypoint needs an IMAGE (not --rootfs)");
+    if (a.Has("snapshotter")) throw UsageError("--snapshotter needs an IMAGE (not --rootfs)");
+    o.args = t.cmd.empty() ? std::vector<std::string>{"sh"} : t.cmd;
+    o.env = a.All("env");
+    if (a.Has("cwd")) o.cwd = a.Get("cwd");
+    o.user = a.Get("user");
+    if (a.Has("rootfs")) {
+      o.rootfs = ResolveRootfs(a);
+    } else {  // a backend without an image store: the busybox directory of old
+      lcd::BuildBusyboxRootfs(lcd::kDefaultRootfs);
+      o.rootfs = lcd::kDefaultRootfs;
+    }
+    spec = lcd::oci::DefaultSpec(o);
+  } else {
+    auto images = s.client().Images();
+    lcd::images::Image image =
+        t.image == lcd::kBusyboxImage ? BusyboxImage(s, *images) : InspectImage(s, t.image);
+    lcd::oci::ImageOverrides ov;
+    if (a.Has("entrypoint")) {
+      std::string e = a.Get("entrypoint");
+      ov.entrypoint = e.empty() ? std::vector<std::string>{} : std::vector<std::string>{e};
+    }
+    ov.cmd = t.cmd;
+    ov.env = a.All("env");
+    if (a.Has("cwd")) ov.working_dir = a.Get("cwd");
+    if (a.Has("user")) ov.user = a.Get("user");
+    const std::string user = ov.user ? *ov.user : image.config.user;
+    const std::string snapshotter = a.Get("snapshotter");
+    if (HasNames(user))
+      images->WithRootfs(
+          s.Ctx(), image.name,
+          [&](const std::string& dir) { spec = lcd::oci::SpecFromImage(image.config, ov, o, dir); },
+          snapshotter.empty() ? "overlayfs" : snapshotter);
+    else
+      spec = lcd::oci::SpecFromImage(image.config, ov, o);
+    co.image = image.name;
+    co.snapshotter = snapshotter;
+  }
   return s.client().NewContainer(s.Ctx(), id, spec, a.Get("runtime"), ro, co);
 }
 
 namespace {
 
 int Run(Session& s, const ParsedArgs& a) {
-  NeedArgs(a, 1, SIZE_MAX, "container ID");
-  const std::string id = a.positionals[0];
-  CheckId(id);
   const bool detach = a.Has("detach");
   const bool rm = a.Has("rm");
   if (detach && rm) throw UsageError("--rm cannot be used with -d/--detach");
-  std::vector<std::string> cmd(a.positionals.begin() + 1, a.positionals.end());
+  const ContainerTarget target = ResolveContainerTarget(s, a);
+  const std::string& id = target.id;
+  CheckId(id);
 
-  auto container = CreateContainerFromFlags(s, id, cmd, a);
+  auto container = CreateContainerFromFlags(s, target, a);
   // From here on a failure removes what this command created.
   try {
     if (detach) {
@@ -185,11 +289,14 @@ std::vector<Command> RunCommands() {
   flags.push_back({"rm", 0, false, "", "remove the container when it exits"});
   flags.push_back({"detach", 'd', false, "", "start it and return (prints the id)"});
   flags.push_back({"interactive", 'i', false, "", "copy lcctl's stdin to the container"});
-  return {{"run", "run [flags] ID [CMD [ARG...]]",
-           "create and run a container (default command: sh); exits with its exit code",
+  return {{"run", "run [flags] [IMAGE] ID [CMD [ARG...]]",
+           "create and run a container from IMAGE (default: the built-in busybox image) or "
+           "--rootfs DIR; exits with its exit code",
            "  lcctl run --rm hello echo hi\n"
+           "  lcctl image pull 127.0.0.1:5000/app:1 && lcctl run --rm 127.0.0.1:5000/app:1 app1\n"
            "  echo hi | lcctl run -i --rm cat1 cat\n"
            "  lcctl run -d --memory-limit 64m --env A=1 web1 httpd -f -p 8080\n"
+           "  lcctl run --rm --rootfs /srv/rootfs r1 /bin/true\n"
            "  lcctl run -t -i --rm shell sh",
            flags, 1, Run}};
 }
