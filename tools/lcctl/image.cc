@@ -369,17 +369,8 @@ int Rm(Session& s, const ParsedArgs& a) {
       std::string name = ParseImageRef(r).String();
       WithImageHint(s, r, [&] { images->Remove(s.Ctx(), name, o); });
       Write(stdout, name + "\n");
-    } catch (const UsageError& e) {
+    } catch (const std::exception& e) {  // one line per failed REF; the others still go
       Write(stderr, "lcctl: " + OneLine(e.what()) + "\n");
-      rc = kExitFailure;
-    } catch (const ExitError& e) {
-      Write(stderr, "lcctl: " + OneLine(e.what()) + "\n");
-      rc = kExitFailure;
-    } catch (const lcd::Error& e) {
-      std::string hint = e.kind() == lcd::ErrorKind::kFailedPrecondition
-                             ? " (remove its containers first, or use 'lcctl image rm -f')"
-                             : "";
-      Write(stderr, "lcctl: " + OneLine(e.what()) + hint + "\n");
       rc = kExitFailure;
     }
   }

@@ -130,7 +130,16 @@ lcd::images::Image BusyboxImage(Session& s, lcd::images::ImageService& images) {
   }
   std::stringstream archive;
   lcd::WriteBusyboxImage(archive);
-  images.Import(s.Ctx(), archive);
+  try {
+    images.Import(s.Ctx(), archive);
+  } catch (const lcd::Error&) {
+    // Another lcctl may have imported it at the same moment: then its record is there.
+    try {
+      return images.Inspect(s.Ctx(), lcd::kBusyboxImage);
+    } catch (const lcd::Error&) {
+    }
+    throw;
+  }
   return images.Inspect(s.Ctx(), lcd::kBusyboxImage);
 }
 
