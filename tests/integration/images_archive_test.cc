@@ -10,6 +10,7 @@
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <set>
 #include <sstream>
 #include <string>
@@ -51,6 +52,9 @@ class TarWriter {
     out_.append((512 - data.size() % 512) % 512, '\0');
   }
   void Symlink(const std::string& name, const std::string& target) { Header(name, '2', 0, target); }
+  void Hardlink(const std::string& name, const std::string& target) {
+    Header(name, '1', 0, target);
+  }
   std::string Finish() {
     out_.append(1024, '\0');
     return out_;
@@ -138,9 +142,10 @@ class ArchiveTest : public ::testing::Test {
 
   // Imports bytes expecting kInvalidArgument whose message has `needle`; then releases the
   // lease and waits for containerd's GC to drop every ingest of the namespace, and the blobs
-  // in `gone` (committed before the failure) with them.
+  // in `gone` (committed before the failure) with them. ingest_in_flight: the failure cut a
+  // write short, whose ingest must exist until the lease goes.
   void ExpectRefused(const std::string& bytes, const std::string& needle,
-                     const std::vector<std::string>& gone = {}) {
+                     const std::vector<std::string>& gone = {}, bool ingest_in_flight = false) {
     std::istringstream in(bytes);
     try {
       ReadImageArchive(Context::WithTimeout(60s), in, *a_->content);
@@ -149,6 +154,10 @@ class ArchiveTest : public ::testing::Test {
       EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument) << e.what();
       EXPECT_NE(e.message().find(needle), std::string::npos)
           << "message does not name " << needle << ": " << e.what();
+    }
+    // The check below means something: a write cut short leaves its ingest until the GC.
+    if (ingest_in_flight) {
+      EXPECT_EQ(a_->Ingests().size(), 1u);
     }
     a_->lease->Release(Context());
     EXPECT_TRUE(lcdtest::Eventually([&] { return a_->Ingests().empty(); }, 10s))
@@ -270,6 +279,47 @@ TEST_F(ArchiveTest, SkopeoDockerArchiveImportsAsSchema2ManifestOfItsBlobsNamedBy
   EXPECT_TRUE(a_->Ingests().empty());
 }
 
+TEST_F(ArchiveTest, DockerArchiveLayersReachedThroughLinksGetMediaTypesFromTheirMagic) {
+  const std::string gz = std::string("\x1f\x8b\x08", 3) + std::string(200, 'g');
+  const std::string zst = std::string("\x28\xb5\x2f\xfd", 4) + std::string(200, 'z');
+  const std::string tar = std::string(1024, '\0');
+  std::string config =
+      json({{"architecture", "amd64"},
+            {"os", "linux"},
+            {"rootfs",
+             {{"type", "layers"},
+              {"diff_ids", {Sha256Digest("1"), Sha256Digest("2"), Sha256Digest("3")}}}}})
+          .dump();
+  std::string hex = Sha256Digest(config).substr(7);
+  TarWriter t;
+  t.File("manifest.json", json::array({{{"Config", "./" + hex + ".json"},
+                                        {"RepoTags", {"localhost:5000/a/b:t1", "c"}},
+                                        {"Layers", {"s/layer.tar", "h/layer.tar", "p.tar"}}}})
+                              .dump());
+  t.File(hex + ".json", config);
+  t.File("gz.tar", gz);
+  t.Symlink("s/layer.tar", "../gz.tar");
+  t.File("zst.tar", zst);
+  t.Hardlink("h/layer.tar", "zst.tar");
+  t.File("p.tar", tar);
+  std::istringstream in(t.Finish());
+  auto images = ReadImageArchive(Context(), in, *a_->content);
+  ASSERT_EQ(images.size(), 2u);
+  EXPECT_EQ(images[0].name, "localhost:5000/a/b:t1");
+  EXPECT_EQ(images[1].name, "docker.io/library/c:latest");
+  EXPECT_EQ(images[0].target.digest, images[1].target.digest);
+  Manifest m = ParseManifest(a_->plain->ReadAll(Context(), images[0].target.digest), "manifest");
+  EXPECT_EQ(m.config.digest, "sha256:" + hex);
+  ASSERT_EQ(m.layers.size(), 3u);
+  EXPECT_EQ(m.layers[0].digest, Sha256Digest(gz));
+  EXPECT_EQ(m.layers[0].media_type, media::kDockerLayerGzip);
+  EXPECT_EQ(m.layers[1].digest, Sha256Digest(zst));
+  EXPECT_EQ(m.layers[1].media_type, media::kOciLayerZstd);
+  EXPECT_EQ(m.layers[2].digest, Sha256Digest(tar));
+  EXPECT_EQ(m.layers[2].media_type, media::kDockerLayer);
+  EXPECT_EQ(m.layers[2].size, 1024);
+}
+
 TEST_F(ArchiveTest, OciArchiveImportsEveryBlobWithItsDigestNamesAndGcLabels) {
   Built built = BuildOci();
   std::string tar = dir_ + "/oci.tar";
@@ -375,12 +425,20 @@ TEST_F(ArchiveTest, ExportImportedIntoAFreshNamespaceKeepsDigestsAndSkopeoReadsB
 }
 
 TEST_F(ArchiveTest, TruncatedArchiveIsInvalidNamingTheEntryAndLeavesNoIngest) {
-  Built built = BuildOci();
+  // A layer of fresh random bytes: containerd shares a blob another namespace already holds
+  // without an ingest of its own, and this test must see the cut write's ingest.
+  lcdtest::OciLayoutBuilder b(dir_ + "/layout");
+  std::mt19937_64 rng{std::random_device{}()};
+  std::string noise(256 << 10, '\0');
+  for (auto& c : noise) c = static_cast<char>(rng());
+  lcdtest::TestLayer random;
+  random.files["noise"] = noise;
+  random.compression = lcdtest::Compression::kNone;
+  std::string manifest = b.AddImage({random}, {}, "latest");
   std::string tar = dir_ + "/oci.tar";
-  built.b->WriteOciArchive(tar);
+  b.WriteOciArchive(tar);
   std::string bytes = Slurp(tar);
-  // Cut inside the busybox layer (the largest entry), after some of it was written.
-  Manifest m = ParseManifest(Slurp(built.b->BlobPath(built.amd64)), "m");
+  Manifest m = ParseManifest(Slurp(b.BlobPath(manifest)), "m");
   std::string layer_entry = "blobs/sha256/" + m.layers[0].digest.substr(7);
   std::string listing;
   ASSERT_EQ(lcdtest::Sh("tar -tvf " + tar + " -R", &listing), 0);
@@ -389,9 +447,11 @@ TEST_F(ArchiveTest, TruncatedArchiveIsInvalidNamingTheEntryAndLeavesNoIngest) {
   for (std::string l; std::getline(lines, l);)
     if (l.find(layer_entry) != std::string::npos) block = std::stoll(l.substr(6));
   ASSERT_GE(block, 0) << listing;
+  // Cut inside the layer's data, after some of it was written.
   int64_t cut = (block + 1) * 512 + m.layers[0].size / 2 + 7;
   ASSERT_LT(cut, static_cast<int64_t>(bytes.size()));
-  ExpectRefused(bytes.substr(0, cut), "truncated or not a tar archive (entry \"" + layer_entry);
+  ExpectRefused(bytes.substr(0, cut), "truncated or not a tar archive (entry \"" + layer_entry, {},
+                /*ingest_in_flight=*/true);
 }
 
 TEST_F(ArchiveTest, NotATarIsInvalid) {
