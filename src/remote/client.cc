@@ -9,6 +9,9 @@
 #include "cio/fifo.h"
 #include "events/hub.h"
 #include "events/tracker.h"
+#include "images/content.h"
+#include "images/service.h"
+#include "images/snapshots.h"
 #include "libcontainerd/containerd.h"
 #include "libcontainerd/log.h"
 #include "libcontainerd/oci/spec.h"
@@ -53,8 +56,9 @@ class ClientImpl final : public Client {
     return std::make_shared<RemoteContainer>(conn_, record);
   }
 
-  std::shared_ptr<Container> NewContainer(const Context& ctx, const std::string& id, const oci::Spec& spec,
-                                          const std::string& shim, const RuncOptions& runtime_options,
+  std::shared_ptr<Container> NewContainer(const Context& ctx, const std::string& id,
+                                          const oci::Spec& spec, const std::string& shim,
+                                          const RuncOptions& runtime_options,
                                           const ContainerOptions& options) override {
     ErrorContext ectx{.op = "NewContainer", .container_id = id};
     ValidateIdentifier("container id", id);
@@ -72,12 +76,55 @@ class ClientImpl final : public Client {
     c->mutable_runtime()->set_name(shim.empty() ? kDefaultRuntime : shim);
     SetAny(c->mutable_runtime()->mutable_options(), kRuncOptionsTypeURL, EncodeRuncOptions(ro));
     SetAny(c->mutable_spec(), kSpecTypeURL, oci::EncodeSpec(spec));
+    // A container from an image: its writable snapshot, prepared under a lease until the
+    // record (the snapshot's GC root from then on) exists.
+    std::optional<images::Lease> lease;
+    std::optional<images::Snapshots> snaps;
+    if (!options.image.empty()) {
+      if (spec.root && !spec.root->path.empty() && spec.root->path[0] == '/')
+        throw Error(ErrorKind::kInvalidArgument,
+                    "a container from an image needs a relative root.path (\"rootfs\", as "
+                    "oci::SpecFromImage "
+                    "makes it); " +
+                        spec.root->path + " would hide the image",
+                    ectx);
+      const std::string sn = options.snapshotter.empty() ? "overlayfs" : options.snapshotter;
+      const std::string key = options.snapshot_key.empty() ? id : options.snapshot_key;
+      lease.emplace(conn_, ctx, std::chrono::hours(1));
+      const images::UnpackedImage image =
+          images::UnpackImage(conn_, ctx, options.image, sn, lease->id());
+      snaps.emplace(conn_, sn, lease->id());
+      try {
+        snaps->Prepare(ctx, key, image.top);
+      } catch (const Error& e) {
+        if (e.kind() == ErrorKind::kAlreadyExists)
+          throw Error(
+              ErrorKind::kAlreadyExists,
+              "snapshot " + key + " exists already in " + sn + ": choose another snapshot key",
+              ectx);
+        throw;
+      }
+      c->set_image(image.name);
+      c->set_snapshotter(sn);
+      c->set_snapshot_key(key);
+    }
+    auto undo_snapshot = [&] {
+      if (!snaps) return;
+      try {
+        snaps->Remove(ctx, c->snapshot_key());
+      } catch (const Error& e) {
+        Log(LogLevel::kWarning, "NewContainer " + id + ": snapshot left to the GC: " + e.what());
+      }
+    };
     Rpc rpc(*conn_, ctx, "Containers.Create");
     containers_v1::CreateContainerResponse resp;
     grpc::Status s = conn_->containers().Create(rpc.get(), req, &resp);
+    if (!s.ok()) undo_snapshot();
     if (s.error_code() == grpc::StatusCode::ALREADY_EXISTS)
-      throw Error(ErrorKind::kAlreadyExists, "a container with this id exists in namespace " + conn_->ns(), ectx);
+      throw Error(ErrorKind::kAlreadyExists,
+                  "a container with this id exists in namespace " + conn_->ns(), ectx);
     rpc.Check(s, ectx);
+    if (lease) lease->Release(ctx);
     if (auto* t = conn_->tracker()) t->TrackContainer(id);
     return std::make_shared<RemoteContainer>(conn_, resp.container(), SpecFacts::Of(spec));
   }
@@ -92,19 +139,29 @@ class ClientImpl final : public Client {
     return ids;
   }
 
-  std::map<std::string, Stats> StatsMany(const Context& ctx, const std::vector<std::string>& ids) override {
+  std::map<std::string, Stats> StatsMany(const Context& ctx,
+                                         const std::vector<std::string>& ids) override {
     return FetchStats(*conn_, ctx, ids);
+  }
+
+  std::shared_ptr<images::ImageService> Images() override {
+    std::call_once(images_once_, [this] { images_ = images::NewImageService(conn_); });
+    return images_;
   }
 
  private:
   std::shared_ptr<Connection> conn_;
   std::unique_ptr<events::Hub> hub_;
+  std::once_flag images_once_;
+  std::shared_ptr<images::ImageService> images_;
 };
 
 std::string SocketPath(const std::string& address) {
   std::string p = address;
-  if (p.starts_with("unix://")) p = p.substr(7);
-  else if (p.starts_with("unix:")) p = p.substr(5);
+  if (p.starts_with("unix://"))
+    p = p.substr(7);
+  else if (p.starts_with("unix:"))
+    p = p.substr(5);
   return p;
 }
 
@@ -118,8 +175,10 @@ void RouteProtobufLogs() {
   std::call_once(once, [] {
     google::protobuf::SetLogHandler([](google::protobuf::LogLevel level, const char* file, int line,
                                        const std::string& message) {
-      LogLevel l = level >= google::protobuf::LOGLEVEL_ERROR ? LogLevel::kError : LogLevel::kWarning;
-      Log(l, "protobuf (" + std::string(file ? file : "?") + ":" + std::to_string(line) + "): " + message);
+      LogLevel l =
+          level >= google::protobuf::LOGLEVEL_ERROR ? LogLevel::kError : LogLevel::kWarning;
+      Log(l, "protobuf (" + std::string(file ? file : "?") + ":" + std::to_string(line) +
+                 "): " + message);
     });
   });
 }
@@ -131,20 +190,24 @@ std::shared_ptr<Connection> Connect(const ClientOptions& options) {
   ValidateIdentifier("namespace", options.ns);
   std::string path = SocketPath(options.address);
   if (path.empty() || path[0] != '/')
-    throw Error(ErrorKind::kInvalidArgument, "containerd address must be an absolute socket path", ectx);
+    throw Error(ErrorKind::kInvalidArgument, "containerd address must be an absolute socket path",
+                ectx);
   ectx.path = path;
   if (path.size() >= sizeof(sockaddr_un::sun_path))
     throw Error(ErrorKind::kInvalidArgument,
-                "socket path is " + std::to_string(path.size()) + " bytes, over the kernel's limit of " +
+                "socket path is " + std::to_string(path.size()) +
+                    " bytes, over the kernel's limit of " +
                     std::to_string(sizeof(sockaddr_un::sun_path) - 1) + ": use a shorter path",
                 ectx);
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0)
     throw Error(ErrorKind::kUnavailable,
-                "no containerd socket at " + path + ": is containerd running? (lcctl daemon start starts one)", ectx);
-  if (!S_ISSOCK(st.st_mode))
-    throw Error(ErrorKind::kUnavailable, path + " is not a unix socket: point the address at containerd's socket",
+                "no containerd socket at " + path +
+                    ": is containerd running? (lcctl daemon start starts one)",
                 ectx);
+  if (!S_ISSOCK(st.st_mode))
+    throw Error(ErrorKind::kUnavailable,
+                path + " is not a unix socket: point the address at containerd's socket", ectx);
   if (options.state_dir.empty() || options.state_dir[0] != '/')
     throw Error(ErrorKind::kInvalidArgument, "state_dir must be an absolute path",
                 {.op = ectx.op, .path = options.state_dir});
@@ -154,7 +217,8 @@ std::shared_ptr<Connection> Connect(const ClientOptions& options) {
   args.SetMaxSendMessageSize(16 << 20);
   // Each client has its own connection (no sharing of subchannels between clients).
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  auto channel = grpc::CreateCustomChannel("unix:" + path, grpc::InsecureChannelCredentials(), args);
+  auto channel =
+      grpc::CreateCustomChannel("unix:" + path, grpc::InsecureChannelCredentials(), args);
   if (!channel->WaitForConnected(std::chrono::system_clock::now() + options.connect_timeout))
     throw Error(ErrorKind::kUnavailable,
                 "containerd at " + path + " did not accept a connection within " +
@@ -175,7 +239,8 @@ std::shared_ptr<Connection> Connect(const ClientOptions& options) {
   return std::make_shared<Connection>(std::move(opts), std::move(channel), std::move(stubs));
 }
 
-std::shared_ptr<Client> MakeClient(std::shared_ptr<Connection> conn, std::shared_ptr<Backend> backend,
+std::shared_ptr<Client> MakeClient(std::shared_ptr<Connection> conn,
+                                   std::shared_ptr<Backend> backend,
                                    std::chrono::milliseconds timeout) {
   auto client = std::make_shared<ClientImpl>(std::move(conn));
   if (backend) client->StartEvents(std::move(backend), timeout);

@@ -7,6 +7,7 @@
 
 #include "cio/fifo.h"
 #include "events/tracker.h"
+#include "images/snapshots.h"
 #include "libcontainerd/log.h"
 #include "libcontainerd/oci/spec.h"
 #include "remote/convert.h"
@@ -29,6 +30,8 @@ RemoteContainer::RemoteContainer(std::shared_ptr<Connection> conn,
       id_(record.id()),
       spec_json_(record.spec().value()),
       runtime_options_(record.runtime().options().value()),
+      snapshotter_(record.snapshotter()),
+      snapshot_key_(record.snapshot_key()),
       facts_(std::move(facts)) {}
 
 const SpecFacts& RemoteContainer::Facts() {
@@ -96,6 +99,24 @@ std::shared_ptr<Task> RemoteContainer::NewTask(const Context& ctx,
     RuncOptions o = runtime_options_.empty() ? RuncOptions{} : DecodeRuncOptions(runtime_options_);
     o.criu_image_path = checkpoint_dir;
     SetAny(req.mutable_options(), kRuncOptionsTypeURL, EncodeRuncOptions(o));
+  }
+  if (!snapshot_key_.empty()) {
+    // The container's snapshot is its root file system (a container from an image).
+    std::vector<images::MountInfo> mounts;
+    try {
+      mounts = images::Snapshots(conn_, snapshotter_.empty() ? "overlayfs" : snapshotter_)
+                   .Mounts(ctx, snapshot_key_);
+    } catch (...) {
+      core->ReleaseIO(true);
+      throw;
+    }
+    for (const auto& m : mounts) {
+      auto* r = req.add_rootfs();
+      r->set_type(m.type);
+      r->set_source(m.source);
+      r->set_target(m.target);
+      for (const auto& o : m.options) r->add_options(o);
+    }
   }
   tasks_v1::CreateTaskResponse resp;
   grpc::Status s = conn_->tasks().Create(rpc.get(), req, &resp);
@@ -235,6 +256,16 @@ void RemoteContainer::Delete(const Context& ctx) {
   if (auto* t = conn_->tracker()) t->UntrackContainer(id_);
   std::error_code ec;
   std::filesystem::remove_all(conn_->ContainerStateDir(id_), ec);
+  if (!snapshot_key_.empty()) {
+    // Nothing holds the snapshot now: remove it at once (the GC would, later).
+    try {
+      images::Snapshots(conn_, snapshotter_.empty() ? "overlayfs" : snapshotter_)
+          .Remove(ctx, snapshot_key_);
+    } catch (const Error& e) {
+      Log(LogLevel::kWarning,
+          "container " + id_ + ": snapshot " + snapshot_key_ + " left to the GC: " + e.what());
+    }
+  }
 }
 
 }  // namespace libcontainerd::remote

@@ -53,6 +53,8 @@ class RemoteContainer final : public Container {
   std::string id_;
   std::string spec_json_;
   std::string runtime_options_;  // serialized containerd.runc.v1.Options ("" if none)
+  std::string snapshotter_;      // with snapshot_key_: the task's root file system
+  std::string snapshot_key_;
   std::once_flag facts_once_;
   std::optional<SpecFacts> facts_;
 };

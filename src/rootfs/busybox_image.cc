@@ -84,7 +84,7 @@ std::string LayerTar(const fs::path& root, time_t mtime) {
   std::ostringstream out;
   TarWriter tar(&out);
   for (const auto& p : paths) {
-    std::string rel = fs::relative(p, root).string();
+    std::string rel = p.lexically_relative(root).string();
     struct stat st {};
     if (::lstat(p.c_str(), &st) != 0) ThrowErrno(ErrorKind::kUnknown, errno, "lstat " + p.string());
     mode_t perm = st.st_mode & 07777;

@@ -47,6 +47,9 @@ TEST(BusyboxImage, ReproducibleOciLayoutNamingTheImage) {
       lcdtest::RunCommand(("tar -tvf " + (dir / "blobs/sha256" / layer_hex).string()).c_str());
   EXPECT_NE(listing.find("bin/busybox"), std::string::npos);
   EXPECT_NE(listing.find("etc/passwd"), std::string::npos);
+  // Applets are links to busybox, each under its own name.
+  EXPECT_NE(listing.find("bin/sh -> busybox"), std::string::npos) << listing.substr(0, 2000);
+  EXPECT_NE(listing.find("bin/echo -> busybox"), std::string::npos);
   EXPECT_EQ(listing.find(".libcontainerd-rootfs"), std::string::npos);
   fs::remove_all(dir);
 }
