@@ -6,10 +6,17 @@
 # Env:   LCD_BENCH_BUILD  build directory      (default <repo>/build-bench, Release)
 #        LCD_BENCH_ROOT   private daemon root  (default /run/lcdbench; stopped at the end)
 #        LCD_BENCH_ROOTFS busybox rootfs       (default /var/lib/libcontainerd/rootfs/busybox)
-#        LCD_BENCH_ONLY   comma list of benchmarks (lifecycle,exec,stats,events,throughput,rss)
+#        LCD_BENCH_ONLY   comma list of benchmarks (lifecycle,exec,stats,events,throughput,rss,
+#                         images); all but images when unset. `images` (issue 15) runs
+#                         bench/images_bench.sh on the same daemon: pull from a local registry
+#                         on 127.0.0.1 and import of a ~50 MB image (cold), lifecycle from an
+#                         image (warm), lcctl vs ctr (and skopeo for the pull): see that script
+#                         and RESULTS.md "Images". Example: LCD_BENCH_ONLY=images sudo bench/run.sh 20
 #        LCD_BENCH_NO_BUILD=1  measure the binaries already built (do not rebuild)
 # Prints the table (Markdown) and writes bench/results.json (every sample, in ns or kB);
 # the JSON lines of each measurement go to $LCD_BENCH_BUILD/bench-samples.jsonl.
+# The images benchmark prints its own table (also $LCD_BENCH_BUILD/bench-images-table.md) and
+# appends its JSON lines to the same bench-samples.jsonl; it does not touch bench/results.json.
 set -euo pipefail
 
 die() { echo "bench/run.sh: error: $*" >&2; exit 1; }
@@ -62,12 +69,37 @@ meta=(
   --meta "docker=$(command -v dockerd >/dev/null && echo installed || echo 'not run: no dockerd on this machine')"
   --meta "podman=$(command -v podman >/dev/null && echo installed || echo 'not run: not installed')"
 )
+# `images` is not a benchmark of lcd_bench: split it off (lcd_bench ignores unknown names, and
+# given none it would overwrite bench/results.json with nothing).
 only=()
-[[ -n ${LCD_BENCH_ONLY:-} ]] && only=(--only "$LCD_BENCH_ONLY")
+images=
+if [[ -n ${LCD_BENCH_ONLY:-} ]]; then
+  IFS=, read -ra wanted <<<"$LCD_BENCH_ONLY"
+  rest=
+  for b in "${wanted[@]}"; do
+    if [[ $b == images ]]; then images=1; else rest+=${rest:+,}$b; fi
+  done
+  if [[ -n $rest ]]; then only=(--only "$rest"); fi
+fi
 
-"$BENCH" run --daemon-root "$ROOT" --ns lcdbench --rootfs "$ROOTFS" --iters "$ITERS" \
-  --lcctl "${LCCTL:-}" --jsonl "$BUILD/bench-samples.jsonl" --results "$REPO/bench/results.json" \
-  --markdown "$BUILD/bench-table.md" "${meta[@]}" "${only[@]}"
+if [[ -z ${LCD_BENCH_ONLY:-} || ${#only[@]} -gt 0 ]]; then
+  "$BENCH" run --daemon-root "$ROOT" --ns lcdbench --rootfs "$ROOTFS" --iters "$ITERS" \
+    --lcctl "${LCCTL:-}" --jsonl "$BUILD/bench-samples.jsonl" --results "$REPO/bench/results.json" \
+    --markdown "$BUILD/bench-table.md" "${meta[@]}" "${only[@]}"
+else
+  : >"$BUILD/bench-samples.jsonl"  # a fresh file for this run, as lcd_bench makes it
+fi
+if [[ -n $images ]]; then
+  [[ -n ${LCCTL:-} ]] || die "the images benchmark needs lcctl, which does not build here"
+  echo
+  LCD_BENCH_BUILD=$BUILD LCD_BENCH_ROOT=$ROOT LCD_BENCH_KEEP_DAEMON=1 \
+    LCD_BENCH_COMMAND="LCD_BENCH_ONLY=$LCD_BENCH_ONLY bench/run.sh $ITERS" \
+    "$REPO/bench/images_bench.sh" "$ITERS"
+fi
 echo
 echo "load after the run: $(uptime)"
-echo "wrote $REPO/bench/results.json (samples: $BUILD/bench-samples.jsonl)"
+if [[ -z ${LCD_BENCH_ONLY:-} || ${#only[@]} -gt 0 ]]; then
+  echo "wrote $REPO/bench/results.json (samples: $BUILD/bench-samples.jsonl)"
+else
+  echo "samples: $BUILD/bench-samples.jsonl"
+fi
