@@ -200,6 +200,26 @@ TEST_F(ImagesTest, CtrSeesWhatTheLibraryPulledAndTheLibraryRunsWhatCtrPulled) {
   EXPECT_EQ(RunImage(ref2, {}), "from-image\n");
 }
 
+TEST_F(ImagesTest, AContainerCreatedByCtrFromAnImageStartsThroughTheLibrary) {
+  lcdtest::TestImageConfig cfg;
+  cfg.cmd = {"/bin/echo", "made-by-ctr"};
+  std::string ref = PushImage("ctrmade", {Busybox()}, cfg);
+  images_->Pull(ctx_, ref, {});
+  std::string id = lcdtest::UniqueId("ctrc");
+  std::string out = Ctr(ns_, "containers create " + ref + " " + id);
+  auto c = client_->LoadContainer(ctx_, id);
+  EXPECT_EQ(c->Image(ctx_), ref) << out;
+  auto captured = std::make_shared<cio::Captured>();
+  auto task = c->NewTask(ctx_, "", false, cio::Capture(captured));
+  task->Start(ctx_);
+  EXPECT_EQ(task->Wait(ctx_).exit_code, 0u);
+  task->Delete(ctx_);
+  EXPECT_EQ(captured->Out(), "made-by-ctr\n");
+  c->Delete(ctx_);
+  EXPECT_EQ(Ctr(ns_, "snapshots ls").find(id), std::string::npos)
+      << "the container's snapshot was left";
+}
+
 TEST_F(ImagesTest, RunFromImageAppliesItsConfigAndOverridesWin) {
   lcdtest::TestImageConfig cfg;
   cfg.entrypoint = {"/bin/sh", "-c"};
