@@ -24,6 +24,7 @@
 
 #include "harness.h"
 #include "registry_fixture.h"
+#include "run_program.h"
 
 #ifndef LCCTL_PATH
 #error "LCCTL_PATH must name the lcctl binary"
@@ -36,80 +37,14 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-struct Result {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
+using lcdtest::Describe;
+using lcdtest::Result;
 
-std::string Describe(const std::vector<std::string>& argv, const Result& r) {
-  std::string s = "command:";
-  for (const auto& a : argv) s += " " + a;
-  return s + "\nexit: " + std::to_string(r.code) + "\nstdout: " + r.out + "\nstderr: " + r.err;
-}
-
-// Runs argv (no shell) with stdin from `input` (or empty), collects stdout and stderr; killed
+// Runs argv (no shell) with stdin from `input` (or none), collects stdout and stderr; killed
 // after the timeout.
 Result Exec(const std::vector<std::string>& argv, const std::string& input = "",
             std::chrono::seconds timeout = std::chrono::seconds(120)) {
-  int out[2], err[2], in[2];
-  if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0 || pipe2(in, O_CLOEXEC) != 0)
-    return {};
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-  posix_spawn_file_actions_adddup2(&fa, err[1], 2);
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  pid_t pid = -1;
-  int rc = posix_spawnp(&pid, args[0], &fa, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  close(out[1]);
-  close(err[1]);
-  close(in[0]);
-  Result r;
-  if (rc != 0) {
-    close(out[0]);
-    close(err[0]);
-    close(in[1]);
-    r.err = "spawn failed";
-    return r;
-  }
-  if (!input.empty() && write(in[1], input.data(), input.size()) < 0) r.err = "[stdin write]";
-  close(in[1]);
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
-  int open = 2;
-  char buf[4096];
-  while (open > 0) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) {
-      kill(pid, SIGKILL);
-      r.err += "[test: killed after timeout]";
-      break;
-    }
-    if (poll(fds, 2, static_cast<int>(left.count())) < 0) break;
-    for (int i = 0; i < 2; ++i) {
-      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-      ssize_t n = read(fds[i].fd, buf, sizeof buf);
-      if (n <= 0) {
-        close(fds[i].fd);
-        fds[i].fd = -1;
-        --open;
-      } else {
-        (i == 0 ? r.out : r.err).append(buf, static_cast<size_t>(n));
-      }
-    }
-  }
-  for (auto& f : fds)
-    if (f.fd >= 0) close(f.fd);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return r;
+  return lcdtest::Collect(lcdtest::Spawn(argv, input.empty() ? nullptr : &input, {}), timeout);
 }
 
 std::vector<std::string> Lines(const std::string& s) {
@@ -166,7 +101,8 @@ TestImage BuildAppImage(lcdtest::OciLayoutBuilder& b, const std::string& tag) {
   cfg.labels = {{"lcd.test", "lcctl-image"}};
   TestImage t;
   t.manifest = b.AddImage({lcdtest::OciLayoutBuilder::BusyboxLayer(), app}, cfg, tag);
-  for (const auto& l : ReadJson(b.BlobPath(t.manifest))["layers"]) t.layers.push_back(l["digest"]);
+  const json manifest = ReadJson(b.BlobPath(t.manifest));  // kept alive for the loop
+  for (const auto& l : manifest["layers"]) t.layers.push_back(l["digest"]);
   return t;
 }
 
