@@ -6,6 +6,7 @@
 #include "images/pull.h"
 
 #include <atomic>
+#include <condition_variable>
 #include <exception>
 #include <mutex>
 #include <thread>
@@ -237,31 +238,53 @@ std::string PullUnderLease(const std::shared_ptr<remote::Connection>& conn, cons
                                                    ", which the library cannot unpack");
     Report(progress, ShortDigest(l.digest), "layer", ProgressState::kWaiting, 0, l.size);
   }
+  // The layers are fetched by up to max_concurrent_downloads threads while this thread unpacks
+  // each one as soon as it and those below it are in (as containerd's unpacker overlaps them).
   {
     std::atomic<size_t> next{0};
     std::atomic<bool> abort{false};
-    std::mutex err_mu;
+    std::mutex mu;
+    std::condition_variable cv;
+    std::vector<bool> fetched(manifest.layers.size(), false);
     std::exception_ptr first_error;
     auto worker = [&] {
       for (size_t i; (i = next.fetch_add(1)) < manifest.layers.size();) {
         if (abort.load()) return;
         try {
           FetchLayer(ctx, reg, content, manifest.layers[i], source, progress, abort);
+          std::lock_guard l(mu);
+          fetched[i] = true;
         } catch (...) {
-          std::lock_guard l(err_mu);
+          std::lock_guard l(mu);
           if (!first_error) first_error = std::current_exception();
           abort.store(true);
-          return;
         }
+        cv.notify_all();
+        if (abort.load()) return;
       }
     };
     size_t n = std::max(1, options.max_concurrent_downloads);
     n = std::min(n, manifest.layers.size());
     std::vector<std::jthread> threads;
-    for (size_t i = 1; i < n; ++i) threads.emplace_back(worker);
-    worker();
-    threads.clear();  // joins
-    if (first_error) std::rethrow_exception(first_error);
+    for (size_t i = 0; i < n; ++i) threads.emplace_back(worker);
+    auto wait_for = [&](size_t i) {
+      std::unique_lock l(mu);
+      cv.wait(l, [&] { return fetched[i] || first_error; });
+      if (first_error) std::rethrow_exception(first_error);
+    };
+    try {
+      if (!options.snapshotter.empty())
+        UnpackLayers(conn, ctx, content, options.snapshotter, manifest, config, progress, wait_for);
+      for (size_t i = 0; i < manifest.layers.size(); ++i) wait_for(i);
+    } catch (...) {
+      abort.store(true);
+      threads.clear();  // joins
+      std::lock_guard l(mu);
+      // A fetch failure is the cause; an unpack failure stands when every fetch went well.
+      if (first_error) std::rethrow_exception(first_error);
+      throw;
+    }
+    threads.clear();
   }
 
   // Parents after children, each labelled with its GC references.
@@ -280,8 +303,6 @@ std::string PullUnderLease(const std::shared_ptr<remote::Connection>& conn, cons
   }
 
   ImageStore(conn).Put(ctx, ImageRecord{.name = name, .target = root});
-  if (!options.snapshotter.empty())
-    UnpackLayers(conn, ctx, content, options.snapshotter, manifest, config, progress);
   return name;
 }
 }  // namespace

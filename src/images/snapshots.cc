@@ -194,7 +194,8 @@ Descriptor ApplyLayer(remote::Connection& conn, const Context& ctx, const Descri
 std::string UnpackLayers(const std::shared_ptr<remote::Connection>& conn, const Context& ctx,
                          ContentStore& content, const std::string& snapshotter,
                          const Manifest& manifest, const ConfigFile& config,
-                         const ProgressCallback& progress) {
+                         const ProgressCallback& progress,
+                         const std::function<void(size_t)>& wait_for_layer) {
   if (manifest.layers.size() != config.diff_ids.size())
     throw Error(ErrorKind::kInvalidArgument,
                 "the manifest has " + std::to_string(manifest.layers.size()) +
@@ -213,6 +214,7 @@ std::string UnpackLayers(const std::shared_ptr<remote::Connection>& conn, const 
       Report(progress, layer, ProgressState::kAlreadyExists, layer.size);
       continue;
     }
+    if (wait_for_layer) wait_for_layer(i);
     Report(progress, layer, ProgressState::kExtracting, 0);
     const std::map<std::string, std::string> labels{{kSnapshotRefLabel, chain[i]}};
     const std::string key = ExtractKey(chain[i]);

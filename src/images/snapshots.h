@@ -1,6 +1,7 @@
 // Internal: containerd's snapshots and diff services, and unpacking an image's layers.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -66,11 +67,14 @@ Descriptor ApplyLayer(remote::Connection& conn, const Context& ctx, const Descri
 // containerd.io/uncompressed = diff ID; the config blob gets
 // containerd.io/gc.ref.snapshot.<snapshotter> = top chain ID. Progress reports kExtracting and
 // kDone per layer (kAlreadyExists for skipped ones). Returns the top chain ID.
+// wait_for_layer(i), when given, is called before layer i is applied (a pull passes one that
+// waits until the layer's blob is committed, so that unpacking overlaps fetching).
 // Throws kInvalidArgument when the manifest's layers and the config's diff IDs disagree in
 // number, kFailedPrecondition when an applied digest differs from its diff ID (names both).
 std::string UnpackLayers(const std::shared_ptr<remote::Connection>& conn, const Context& ctx,
                          ContentStore& content, const std::string& snapshotter,
                          const Manifest& manifest, const ConfigFile& config,
-                         const ProgressCallback& progress);
+                         const ProgressCallback& progress,
+                         const std::function<void(size_t)>& wait_for_layer = nullptr);
 
 }  // namespace libcontainerd::images
