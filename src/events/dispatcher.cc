@@ -66,7 +66,6 @@ void Dispatcher::Work() {
       }
       l.lock();
       --pending_;
-      if (stopping_) break;
     }
     --active_;
     if (pending_ == 0 && active_ == 0) idle_cv_.notify_all();

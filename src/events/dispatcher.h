@@ -26,7 +26,7 @@ class Dispatcher {
   static constexpr int kWorkers = 4;
 
   explicit Dispatcher(std::shared_ptr<Backend> backend);
-  ~Dispatcher();  // delivers nothing more; joins the workers
+  ~Dispatcher();  // refuses new events, delivers every queued one, joins the workers
 
   // Queues an event. Returns false when it was dropped (bound reached, not an exit).
   bool Post(EventType type, EventInfo info);

@@ -196,6 +196,35 @@ TEST(Dispatcher, ASlowContainerDoesNotBlockAnother) {
   d.Drain();
 }
 
+// The destructor delivers every event queued before it began, not only the one in progress.
+TEST(Dispatcher, DestructionDeliversEveryQueuedEvent) {
+  auto b = std::make_shared<Collect>();
+  std::atomic<bool> entered{false}, release{false};
+  b->hook = [&](const std::string& id) {
+    if (id != "c") return;
+    entered = true;
+    while (!release) std::this_thread::sleep_for(1ms);
+  };
+  auto d = std::make_unique<Dispatcher>(b);
+  d->Post(EventType::kExecAdded, Exit("c", "e1", 0));
+  d->Post(EventType::kExit, Exit("c", "e1", 7));
+  d->Post(EventType::kExit, Exit("c", "c", 1));
+  ASSERT_TRUE(lcdtest::Eventually([&] { return entered.load(); }, 5s));
+  Dispatcher* raw = d.release();
+  std::thread destroy([raw] { delete raw; });
+  // Post fails once the destructor has begun (its members live until the workers are joined):
+  // only then is the first event let go.
+  ASSERT_TRUE(lcdtest::Eventually(
+      [&] { return !raw->Post(EventType::kStart, Exit("probe", "probe", 2)); }, 5s));
+  release = true;
+  destroy.join();
+  std::vector<EventType> of_c;
+  for (const auto& [id, t] : b->seen)
+    if (id == "c") of_c.push_back(t);
+  EXPECT_EQ(of_c,
+            (std::vector<EventType>{EventType::kExecAdded, EventType::kExit, EventType::kExit}));
+}
+
 TEST(Dispatcher, DropsNonExitEventsPastTheBoundButNeverExits) {
   auto b = std::make_shared<Collect>();
   std::atomic<bool> release{false};
