@@ -35,12 +35,7 @@ using json = nlohmann::json;
 
 constexpr const char* kGc = "containerd.io/gc.ref.content.";
 
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using lcdtest::Slurp;
 
 // A plain ustar writer, so that tests can make archives no well-behaved tool would write
 // (absolute names, "..", links out of the archive).

@@ -12,6 +12,7 @@
 #include "images/registry.h"
 #include "libcontainerd/errors.h"
 #include "registry_fixture.h"
+#include "test_util.h"
 
 using namespace libcontainerd;
 using namespace libcontainerd::images;
@@ -20,32 +21,14 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class Scratch {
+// A scratch directory with an empty docker config: no test reads the user's own.
+class Scratch : public lcdtest::ScratchDir {
  public:
-  Scratch() {
-    char tmpl[] = "/tmp/lcd-imgreg-XXXXXX";
-    if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-    // An empty docker config: no test reads the user's own.
-    std::ofstream(path_ + "/config.json") << "{}";
-  }
-  ~Scratch() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-  std::string config() const { return path_ + "/config.json"; }
-
- private:
-  std::string path_;
+  Scratch() : ScratchDir("lcd-imgreg") { std::ofstream(config()) << "{}"; }
+  std::string config() const { return path() + "/config.json"; }
 };
 
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using lcdtest::Slurp;
 
 // A small image with two files in one gzip layer; its manifest digest.
 std::string SmallImage(lcdtest::OciLayoutBuilder& b, const std::string& tag) {

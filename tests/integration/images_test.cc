@@ -36,18 +36,6 @@ std::string Ctr(const std::string& ns, const std::string& args) {
   return out;
 }
 
-struct Scratch {
-  Scratch() {
-    char t[] = "/tmp/lcd-imgtest-XXXXXX";
-    path = ::mkdtemp(t);
-  }
-  ~Scratch() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string path;
-};
-
 class ImagesTest : public lcdtest::ClientTest {
  protected:
   static void SetUpTestSuite() { registry_ = new lcdtest::LocalRegistry(); }
@@ -72,7 +60,7 @@ class ImagesTest : public lcdtest::ClientTest {
   std::string PushImage(const std::string& repo, const std::vector<lcdtest::TestLayer>& layers,
                         const lcdtest::TestImageConfig& config = {},
                         std::string* manifest_digest = nullptr) {
-    lcdtest::OciLayoutBuilder b(scratch_.path + "/" + repo);
+    lcdtest::OciLayoutBuilder b(scratch_.path() + "/" + repo);
     std::string d = b.AddImage(layers, config, "v1");
     if (manifest_digest) *manifest_digest = d;
     std::string ref = registry_->host() + "/" + repo + ":v1";
@@ -109,7 +97,7 @@ class ImagesTest : public lcdtest::ClientTest {
 
   static lcdtest::LocalRegistry* registry_;
   std::shared_ptr<images::ImageService> images_;
-  Scratch scratch_;
+  lcdtest::ScratchDir scratch_{"lcd-imgtest"};
 };
 lcdtest::LocalRegistry* ImagesTest::registry_ = nullptr;
 
@@ -134,7 +122,7 @@ TEST_F(ImagesTest, PullThreeLayersWithWhiteoutsShowsExactlyTheFinalTree) {
 }
 
 TEST_F(ImagesTest, IndexSelectsThisMachinesPlatformAndPlatformOptionTheOther) {
-  lcdtest::OciLayoutBuilder b(scratch_.path + "/multi");
+  lcdtest::OciLayoutBuilder b(scratch_.path() + "/multi");
   lcdtest::TestLayer amd, arm;
   amd.files = {{"which", "amd64"}};
   arm.files = {{"which", "arm64"}};
@@ -308,7 +296,7 @@ TEST_F(ImagesTest, TamperedBlobIsADigestMismatchAndNothingIsLeft) {
   lcdtest::TestLayer extra;
   extra.files = {{"f", "tamper-me " + lcdtest::UniqueId("t")}};
   extra.compression = lcdtest::Compression::kNone;
-  lcdtest::OciLayoutBuilder b(scratch_.path + "/tamper");
+  lcdtest::OciLayoutBuilder b(scratch_.path() + "/tamper");
   std::string md = b.AddImage({extra}, {}, "v1");
   registry_->Push(b.dir(), "v1", "tamper:v1");
   // The manifest's last layer: change a byte of its stored data.
@@ -346,7 +334,7 @@ TEST_F(ImagesTest, PullCutShortByTheRegistryResumesAndReusesFinishedBlobs) {
   for (auto& ch : noise) ch = static_cast<char>(rng());
   big.files = {{"noise", noise}};
   big.compression = lcdtest::Compression::kNone;
-  lcdtest::OciLayoutBuilder b(scratch_.path + "/cut");
+  lcdtest::OciLayoutBuilder b(scratch_.path() + "/cut");
   b.AddImage({Busybox(), big}, {}, "v1");
   reg.Push(b.dir(), "v1", "cut:v1");
   const std::string ref = reg.host() + "/cut:v1";
@@ -389,16 +377,16 @@ TEST_F(ImagesTest, PullCutShortByTheRegistryResumesAndReusesFinishedBlobs) {
 
 TEST_F(ImagesTest, BasicAuthRefusesAWrongPasswordAndPullsWithTheRightOne) {
   lcdtest::LocalRegistry reg({.auth = lcdtest::RegistryAuth::kBasic});
-  lcdtest::OciLayoutBuilder b(scratch_.path + "/basic");
+  lcdtest::OciLayoutBuilder b(scratch_.path() + "/basic");
   b.AddImage({Busybox()}, {}, "v1");
   reg.Push(b.dir(), "v1", "basic:v1");
   const std::string ref = reg.host() + "/basic:v1";
-  std::ofstream(scratch_.path + "/none.json") << "{}";
+  std::ofstream(scratch_.path() + "/none.json") << "{}";
   for (auto creds : {std::optional<images::Credentials>{},
                      std::optional<images::Credentials>{{"tester", "wrong"}}}) {
     try {
       images_->Pull(ctx_, ref,
-                    {.credentials = creds, .docker_config = scratch_.path + "/none.json"});
+                    {.credentials = creds, .docker_config = scratch_.path() + "/none.json"});
       FAIL() << "pulled without the right password";
     } catch (const Error& e) {
       EXPECT_EQ(e.kind(), ErrorKind::kFailedPrecondition) << e.what();
@@ -409,14 +397,14 @@ TEST_F(ImagesTest, BasicAuthRefusesAWrongPasswordAndPullsWithTheRightOne) {
             ref);
   // The same credentials from a docker config file.
   images_->Remove(ctx_, ref);
-  std::string cfg = scratch_.path + "/config.json";
+  std::string cfg = scratch_.path() + "/config.json";
   std::ofstream(cfg) << R"({"auths":{")" << reg.host() << R"(":{"auth":"dGVzdGVyOnMzY3JldA=="}}})";
   EXPECT_EQ(images_->Pull(ctx_, ref, {.docker_config = cfg}).name, ref);
 }
 
 TEST_F(ImagesTest, BearerTokensAnonymousAndWithCredentials) {
   lcdtest::LocalRegistry anon({.auth = lcdtest::RegistryAuth::kBearer});
-  lcdtest::OciLayoutBuilder b(scratch_.path + "/bearer");
+  lcdtest::OciLayoutBuilder b(scratch_.path() + "/bearer");
   b.AddImage({Busybox()}, {}, "v1");
   anon.Push(b.dir(), "v1", "bearer:v1");
   EXPECT_NO_THROW(images_->Pull(ctx_, anon.host() + "/bearer:v1", {}));
@@ -424,9 +412,9 @@ TEST_F(ImagesTest, BearerTokensAnonymousAndWithCredentials) {
   lcdtest::LocalRegistry closed({.auth = lcdtest::RegistryAuth::kBearer, .anonymous_pull = false});
   closed.Push(b.dir(), "v1", "bearer:v1");
   const std::string ref = closed.host() + "/bearer:v1";
-  std::ofstream(scratch_.path + "/none.json") << "{}";
+  std::ofstream(scratch_.path() + "/none.json") << "{}";
   EXPECT_EQ(
-      KindOf([&] { images_->Pull(ctx_, ref, {.docker_config = scratch_.path + "/none.json"}); }),
+      KindOf([&] { images_->Pull(ctx_, ref, {.docker_config = scratch_.path() + "/none.json"}); }),
       ErrorKind::kFailedPrecondition);
   EXPECT_NO_THROW(
       images_->Pull(ctx_, ref, {.credentials = images::Credentials{"tester", "s3cret"}}));
@@ -435,9 +423,9 @@ TEST_F(ImagesTest, BearerTokensAnonymousAndWithCredentials) {
 TEST_F(ImagesTest, ImportDockerArchiveAndOciArchiveExportRoundTrip) {
   lcdtest::TestImageConfig cfg;
   cfg.cmd = {"/bin/echo", "imported"};
-  lcdtest::OciLayoutBuilder b(scratch_.path + "/arch");
+  lcdtest::OciLayoutBuilder b(scratch_.path() + "/arch");
   b.AddImage({Busybox()}, cfg, "v1");
-  std::string docker_tar = scratch_.path + "/docker.tar", oci_tar = scratch_.path + "/oci.tar";
+  std::string docker_tar = scratch_.path() + "/docker.tar", oci_tar = scratch_.path() + "/oci.tar";
   b.WriteDockerArchive("v1", docker_tar, "localhost/arch:v1");
   b.WriteOciArchive(oci_tar);
 
@@ -448,7 +436,7 @@ TEST_F(ImagesTest, ImportDockerArchiveAndOciArchiveExportRoundTrip) {
   auto from_oci = images_->Import(ctx_, oci_tar, {.unnamed_prefix = "localhost/oci-import"});
   ASSERT_EQ(from_oci.size(), 1u);
 
-  std::string out_tar = scratch_.path + "/export.tar";
+  std::string out_tar = scratch_.path() + "/export.tar";
   images_->Export(ctx_, {"localhost/arch:v1"}, out_tar);
   std::string inspect;
   EXPECT_EQ(lcdtest::Sh("skopeo inspect docker-archive:" + out_tar, &inspect), 0) << inspect;

@@ -25,6 +25,7 @@
 #include "harness.h"
 #include "registry_fixture.h"
 #include "run_program.h"
+#include "test_util.h"
 
 #ifndef LCCTL_PATH
 #error "LCCTL_PATH must name the lcctl binary"
@@ -66,23 +67,6 @@ json ReadJson(const std::string& path) {
   return json::parse(in);
 }
 
-// A scratch directory removed at the end.
-class ScratchDir {
- public:
-  ScratchDir() {
-    char tmpl[] = "/tmp/lcd-lcctlimg-XXXXXX";
-    if (::mkdtemp(tmpl)) path_ = tmpl;
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
 // The test image: busybox plus a layer with /app/hello.txt; env, working dir /app and user
 // "app" (uid 1000 in the busybox layer's /etc/passwd).
 struct TestImage {
@@ -108,7 +92,7 @@ TestImage BuildAppImage(lcdtest::OciLayoutBuilder& b, const std::string& tag) {
 
 // One registry for the suite, holding app:1.
 struct Shared {
-  ScratchDir scratch;
+  lcdtest::ScratchDir scratch;
   std::unique_ptr<lcdtest::LocalRegistry> registry;
   std::unique_ptr<lcdtest::OciLayoutBuilder> builder;
   TestImage app;
@@ -318,7 +302,7 @@ TEST_F(LcctlImage, TagThenExportAndImportIntoAnotherNamespaceKeepTheDigest) {
   EXPECT_EQ(Ok({"image", "ls", "-q"}).out, ref + "\n" + copy + "\n");
   EXPECT_EQ(Json(Ok({"image", "inspect", copy}))["digest"], shared->app.manifest);
 
-  ScratchDir dir;
+  lcdtest::ScratchDir dir;
   std::string tar = dir.path() + "/out.tar";
   Ok({"image", "export", "-o", tar, ref, copy});
   ASSERT_GT(fs::file_size(tar), 1000000u);
@@ -345,7 +329,7 @@ TEST_F(LcctlImage, TagThenExportAndImportIntoAnotherNamespaceKeepTheDigest) {
 
 TEST_F(LcctlImage, PruneRemovesAnUnnamedImportAndKeepsTaggedOnes) {
   std::string ref = Pulled();
-  ScratchDir dir;
+  lcdtest::ScratchDir dir;
   lcdtest::OciLayoutBuilder b(dir.path() + "/layout");
   lcdtest::TestLayer l;
   l.files["only.txt"] = "unnamed\n";
@@ -399,7 +383,7 @@ TEST_F(LcctlImage, UnknownImageSaysToPullItAndLeavesNoContainer) {
 }
 
 TEST(LcctlImageAuth, BasicAuthPasswordFromStdinOrAfterTheColon) {
-  ScratchDir dir;
+  lcdtest::ScratchDir dir;
   lcdtest::OciLayoutBuilder b(dir.path() + "/layout");
   TestImage img = BuildAppImage(b, "1");
   lcdtest::RegistryConfig rc;

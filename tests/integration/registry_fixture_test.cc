@@ -16,36 +16,13 @@
 #include <sstream>
 #include <string>
 
+#include "test_util.h"
+
 namespace lcdtest {
 namespace {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
-
-// A scratch directory removed at the end of the test.
-class ScratchDir {
- public:
-  ScratchDir() {
-    char tmpl[] = "/tmp/lcd-regtest-XXXXXX";
-    if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 json JsonBlob(const OciLayoutBuilder& b, const std::string& digest) {
   return json::parse(Slurp(b.BlobPath(digest)));

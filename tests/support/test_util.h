@@ -16,6 +16,8 @@
 #include <fstream>
 #include <iterator>
 #include <memory>
+#include <sstream>
+#include <stdexcept>
 #include <string>
 #include <thread>
 
@@ -146,6 +148,34 @@ inline std::string TearDownPrivateDaemon(std::shared_ptr<libcontainerd::Client>&
   std::error_code ec;
   std::filesystem::remove_all(root, ec);
   return err;
+}
+
+// A private directory /tmp/<prefix>-XXXXXX (mode 0700), removed with its content at the end.
+class ScratchDir {
+ public:
+  explicit ScratchDir(const std::string& prefix = "lcd-test") {
+    std::string tmpl = "/tmp/" + prefix + "-XXXXXX";
+    if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp " + tmpl + " failed");
+    path_ = tmpl;
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// A file's whole content ("" when it cannot be read).
+inline std::string Slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
 }
 
 }  // namespace lcdtest
