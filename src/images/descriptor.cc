@@ -218,8 +218,6 @@ json EncodeDescriptorJson(const Descriptor& d) {
 }
 }  // namespace
 
-std::string EncodeDescriptor(const Descriptor& d) { return EncodeDescriptorJson(d).dump(); }
-
 std::string EncodeManifest(const Manifest& m) {
   json j = json::object();
   j["schemaVersion"] = 2;

@@ -82,9 +82,8 @@ ConfigFile ParseConfig(std::string_view json, std::string_view what);
 std::string SniffMediaType(std::string_view json);
 
 // Encoders (for import, which writes a manifest for a docker-archive image, and export).
-std::string EncodeManifest(const Manifest& m);      // schemaVersion 2, mediaType = m.media_type
-std::string EncodeIndex(const Index& index);        // schemaVersion 2, mediaType = index.media_type
-std::string EncodeDescriptor(const Descriptor& d);  // one descriptor as a JSON object
+std::string EncodeManifest(const Manifest& m);  // schemaVersion 2, mediaType = m.media_type
+std::string EncodeIndex(const Index& index);    // schemaVersion 2, mediaType = index.media_type
 
 // Platform matching as containerd's default matcher: os and architecture equal, variant equal
 // when the wanted one has a variant (arm64 accepts "" and "v8" alike).

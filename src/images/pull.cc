@@ -121,25 +121,23 @@ std::vector<Platform> IndexPlatforms(const Index& index) {
   return out;
 }
 
-Descriptor SelectManifest(const Context& ctx, ContentStore& content, const Descriptor& target,
-                          const Platform& platform, std::string_view what) {
-  if (IsSchema1Type(target.media_type))
-    throw Error(ErrorKind::kInvalidArgument, std::string(what) +
-                                                 " is a Docker schema 1 manifest, which is not "
-                                                 "supported: push the image again with a current "
-                                                 "docker or skopeo");
-  if (!IsIndexType(target.media_type)) return target;
-  Index index = ParseIndex(content.ReadAll(ctx, target.digest, 4 << 20), "index " + target.digest);
-  for (const auto& m : index.manifests) {
-    if (m.platform && PlatformMatches(platform, *m.platform)) {
-      if (IsIndexType(m.media_type)) return SelectManifest(ctx, content, m, platform, what);
-      return m;
-    }
-  }
+const Descriptor& PickPlatform(const Index& index, const Platform& platform,
+                               std::string_view what) {
+  for (const auto& m : index.manifests)
+    if (m.platform && PlatformMatches(platform, *m.platform)) return m;
   throw Error(ErrorKind::kInvalidArgument,
               std::string(what) + " has no image for platform " + platform.String() +
                   "; it offers: " + ListPlatforms(IndexPlatforms(index)) +
                   " (choose one with --platform)");
+}
+
+Descriptor SelectManifest(const Context& ctx, ContentStore& content, const Descriptor& target,
+                          const Platform& platform, std::string_view what) {
+  Descriptor d = target;
+  while (IsIndexType(d.media_type))
+    d = PickPlatform(ParseIndex(content.ReadAll(ctx, d.digest, 4 << 20), "index " + d.digest),
+                     platform, what);
+  return d;
 }
 
 namespace {
@@ -197,29 +195,10 @@ std::string PullUnderLease(const std::shared_ptr<remote::Connection>& conn, cons
     Index index = ParseIndex(json, "index " + manifest_desc.digest + " of " + name);
     indexes.push_back(manifest_desc);
     index_json.push_back(json);
-    const Descriptor* pick = nullptr;
-    for (const auto& m : index.manifests)
-      if (m.platform && PlatformMatches(platform, *m.platform)) {
-        pick = &m;
-        break;
-      }
-    if (!pick)
-      throw Error(ErrorKind::kInvalidArgument,
-                  name + " has no image for platform " + platform.String() + "; it offers: " +
-                      ListPlatforms(IndexPlatforms(index)) + " (choose one with --platform)");
-    manifest_desc = *pick;
+    manifest_desc = PickPlatform(index, platform, name);
   }
-  if (IsSchema1Type(manifest_desc.media_type))
-    throw Error(ErrorKind::kInvalidArgument,
-                name +
-                    " is a Docker schema 1 manifest, which is not supported: push "
-                    "the image again with a current docker or skopeo");
   const std::string manifest_json = reg.FetchManifest(ctx, manifest_desc);
-  if (IsSchema1Type(SniffMediaType(manifest_json)))
-    throw Error(ErrorKind::kInvalidArgument,
-                name +
-                    " is a Docker schema 1 manifest, which is not supported: push "
-                    "the image again with a current docker or skopeo");
+  // A schema 1 document is refused by Registry::Resolve (by media type) and by ParseManifest.
   const Manifest manifest =
       ParseManifest(manifest_json, "manifest " + manifest_desc.digest + " of " + name);
 

@@ -15,9 +15,12 @@ namespace libcontainerd::images {
 
 class ContentStore;
 
+// The index entry for platform; throws kInvalidArgument naming `what` and listing what the
+// index offers when there is none.
+const Descriptor& PickPlatform(const Index& index, const Platform& platform, std::string_view what);
+
 // The platform's manifest of a target (the target itself when it is a manifest), read from the
-// content store. Throws kInvalidArgument for no match (listing what the index offers) and for
-// a schema 1 target.
+// content store. Throws kInvalidArgument for no match, as PickPlatform.
 Descriptor SelectManifest(const Context& ctx, ContentStore& content, const Descriptor& target,
                           const Platform& platform, std::string_view what);
 

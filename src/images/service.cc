@@ -92,8 +92,8 @@ class ImageServiceImpl final : public ImageService {
       store.Put(ctx, ImageRecord{.name = name, .target = a.target});
       if (!options.snapshotter.empty()) {
         try {
-          UnpackTarget(ctx, content, a.target, platform, options.snapshotter, name,
-                       options.progress);
+          UnpackTargetOf(conn_, ctx, content, a.target, platform, options.snapshotter, name,
+                         options.progress);
         } catch (const Error& e) {
           // An archive image for another platform is imported, just not unpacked.
           if (e.kind() != ErrorKind::kInvalidArgument || !IsIndexType(a.target.media_type)) throw;
@@ -218,10 +218,9 @@ class ImageServiceImpl final : public ImageService {
   void WithRootfs(const Context& ctx, const std::string& ref,
                   const std::function<void(const std::string&)>& fn,
                   const std::string& snapshotter) override {
-    const std::string sn = snapshotter.empty() ? "overlayfs" : snapshotter;
-    std::string top = Unpack(ctx, ref, sn);
     Lease lease(conn_, ctx, std::chrono::hours(1));
-    Snapshots snaps(conn_, sn, lease.id());
+    Snapshots snaps(conn_, snapshotter, lease.id());
+    const std::string top = UnpackImage(conn_, ctx, ref, snaps.snapshotter(), lease.id()).top;
     const std::string key = "lcd-view-" + RandomSuffix();
     auto mounts = snaps.View(ctx, key, top);
     std::string dir = "/tmp/lcd-rootfs-XXXXXX";
@@ -312,13 +311,7 @@ class ImageServiceImpl final : public ImageService {
     img.history = cfg.history;
     auto chain = ChainIDs(cfg.diff_ids);
     img.unpacked =
-        !chain.empty() && Snapshots(conn_, "overlayfs").Stat(ctx, chain.back()).has_value();
-  }
-
-  std::string UnpackTarget(const Context& ctx, ContentStore& content, const Descriptor& target,
-                           const Platform& platform, const std::string& snapshotter,
-                           const std::string& name, const ProgressCallback& progress) {
-    return UnpackTargetOf(conn_, ctx, content, target, platform, snapshotter, name, progress);
+        !chain.empty() && Snapshots(conn_, kDefaultSnapshotter).Stat(ctx, chain.back()).has_value();
   }
 
   std::shared_ptr<remote::Connection> conn_;
@@ -351,9 +344,8 @@ UnpackedImage UnpackImage(const std::shared_ptr<remote::Connection>& conn, const
   ImageStore store(conn);
   ImageRecord rec = FindRecord(*conn, ctx, store, ref, "Unpack");
   ContentStore content(conn, lease);
-  std::string top =
-      UnpackTargetOf(conn, ctx, content, rec.target, DefaultPlatform(),
-                     snapshotter.empty() ? "overlayfs" : snapshotter, rec.name, nullptr);
+  std::string top = UnpackTargetOf(conn, ctx, content, rec.target, DefaultPlatform(), snapshotter,
+                                   rec.name, nullptr);
   return {rec.name, top};
 }
 

@@ -74,7 +74,20 @@ void Report(const ProgressCallback& progress, const Descriptor& layer, ProgressS
 
 Snapshots::Snapshots(std::shared_ptr<remote::Connection> conn, std::string snapshotter,
                      std::string lease)
-    : conn_(std::move(conn)), snapshotter_(std::move(snapshotter)), lease_(std::move(lease)) {}
+    : conn_(std::move(conn)),
+      snapshotter_(snapshotter.empty() ? kDefaultSnapshotter : std::move(snapshotter)),
+      lease_(std::move(lease)) {}
+
+void AddMounts(const std::vector<MountInfo>& mounts,
+               google::protobuf::RepeatedPtrField<::containerd::types::Mount>* out) {
+  for (const auto& m : mounts) {
+    auto* pm = out->Add();
+    pm->set_type(m.type);
+    pm->set_source(m.source);
+    pm->set_target(m.target);
+    for (const auto& o : m.options) pm->add_options(o);
+  }
+}
 
 std::optional<SnapshotInfo> Snapshots::Stat(const Context& ctx, const std::string& key) {
   remote::Rpc rpc(*conn_, ctx, "Snapshots.Stat");
@@ -175,13 +188,7 @@ Descriptor ApplyLayer(remote::Connection& conn, const Context& ctx, const Descri
   d->set_digest(layer.digest);
   d->set_size(layer.size);
   d->mutable_annotations()->insert(layer.annotations.begin(), layer.annotations.end());
-  for (const auto& m : mounts) {
-    auto* pm = req.add_mounts();
-    pm->set_type(m.type);
-    pm->set_source(m.source);
-    pm->set_target(m.target);
-    for (const auto& o : m.options) pm->add_options(o);
-  }
+  AddMounts(mounts, req.mutable_mounts());
   diff_v1::ApplyResponse resp;
   rpc.Check(conn.diff().Apply(rpc.get(), req, &resp), {.path = layer.digest});
   Descriptor out;
@@ -248,7 +255,8 @@ std::string UnpackLayers(const std::shared_ptr<remote::Connection>& conn, const 
       content.SetLabels(ctx, layer.digest, {{kUncompressedLabel, diff_id}});
     Report(progress, layer, ProgressState::kDone, layer.size);
   }
-  content.SetLabels(ctx, manifest.config.digest, {{kGcSnapshotPrefix + snapshotter, chain.back()}});
+  content.SetLabels(ctx, manifest.config.digest,
+                    {{kGcSnapshotPrefix + snaps.snapshotter(), chain.back()}});
   return chain.back();
 }
 

@@ -8,11 +8,15 @@
 #include <string>
 #include <vector>
 
+#include "github.com/containerd/containerd/api/types/mount.pb.h"
 #include "images/content.h"
 #include "images/descriptor.h"
 #include "libcontainerd/context.h"
 
 namespace libcontainerd::images {
+
+// The snapshotter used when none is named (containerd's default on Linux).
+inline constexpr const char* kDefaultSnapshotter = "overlayfs";
 
 // A mount as containerd's snapshotters return it (api/types/mount.proto).
 struct MountInfo {
@@ -29,7 +33,13 @@ struct SnapshotInfo {
   std::map<std::string, std::string> labels;
 };
 
-// One snapshotter of containerd. Calls are made under `lease` when it is not empty.
+// Appends mounts to a request's repeated containerd.types.Mount field (Tasks.Create rootfs,
+// Diff.Apply mounts).
+void AddMounts(const std::vector<MountInfo>& mounts,
+               google::protobuf::RepeatedPtrField<::containerd::types::Mount>* out);
+
+// One snapshotter of containerd (kDefaultSnapshotter when `snapshotter` is empty). Calls are made
+// under `lease` when it is not empty.
 class Snapshots {
  public:
   Snapshots(std::shared_ptr<remote::Connection> conn, std::string snapshotter,

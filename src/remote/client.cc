@@ -88,24 +88,23 @@ class ClientImpl final : public Client {
                     "makes it); " +
                         spec.root->path + " would hide the image",
                     ectx);
-      const std::string sn = options.snapshotter.empty() ? "overlayfs" : options.snapshotter;
       const std::string key = options.snapshot_key.empty() ? id : options.snapshot_key;
       lease.emplace(conn_, ctx, std::chrono::hours(1));
+      snaps.emplace(conn_, options.snapshotter, lease->id());
       const images::UnpackedImage image =
-          images::UnpackImage(conn_, ctx, options.image, sn, lease->id());
-      snaps.emplace(conn_, sn, lease->id());
+          images::UnpackImage(conn_, ctx, options.image, snaps->snapshotter(), lease->id());
       try {
         snaps->Prepare(ctx, key, image.top);
       } catch (const Error& e) {
         if (e.kind() == ErrorKind::kAlreadyExists)
-          throw Error(
-              ErrorKind::kAlreadyExists,
-              "snapshot " + key + " exists already in " + sn + ": choose another snapshot key",
-              ectx);
+          throw Error(ErrorKind::kAlreadyExists,
+                      "snapshot " + key + " exists already in " + snaps->snapshotter() +
+                          ": choose another snapshot key",
+                      ectx);
         throw;
       }
       c->set_image(image.name);
-      c->set_snapshotter(sn);
+      c->set_snapshotter(snaps->snapshotter());
       c->set_snapshot_key(key);
     }
     auto undo_snapshot = [&] {

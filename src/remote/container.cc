@@ -104,19 +104,12 @@ std::shared_ptr<Task> RemoteContainer::NewTask(const Context& ctx,
     // The container's snapshot is its root file system (a container from an image).
     std::vector<images::MountInfo> mounts;
     try {
-      mounts = images::Snapshots(conn_, snapshotter_.empty() ? "overlayfs" : snapshotter_)
-                   .Mounts(ctx, snapshot_key_);
+      mounts = images::Snapshots(conn_, snapshotter_).Mounts(ctx, snapshot_key_);
     } catch (...) {
       core->ReleaseIO(true);
       throw;
     }
-    for (const auto& m : mounts) {
-      auto* r = req.add_rootfs();
-      r->set_type(m.type);
-      r->set_source(m.source);
-      r->set_target(m.target);
-      for (const auto& o : m.options) r->add_options(o);
-    }
+    images::AddMounts(mounts, req.mutable_rootfs());
   }
   tasks_v1::CreateTaskResponse resp;
   grpc::Status s = conn_->tasks().Create(rpc.get(), req, &resp);
@@ -259,8 +252,7 @@ void RemoteContainer::Delete(const Context& ctx) {
   if (!snapshot_key_.empty()) {
     // Nothing holds the snapshot now: remove it at once (the GC would, later).
     try {
-      images::Snapshots(conn_, snapshotter_.empty() ? "overlayfs" : snapshotter_)
-          .Remove(ctx, snapshot_key_);
+      images::Snapshots(conn_, snapshotter_).Remove(ctx, snapshot_key_);
     } catch (const Error& e) {
       Log(LogLevel::kWarning,
           "container " + id_ + ": snapshot " + snapshot_key_ + " left to the GC: " + e.what());
