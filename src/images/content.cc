@@ -228,6 +228,20 @@ std::string Rfc3339Utc(std::chrono::system_clock::time_point t) {
 ContentStore::ContentStore(std::shared_ptr<remote::Connection> conn, std::string lease)
     : conn_(std::move(conn)), lease_(std::move(lease)) {}
 
+bool ContentStore::Hold(const Context& ctx, const std::string& digest) {
+  if (!lease_.empty()) {
+    // The reference first, then the check: a blob that is there after this stays there.
+    remote::Rpc rpc(*conn_, ctx, "Leases.AddResource");
+    leases_v1::AddResourceRequest req;
+    req.set_id(lease_);
+    req.mutable_resource()->set_id(digest);
+    req.mutable_resource()->set_type("content");
+    google::protobuf::Empty resp;
+    rpc.Check(conn_->leases().AddResource(rpc.get(), req, &resp), {.path = digest});
+  }
+  return Info(ctx, digest).has_value();
+}
+
 std::optional<ContentInfo> ContentStore::Info(const Context& ctx, const std::string& digest) {
   remote::Rpc rpc(*conn_, ctx, "Content.Info");
   content_v1::InfoRequest req;

@@ -48,7 +48,7 @@ std::string ListPlatforms(const std::vector<Platform>& ps) {
 std::string FetchSmall(const Context& ctx, Registry& reg, ContentStore& content,
                        const Descriptor& d, const char* kind,
                        const std::map<std::string, std::string>& labels) {
-  if (content.Info(ctx, d.digest)) {
+  if (content.Hold(ctx, d.digest)) {
     if (!labels.empty()) content.SetLabels(ctx, d.digest, labels);
     return content.ReadAll(ctx, d.digest, 16 << 20);
   }
@@ -83,7 +83,7 @@ void FetchLayer(const Context& ctx, Registry& reg, ContentStore& content, const 
                 const std::map<std::string, std::string>& labels, const ProgressCallback& progress,
                 const std::atomic<bool>& abort) {
   const std::string id = ShortDigest(d.digest);
-  if (content.Info(ctx, d.digest)) {
+  if (content.Hold(ctx, d.digest)) {
     Report(progress, id, "layer", ProgressState::kAlreadyExists, d.size, d.size);
     return;
   }
