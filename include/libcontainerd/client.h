@@ -19,6 +19,7 @@
 
 #include "libcontainerd/cio.h"
 #include "libcontainerd/context.h"
+#include "libcontainerd/net.h"
 #include "libcontainerd/stats.h"
 #include "libcontainerd/types.h"
 
@@ -74,6 +75,11 @@ struct ContainerOptions {
   std::string image;
   std::string snapshotter;   // empty: "overlayfs"
   std::string snapshot_key;  // empty: the container id
+  // The container's network (net.h), set up by the Client's net::Manager
+  // (ClientOptions::network) before the container is created: namespace, CNI, ports and DNS
+  // files go into the spec the container is created with; Container::Delete undoes it. Unset:
+  // the spec's own linux.namespaces decide (a network namespace made by the runtime, only lo).
+  std::optional<net::NetworkRequest> network;
 };
 
 class Process {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "libcontainerd/client.h"
+#include "libcontainerd/net.h"
 
 namespace libcontainerd {
 
@@ -24,6 +25,10 @@ struct ClientOptions {
   std::shared_ptr<Backend> backend;
   // How long NewClient waits for the daemon to answer.
   std::chrono::milliseconds connect_timeout{5000};
+  // Networking (net.h): needed by ContainerOptions::network. When set, NewContainerdClient
+  // releases the attachments of this namespace whose containers no longer exist (Reconcile),
+  // and Container::Delete detaches the container's network.
+  std::shared_ptr<net::Manager> network;
 };
 
 // Connects and checks the daemon answers (Version). Throws Error{kUnavailable} naming the

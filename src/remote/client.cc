@@ -18,6 +18,7 @@
 #include "remote/connection.h"
 #include "remote/container.h"
 #include "remote/convert.h"
+#include "remote/network.h"
 #include "remote/process.h"
 
 namespace libcontainerd::remote {
@@ -67,6 +68,15 @@ class ClientImpl final : public Client {
     } catch (const Error& e) {
       throw Error(ErrorKind::kInvalidArgument, "invalid spec: " + e.message(), ectx);
     }
+    // The network first (it edits the spec the container is created with); undone by
+    // net_setup's destructor unless the container comes to exist.
+    std::optional<oci::Spec> net_spec;
+    std::optional<NetworkSetup> net_setup;
+    if (options.network) {
+      net_spec = spec;
+      net_setup.emplace(conn_, ctx, id, *options.network, *net_spec);
+    }
+    const oci::Spec& final_spec = net_spec ? *net_spec : spec;
     RuncOptions ro = runtime_options;
     if (ro.root.empty()) ro.root = conn_->options().runc_root;
     containers_v1::CreateContainerRequest req;
@@ -75,7 +85,7 @@ class ClientImpl final : public Client {
     for (const auto& [k, v] : options.labels) (*c->mutable_labels())[k] = v;
     c->mutable_runtime()->set_name(shim.empty() ? kDefaultRuntime : shim);
     SetAny(c->mutable_runtime()->mutable_options(), kRuncOptionsTypeURL, EncodeRuncOptions(ro));
-    SetAny(c->mutable_spec(), kSpecTypeURL, oci::EncodeSpec(spec));
+    SetAny(c->mutable_spec(), kSpecTypeURL, oci::EncodeSpec(final_spec));
     // A container from an image: its writable snapshot, prepared under a lease until the
     // record (the snapshot's GC root from then on) exists.
     std::optional<images::Lease> lease;
@@ -123,9 +133,10 @@ class ClientImpl final : public Client {
       throw Error(ErrorKind::kAlreadyExists,
                   "a container with this id exists in namespace " + conn_->ns(), ectx);
     rpc.Check(s, ectx);
+    if (net_setup) net_setup->Commit();
     if (lease) lease->Release(ctx);
     if (auto* t = conn_->tracker()) t->TrackContainer(id);
-    return std::make_shared<RemoteContainer>(conn_, resp.container(), SpecFacts::Of(spec));
+    return std::make_shared<RemoteContainer>(conn_, resp.container(), SpecFacts::Of(final_spec));
   }
 
   std::vector<std::string> ListContainers(const Context& ctx) override {
@@ -260,6 +271,7 @@ std::shared_ptr<Client> NewContainerdClient(const ClientOptions& options) {
     rpc.Check(conn->version().Version(rpc.get(), req, &resp), {.path = conn->options().address});
   }
   cio::MakePrivateDirs(options.state_dir);
+  remote::ReconcileNetworks(*conn, Context::WithTimeout(options.connect_timeout));
   return remote::MakeClient(conn, options.backend, options.connect_timeout);
 }
 

@@ -11,6 +11,7 @@
 #include "libcontainerd/log.h"
 #include "libcontainerd/oci/spec.h"
 #include "remote/convert.h"
+#include "remote/network.h"
 #include "remote/process.h"
 
 namespace libcontainerd::remote {
@@ -258,6 +259,7 @@ void RemoteContainer::Delete(const Context& ctx) {
           "container " + id_ + ": snapshot " + snapshot_key_ + " left to the GC: " + e.what());
     }
   }
+  DetachNetwork(*conn_, ctx, id_);
 }
 
 }  // namespace libcontainerd::remote
