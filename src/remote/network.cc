@@ -91,7 +91,7 @@ void DetachNetwork(Connection& conn, const Context& ctx, const std::string& id) 
 
 void ReconcileNetworks(Connection& conn, const Context& ctx) {
   const auto& manager = conn.options().network;
-  if (!manager) return;
+  if (!manager || manager->List(conn.ns()).empty()) return;  // nothing to release: no RPC
   Rpc rpc(conn, ctx, "Containers.List");
   containers_v1::ListContainersRequest req;
   containers_v1::ListContainersResponse resp;
