@@ -2,7 +2,8 @@
 //
 // Every operation that talks to a daemon takes a `const Context&`. A default Context has
 // the library's default deadline (30 s) and is never cancelled. Copies share the same
-// cancellation state: cancelling one cancels all copies and every call running under them.
+// cancellation state (a std::stop_source: copying is a reference-count increment): cancelling
+// one cancels all copies and every call running under them.
 // Thread-safety: all members may be called from any thread at any time.
 #pragma once
 
@@ -10,11 +11,12 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <stop_token>
 
 namespace libcontainerd {
 
 namespace detail {
-struct CancelState;
+struct CancelCallback;
 }
 
 class Context {
@@ -36,22 +38,26 @@ class Context {
   std::optional<Clock::time_point> deadline() const noexcept { return deadline_; }
 
   // Cancels this context and every copy; running calls fail with ErrorKind::kCancelled.
+  // The callbacks registered with OnCancel run on the calling thread before Cancel returns
+  // (when another thread cancels at the same time, that thread runs them instead).
   void Cancel() const;
   bool cancelled() const noexcept;
 
-  // Registers fn to run once on cancellation (immediately if already cancelled).
-  // Returns a token; destroying it unregisters fn. fn must not block.
+  // Registers fn to run once on cancellation (at once, on this thread, if already cancelled).
+  // Returns a token; destroying it unregisters fn. If fn is running on another thread at that
+  // moment, the destructor waits for it to return, so fn may use what the token's owner
+  // destroys after the token; destroying the token from inside fn itself does not wait.
+  // fn must not block and must not throw.
   class Registration {
    public:
-    Registration() = default;
-    Registration(Registration&&) noexcept = default;
-    Registration& operator=(Registration&&) noexcept = default;
+    Registration() noexcept;
+    Registration(Registration&&) noexcept;
+    Registration& operator=(Registration&&) noexcept;  // unregisters (and waits for) the old fn
     ~Registration();
 
    private:
     friend class Context;
-    std::shared_ptr<detail::CancelState> state_;
-    uint64_t id_ = 0;
+    std::unique_ptr<detail::CancelCallback> cb_;
   };
   [[nodiscard]] Registration OnCancel(std::function<void()> fn) const;
 
@@ -60,7 +66,7 @@ class Context {
 
  private:
   std::optional<Clock::time_point> deadline_;
-  std::shared_ptr<detail::CancelState> state_;
+  std::stop_source stop_;
 };
 
 }  // namespace libcontainerd

@@ -1,23 +1,20 @@
 #include "libcontainerd/context.h"
 
-#include <map>
-#include <mutex>
-#include <vector>
-
 #include "libcontainerd/errors.h"
 
 namespace libcontainerd {
 namespace detail {
-struct CancelState {
-  std::mutex mu;
-  bool cancelled = false;
-  uint64_t next_id = 1;
-  std::map<uint64_t, std::function<void()>> callbacks;
+// std::stop_callback gives the guarantee Registration documents: its destructor unregisters,
+// waits for a callback running on another thread, and does not wait when it runs inside the
+// callback itself.
+struct CancelCallback {
+  CancelCallback(std::stop_token token, std::function<void()> fn)
+      : callback(std::move(token), std::move(fn)) {}
+  std::stop_callback<std::function<void()>> callback;
 };
 }  // namespace detail
 
-Context::Context()
-    : deadline_(Clock::now() + kDefaultTimeout), state_(std::make_shared<detail::CancelState>()) {}
+Context::Context() : deadline_(Clock::now() + kDefaultTimeout) {}
 
 Context Context::Background() {
   Context c;
@@ -37,41 +34,19 @@ Context Context::WithDeadline(Clock::time_point deadline) const {
   return c;
 }
 
-void Context::Cancel() const {
-  std::map<uint64_t, std::function<void()>> cbs;
-  {
-    std::lock_guard l(state_->mu);
-    if (state_->cancelled) return;
-    state_->cancelled = true;
-    cbs.swap(state_->callbacks);
-  }
-  for (auto& [id, fn] : cbs) fn();
-}
+void Context::Cancel() const { stop_.request_stop(); }
 
-bool Context::cancelled() const noexcept {
-  std::lock_guard l(state_->mu);
-  return state_->cancelled;
-}
+bool Context::cancelled() const noexcept { return stop_.stop_requested(); }
+
+Context::Registration::Registration() noexcept = default;
+Context::Registration::Registration(Registration&&) noexcept = default;
+Context::Registration& Context::Registration::operator=(Registration&&) noexcept = default;
+Context::Registration::~Registration() = default;
 
 Context::Registration Context::OnCancel(std::function<void()> fn) const {
   Registration r;
-  {
-    std::lock_guard l(state_->mu);
-    if (!state_->cancelled) {
-      r.state_ = state_;
-      r.id_ = state_->next_id++;
-      state_->callbacks.emplace(r.id_, std::move(fn));
-      return r;
-    }
-  }
-  fn();
+  r.cb_ = std::make_unique<detail::CancelCallback>(stop_.get_token(), std::move(fn));
   return r;
-}
-
-Context::Registration::~Registration() {
-  if (!state_) return;
-  std::lock_guard l(state_->mu);
-  state_->callbacks.erase(id_);
 }
 
 void Context::ThrowIfDone(const char* op) const {

@@ -6,8 +6,8 @@
 
 #include <atomic>
 #include <functional>
-#include <mutex>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "github.com/containerd/containerd/api/services/containers/v1/containers.grpc.pb.h"
@@ -114,6 +114,8 @@ containers_v1::Container GetContainerRecord(Connection& conn, const Context& ctx
 
 // A call's context: namespace header, deadline from ctx, cancellation forwarded to gRPC.
 // Throws kCancelled / kDeadlineExceeded / kUnavailable ("client closed") before any I/O.
+// Keeps a copy of ctx (it may be a temporary); the cancellation callback is unregistered,
+// and waited for if it is running on another thread, before the grpc::ClientContext goes.
 class Rpc {
  public:
   Rpc(const Connection& conn, const Context& ctx, const char* op);
@@ -133,9 +135,9 @@ class Rpc {
 
  private:
   grpc::ClientContext grpc_;
-  Context::Registration cancel_reg_;
-  const Context& ctx_;
+  Context ctx_;
   const char* op_;
+  Context::Registration cancel_reg_;  // last: destroyed first, while grpc_ is alive
 };
 
 }  // namespace libcontainerd::remote
