@@ -1,12 +1,20 @@
 // Ordered dispatch of events to the user's Backend: events of one container in order, different
-// containers in parallel on a fixed pool of workers, never while a lock of ours is held. The
-// stream reader only enqueues (never blocks on the Backend).
+// containers in parallel, never while a lock of ours is held. The stream reader only enqueues
+// (never blocks on the Backend).
+//
+// Workers: kMinWorkers always; when a container has events and no worker is free (every one is
+// inside ProcessEvent, e.g. blocked by the Backend), another is started, up to kMaxWorkers. So
+// a Backend blocked on N containers delays no other container while N < kMaxWorkers; past the
+// cap, ready containers wait in FIFO order for the next free worker (spill-over). A worker above
+// kMinWorkers that stays idle for kIdleRetire ends.
 //
 // Memory bound: at most kMaxPending events wait in all queues together. Past that, new events
-// other than exits are dropped and logged; exits are always queued (they are what callers
-// must not lose, and there is at most one per process).
+// other than exits are dropped: each is counted (dropped()), the first of an overflow and the
+// count when the queues fall back under the bound are logged as warnings. Exits are always
+// queued (callers must not lose them, and there is at most one per process).
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -23,16 +31,21 @@ namespace libcontainerd::events {
 class Dispatcher {
  public:
   static constexpr size_t kMaxPending = 10000;
-  static constexpr int kWorkers = 4;
+  static constexpr int kMinWorkers = 4;
+  static constexpr int kMaxWorkers = 64;
+  static constexpr std::chrono::seconds kIdleRetire{10};
 
   explicit Dispatcher(std::shared_ptr<Backend> backend);
   ~Dispatcher();  // refuses new events, delivers every queued one, joins the workers
 
-  // Queues an event. Returns false when it was dropped (bound reached, not an exit).
+  // Queues an event. Returns false when it was dropped (bound reached and not an exit, or the
+  // dispatcher is being destroyed: logged, an exit as an error).
   bool Post(EventType type, EventInfo info);
   // Blocks until every queued event was delivered (tests, shutdown ordering).
   void Drain();
   size_t pending() const;
+  uint64_t dropped() const;  // events dropped past kMaxPending since construction
+  int workers() const;       // worker threads running now
 
  private:
   struct Item {
@@ -44,6 +57,8 @@ class Dispatcher {
     bool scheduled = false;  // in ready_ or being drained by a worker
   };
   void Work();
+  void StartWorker();  // with mu_ held
+  void JoinRetired(std::unique_lock<std::mutex>& l);
 
   std::shared_ptr<Backend> backend_;
   mutable std::mutex mu_;
@@ -52,9 +67,12 @@ class Dispatcher {
   std::map<std::string, Queue> queues_;
   std::deque<std::string> ready_;
   size_t pending_ = 0;
-  int active_ = 0;
+  int active_ = 0;  // workers inside a container's queue
+  int idle_ = 0;    // workers waiting for a ready container
   bool stopping_ = false;
-  std::vector<std::thread> workers_;
+  uint64_t dropped_ = 0, dropped_in_episode_ = 0;
+  std::map<std::thread::id, std::thread> workers_;
+  std::vector<std::thread> retired_;  // ended workers, joined by the next Post or the destructor
 };
 
 }  // namespace libcontainerd::events

@@ -172,8 +172,13 @@ void Hub::Start(std::chrono::milliseconds timeout) {
 }
 
 Hub::Counters Hub::counters() const {
-  std::lock_guard l(mu_);
-  return counters_;
+  Counters c;
+  {
+    std::lock_guard l(mu_);
+    c = counters_;
+  }
+  c.dropped = dispatcher_->dropped();
+  return c;
 }
 
 bool Hub::PublishSync(const std::string& topic) {

@@ -65,6 +65,7 @@ class Hub {
   struct Counters {
     uint64_t delivered = 0, duplicates = 0, stale = 0, synthesised = 0, reconnects = 0,
              undecodable = 0;
+    uint64_t dropped = 0;  // non-exit events dropped past Dispatcher::kMaxPending
   };
   Counters counters() const;
 

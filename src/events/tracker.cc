@@ -31,7 +31,8 @@ void TaskTracker::TrackTaskIfKnown(const std::string& id, uint32_t pid) {
   TrackTask(id, pid);
 }
 
-void TaskTracker::TrackExecIfKnown(const std::string& id, const std::string& exec_id, uint32_t pid) {
+void TaskTracker::TrackExecIfKnown(const std::string& id, const std::string& exec_id,
+                                   uint32_t pid) {
   std::lock_guard l(mu_);
   auto it = containers_.find(id);
   if (it != containers_.end()) it->second.execs[exec_id] = pid;
@@ -90,13 +91,27 @@ TaskTracker::Verdict TaskTracker::OnExit(const EventInfo& info, bool confirmed) 
   if (delivered_.count(k)) return Verdict::kDuplicate;
   auto it = containers_.find(info.container_id);
   if (confirmed) {
-    if (it != containers_.end() && info.process_id == info.container_id && it->second.init_pid == info.pid)
+    if (it != containers_.end() && info.process_id == info.container_id &&
+        it->second.init_pid == info.pid)
       it->second.init_exited = true;
   } else if (info.process_id == info.container_id && it != containers_.end()) {
     auto& e = it->second;
-    // pid 0: no process ever ran (containerd's report of a shim whose create never finished,
-    // e.g. the leftover NewTask clears after a daemon crash): not an exit of any task of ours.
-    if (info.pid == 0 || e.replacing) return Verdict::kStale;
+    if (e.replacing) return Verdict::kStale;
+    if (info.pid == 0) {
+      // containerd's clean-up after a dead shim reports the task's exit with pid 0 (it can no
+      // longer ask the shim). For a running task of ours that is its exit: delivered once, as
+      // containerd sends it, and remembered under the task's pid too, so the same exit from a
+      // Delete, the stream or reconciliation is a duplicate. Without a known running task (a
+      // shim whose create never finished, e.g. the leftover NewTask clears after a daemon
+      // crash) no process of ours ran: stale.
+      if (e.init_pid == 0) return Verdict::kStale;
+      if (e.init_exited) return Verdict::kDuplicate;  // its exit was delivered already
+      e.init_exited = true;
+      Remember(Key{info.container_id, info.container_id, e.init_pid},
+               {info.exit_code, info.exited_at});
+      Remember(k, {info.exit_code, info.exited_at});
+      return Verdict::kDeliver;
+    }
     if (e.init_pid != 0 && e.init_pid != info.pid) return Verdict::kStale;
     if (e.init_pid == 0) e.init_pid = info.pid;
     e.init_exited = true;
@@ -105,7 +120,8 @@ TaskTracker::Verdict TaskTracker::OnExit(const EventInfo& info, bool confirmed) 
   return Verdict::kDeliver;
 }
 
-std::optional<ExitStatus> TaskTracker::DeliveredExit(const std::string& id, const std::string& exec_id,
+std::optional<ExitStatus> TaskTracker::DeliveredExit(const std::string& id,
+                                                     const std::string& exec_id,
                                                      uint32_t pid) const {
   std::lock_guard l(mu_);
   auto it = delivered_.find(Key{id, exec_id.empty() ? id : exec_id, pid});

@@ -44,8 +44,11 @@ class TaskTracker {
   // Every instance to reconcile: tracked processes whose exit was not delivered.
   std::vector<Instance> Snapshot() const;
 
-  // Decides whether an exit may be delivered, and records it. False for a duplicate (same
+  // Decides whether an exit may be delivered, and records it. Not for a duplicate (same
   // container, process id and pid) or a stale init exit (pid differs from the current task's).
+  // An init exit with pid 0 (containerd's clean-up after a dead shim) is the current task's
+  // exit when one is known and has not exited (then also remembered under its pid), stale when
+  // none is known, a duplicate when its exit was delivered.
   enum class Verdict { kDeliver, kDuplicate, kStale };
   // `confirmed`: the exit comes from a Delete of exactly this instance, so it cannot be stale
   // (only a duplicate), even when a newer task of the container is tracked by now.
@@ -53,8 +56,8 @@ class TaskTracker {
 
   // The exit delivered for a process instance (exec_id empty: init), if any is remembered:
   // what Delete reports when the daemon has already forgotten the process.
-  std::optional<ExitStatus> DeliveredExit(const std::string& container_id, const std::string& exec_id,
-                                          uint32_t pid) const;
+  std::optional<ExitStatus> DeliveredExit(const std::string& container_id,
+                                          const std::string& exec_id, uint32_t pid) const;
 
   size_t size() const;
 
@@ -63,7 +66,7 @@ class TaskTracker {
   struct Entry {
     uint32_t init_pid = 0;
     bool init_exited = false;
-    bool replacing = false;  // see ReplacingTask
+    bool replacing = false;                 // see ReplacingTask
     std::map<std::string, uint32_t> execs;  // exec id -> pid
   };
   void Remember(const Key& k, const ExitStatus& st);

@@ -11,6 +11,7 @@
 #include "events/dispatcher.h"
 #include "events/hub.h"
 #include "events/tracker.h"
+#include "libcontainerd/log.h"
 #include "remote/connection.h"
 #include "test_util.h"
 
@@ -104,15 +105,32 @@ TEST(TaskTracker, RemembersTheDeliveredExitOfEachInstanceForDelete) {
   EXPECT_EQ(t.DeliveredExit("c", "", 10)->exit_code, 137u);
 }
 
-TEST(TaskTracker, AnInitExitWithoutAPidIsStaleForATrackedContainer) {
+TEST(TaskTracker, AnInitExitWithoutAPidIsStaleWhenNoTaskIsKnown) {
   TaskTracker t;
   t.TrackContainer("c");
-  // containerd reports a shim whose create never finished with pid 0.
+  // containerd reports a shim whose create never finished with pid 0: no process of ours ran.
   EXPECT_EQ(t.OnExit(Exit("c", "c", 0, 137)), TaskTracker::Verdict::kStale);
   t.TrackTask("c", 10);
-  EXPECT_EQ(t.OnExit(Exit("c", "c", 0, 137)), TaskTracker::Verdict::kStale);
   EXPECT_EQ(t.Snapshot().size(), 1u) << "the running task must stay tracked";
   EXPECT_EQ(t.OnExit(Exit("c", "c", 10, 0)), TaskTracker::Verdict::kDeliver);
+}
+
+// containerd's clean-up after a dead shim reports the running task's exit with pid 0.
+TEST(TaskTracker, AnInitExitWithoutAPidIsTheRunningTasksExitDeliveredOnce) {
+  TaskTracker t;
+  t.TrackTask("c", 10);
+  EXPECT_EQ(t.OnExit(Exit("c", "c", 0, 137)), TaskTracker::Verdict::kDeliver);
+  EXPECT_EQ(t.OnExit(Exit("c", "c", 0, 137)), TaskTracker::Verdict::kDuplicate);
+  // The same exit learnt by a Delete (with the task's pid) or from the stream is a duplicate.
+  EXPECT_EQ(t.OnExit(Exit("c", "c", 10, 137), true), TaskTracker::Verdict::kDuplicate);
+  EXPECT_EQ(t.OnExit(Exit("c", "c", 10, 137)), TaskTracker::Verdict::kDuplicate);
+  ASSERT_TRUE(t.DeliveredExit("c", "", 10));
+  EXPECT_EQ(t.DeliveredExit("c", "", 10)->exit_code, 137u);
+  EXPECT_TRUE(t.Snapshot().empty()) << "an exited task is not reconciled";
+  // A task whose exit was delivered: a later pid-0 report is a duplicate, not a second exit.
+  t.TrackTask("d", 20);
+  EXPECT_EQ(t.OnExit(Exit("d", "d", 20, 0)), TaskTracker::Verdict::kDeliver);
+  EXPECT_EQ(t.OnExit(Exit("d", "d", 0, 137)), TaskTracker::Verdict::kDuplicate);
 }
 
 TEST(TaskTracker, ExitsOfAReplacedHalfCreatedTaskAreStaleBeforeAndAfterTheNewTask) {
@@ -225,22 +243,120 @@ TEST(Dispatcher, DestructionDeliversEveryQueuedEvent) {
             (std::vector<EventType>{EventType::kExecAdded, EventType::kExit, EventType::kExit}));
 }
 
-TEST(Dispatcher, DropsNonExitEventsPastTheBoundButNeverExits) {
+TEST(Dispatcher, DropsNonExitEventsPastTheBoundCountedAndLoggedButNeverExits) {
   auto b = std::make_shared<Collect>();
   std::atomic<bool> release{false};
   b->hook = [&](const std::string&) {
     while (!release) std::this_thread::sleep_for(1ms);
   };
+  std::mutex log_mu;
+  std::vector<std::string> warnings;
+  SetLogSink([&](LogLevel level, std::string_view m) {
+    std::lock_guard l(log_mu);
+    if (level >= LogLevel::kWarning) warnings.emplace_back(m);
+  });
+  struct ResetSink {
+    ~ResetSink() { SetLogSink(nullptr); }
+  } reset_sink;
   Dispatcher d(b);
   size_t accepted = 0;
-  for (size_t i = 0; i < Dispatcher::kMaxPending + 50; ++i)
+  constexpr size_t kExtra = 50;
+  for (size_t i = 0; i < Dispatcher::kMaxPending + kExtra; ++i)
     accepted += d.Post(EventType::kStart, Exit("c", "c", static_cast<uint32_t>(i)));
-  EXPECT_LE(accepted, Dispatcher::kMaxPending);
-  EXPECT_TRUE(d.Post(EventType::kExit, Exit("c", "c", 1)));
+  EXPECT_EQ(accepted, Dispatcher::kMaxPending);
+  EXPECT_EQ(d.dropped(), kExtra);
+  for (uint32_t i = 0; i < 100; ++i) EXPECT_TRUE(d.Post(EventType::kExit, Exit("x", "x", i))) << i;
+  EXPECT_EQ(d.dropped(), kExtra) << "an exit must never be dropped";
+  {
+    std::lock_guard l(log_mu);
+    ASSERT_EQ(warnings.size(), 1u) << "one warning when dropping starts, not one per event";
+    EXPECT_NE(warnings[0].find("dropping"), std::string::npos) << warnings[0];
+  }
+  release = true;
+  d.Drain();
+  {
+    std::lock_guard l(b->mu);
+    EXPECT_EQ(b->seen.size(), Dispatcher::kMaxPending + 100);
+    size_t exits = 0;
+    for (const auto& [id, t] : b->seen) exits += id == "x" && t == EventType::kExit;
+    EXPECT_EQ(exits, 100u);
+  }
+  std::lock_guard l(log_mu);
+  ASSERT_EQ(warnings.size(), 2u);
+  EXPECT_NE(warnings[1].find(std::to_string(kExtra) + " events other than exits were dropped"),
+            std::string::npos)
+      << warnings[1];
+}
+
+// A Backend blocked on 8 containers (twice the minimum of workers) does not hold up a 9th:
+// workers are added while every one is busy.
+TEST(Dispatcher, ABackendBlockedOnEightContainersDoesNotDelayANinth) {
+  auto b = std::make_shared<Collect>();
+  std::atomic<bool> release{false};
+  std::atomic<int> blocked{0};
+  b->hook = [&](const std::string& id) {
+    if (id.starts_with("blocked")) {
+      ++blocked;
+      while (!release) std::this_thread::sleep_for(1ms);
+    }
+  };
+  Dispatcher d(b);
+  for (int i = 0; i < 8; ++i) {
+    d.Post(EventType::kStart, Exit("blocked" + std::to_string(i), "x", 1));
+    d.Post(EventType::kExit, Exit("blocked" + std::to_string(i), "x", 1));
+  }
+  ASSERT_TRUE(lcdtest::Eventually([&] { return blocked.load() == 8; }, lcdtest::Scaled(5s)))
+      << blocked.load() << " of 8 containers reached the Backend";
+  d.Post(EventType::kExit, Exit("ninth", "ninth", 2));
+  EXPECT_TRUE(lcdtest::Eventually(
+      [&] {
+        std::lock_guard l(b->mu);
+        return !b->seen.empty();
+      },
+      lcdtest::Scaled(1s)))
+      << "the 9th container's exit waited for a blocked one";
   release = true;
   d.Drain();
   std::lock_guard l(b->mu);
-  EXPECT_EQ(b->seen.back().second, EventType::kExit);
+  EXPECT_EQ(b->seen.size(), 17u);
+  EXPECT_EQ(b->seen[0].first, "ninth");
+}
+
+// Past kMaxWorkers blocked containers, the next waits for a free worker (spill-over), keeping
+// its order; the extra workers end once idle.
+TEST(Dispatcher, PastTheWorkerCapReadyContainersWaitForAFreeWorkerInOrder) {
+  auto b = std::make_shared<Collect>();
+  std::atomic<bool> release{false};
+  std::atomic<int> blocked{0};
+  b->hook = [&](const std::string& id) {
+    if (id.starts_with("blocked")) {
+      ++blocked;
+      while (!release) std::this_thread::sleep_for(1ms);
+    }
+  };
+  Dispatcher d(b);
+  for (int i = 0; i < Dispatcher::kMaxWorkers; ++i)
+    d.Post(EventType::kStart, Exit("blocked" + std::to_string(i), "x", 1));
+  ASSERT_TRUE(lcdtest::Eventually([&] { return blocked.load() == Dispatcher::kMaxWorkers; },
+                                  lcdtest::Scaled(10s)));
+  EXPECT_EQ(d.workers(), Dispatcher::kMaxWorkers);
+  d.Post(EventType::kStart, Exit("late", "late", 1));
+  d.Post(EventType::kExit, Exit("late", "late", 1));
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(d.workers(), Dispatcher::kMaxWorkers) << "no worker past the cap";
+  {
+    std::lock_guard l(b->mu);
+    EXPECT_TRUE(b->seen.empty());
+  }
+  release = true;
+  d.Drain();
+  std::vector<EventType> late;
+  {
+    std::lock_guard l(b->mu);
+    for (const auto& [id, t] : b->seen)
+      if (id == "late") late.push_back(t);
+  }
+  EXPECT_EQ(late, (std::vector<EventType>{EventType::kStart, EventType::kExit}));
 }
 
 TEST(Dispatcher, AThrowingBackendDoesNotStopDelivery) {
@@ -384,4 +500,13 @@ TEST(HubBarrier, ADeleteLearntExitTheStreamAlreadyDeliveredAsksNoBarrier) {
   EXPECT_EQ(published.load(), 0);
   EXPECT_EQ(r.TypesOf("c").size(), 1u);
   EXPECT_EQ(r.hub->counters().duplicates, 1u);
+}
+
+// An exit learnt from a Delete and still within its grace is delivered when the Hub goes.
+TEST(HubOrder, DestroyingTheHubDeliversADeleteLearntExitStillInItsGrace) {
+  HubRig r;
+  r.hub->SetLiveForTest("tok", [](const std::string&) { return true; });
+  r.hub->OnDeletedExit(Exit("c", "c", 5, 3));
+  r.hub.reset();
+  EXPECT_EQ(r.TypesOf("c"), (std::vector<EventType>{EventType::kExit}));
 }
