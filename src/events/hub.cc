@@ -13,6 +13,13 @@
 namespace libcontainerd::events {
 namespace {
 constexpr const char* kSyncTopicPrefix = "/libcontainerd-sync/";
+// The namespace the sync events are published in: one of the library's own, never the user's,
+// so that no subscriber of the user's namespaces (moby's `namespace==NS` filter, `ctr events
+// namespace==NS`) sees them. containerd checks only that a published event's namespace is a
+// valid name; nothing is created. An unfiltered subscriber receives every event whatever its
+// namespace (containerd 1.6 has no private events): it sees them here, as decodable
+// google.protobuf.Empty events (printed by `ctr events` as `{}`, not a decoding warning).
+constexpr const char* kSyncNamespace = "libcontainerd-sync";
 
 std::string Token() {
   std::random_device rd;
@@ -189,11 +196,11 @@ bool Hub::PublishSync(const std::string& topic) {
   }
   if (fake) return fake(topic);
   grpc::ClientContext ctx;
-  ctx.AddMetadata("containerd-namespace", conn_->ns());
+  ctx.AddMetadata("containerd-namespace", kSyncNamespace);
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
   remote::events_v1::PublishRequest req;
   req.set_topic(topic);
-  remote::SetAny(req.mutable_event(), "types.google.protobuf.Empty", "");
+  remote::SetAny(req.mutable_event(), "google.protobuf.Empty", "");
   google::protobuf::Empty resp;
   grpc::Status s = conn_->events().Publish(&ctx, req, &resp);
   if (!s.ok()) Log(LogLevel::kDebug, "event sync publish failed: " + s.error_message());
@@ -213,8 +220,8 @@ void Hub::Run() {
     remote::events_v1::SubscribeRequest req;
     // Separate filters are OR'ed, comma means AND (containerd's filter syntax).
     req.add_filters("namespace==" + conn_->ns() + ",topic~=|^/tasks/|");
-    req.add_filters("namespace==" + conn_->ns() + ",topic~=|^" + std::string(kSyncTopicPrefix) +
-                    token + "/|");
+    req.add_filters(std::string("namespace==") + kSyncNamespace + ",topic~=|^" +
+                    std::string(kSyncTopicPrefix) + token + "/|");
     auto reader = conn_->events().Subscribe(&ctx, req);
     // The Subscribe call returns before containerd has registered the subscription, and an
     // event published before that is not delivered to it. So the sync event is published

@@ -97,13 +97,14 @@ TaskTracker::Verdict TaskTracker::OnExit(const EventInfo& info, bool confirmed) 
   } else if (info.process_id == info.container_id && it != containers_.end()) {
     auto& e = it->second;
     if (e.replacing) return Verdict::kStale;
-    if (info.pid == 0) {
-      // containerd's clean-up after a dead shim reports the task's exit with pid 0 (it can no
-      // longer ask the shim). For a running task of ours that is its exit: delivered once, as
-      // containerd sends it, and remembered under the task's pid too, so the same exit from a
-      // Delete, the stream or reconciliation is a duplicate. Without a known running task (a
-      // shim whose create never finished, e.g. the leftover NewTask clears after a daemon
-      // crash) no process of ours ran: stale.
+    // containerd's clean-up after a dead shim reports the task's exit itself, with the pid
+    // `shim delete` read from the bundle: 0 when that call failed, 0xFFFFFFFF (-1) when the
+    // pid file was gone. For a running task of ours that is its exit: delivered once, as
+    // containerd sends it (as moby does), and remembered under the task's pid too, so the same
+    // exit from a Delete, the stream or reconciliation is a duplicate. Without a known running
+    // task (a shim whose create never finished, e.g. the leftover NewTask clears after a
+    // daemon crash) no process of ours ran: stale.
+    if (info.pid == 0 || info.pid == kUnknownPid) {
       if (e.init_pid == 0) return Verdict::kStale;
       if (e.init_exited) return Verdict::kDuplicate;  // its exit was delivered already
       e.init_exited = true;

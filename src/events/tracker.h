@@ -46,9 +46,11 @@ class TaskTracker {
 
   // Decides whether an exit may be delivered, and records it. Not for a duplicate (same
   // container, process id and pid) or a stale init exit (pid differs from the current task's).
-  // An init exit with pid 0 (containerd's clean-up after a dead shim) is the current task's
-  // exit when one is known and has not exited (then also remembered under its pid), stale when
-  // none is known, a duplicate when its exit was delivered.
+  // An init exit with pid 0 or kUnknownPid (containerd's clean-up after a dead shim that could
+  // not learn the pid) is the current task's exit when one is known and has not exited (then
+  // also remembered under its pid), stale when none is known, a duplicate when its exit was
+  // delivered.
+  static constexpr uint32_t kUnknownPid = 0xFFFFFFFF;  // -1 from a missing init.pid
   enum class Verdict { kDeliver, kDuplicate, kStale };
   // `confirmed`: the exit comes from a Delete of exactly this instance, so it cannot be stale
   // (only a duplicate), even when a newer task of the container is tracked by now.

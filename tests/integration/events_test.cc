@@ -1,5 +1,7 @@
 // Events reach the Backend: fields, order, parallel dispatch, OOM.
 #include <csignal>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "client_fixture.h"
@@ -168,3 +170,75 @@ TEST_F(EventsTest, EventsOfOtherNamespacesAreNotDelivered) {
   std::this_thread::sleep_for(200ms);
   EXPECT_TRUE(backend_->For(id).empty());
 }
+
+namespace {
+// The parent of a process (for a task's init: its shim), from /proc.
+pid_t ParentOf(uint32_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.starts_with("PPid:")) return static_cast<pid_t>(std::stol(line.substr(5)));
+  return -1;
+}
+}  // namespace
+
+// A SIGKILLed shim: containerd cleans up after it (`shim delete` kills the container through
+// runc) and reports the task's exit itself, code 137, with the pid the clean-up read from the
+// bundle's init.pid; when it cannot read one, with pid 0xFFFFFFFF (-1; 0 when the clean-up
+// itself fails), which moby delivers as is. Either way the Backend gets the exit once, and the
+// Delete that follows reports no second exit.
+class ShimKill : public EventsTest, public ::testing::WithParamInterface<bool> {};
+
+TEST_P(ShimKill, TheExitContainerdReportsForADeadShimIsDeliveredOnce) {
+  const bool without_pid = GetParam();
+  std::string id = lcdtest::UniqueId("shimkill");
+  auto c = Create(id, {"sleep", "100"});
+  auto t = c->NewTask(ctx_, "", false, nullptr);
+  t->Start(ctx_);
+  ASSERT_TRUE(backend_->WaitForEvent(id, EventType::kStart));
+  const uint32_t pid = t->Pid();
+  pid_t shim = ParentOf(pid);
+  ASSERT_GT(shim, 1) << "no parent for task pid " << pid;
+  {
+    std::ifstream comm("/proc/" + std::to_string(shim) + "/comm");
+    std::string name;
+    std::getline(comm, name);
+    ASSERT_TRUE(name.starts_with("containerd-shim")) << "parent of the task is " << name;
+  }
+  if (without_pid) {
+    // The shim runs in the task's bundle; without its init.pid the clean-up knows no pid.
+    auto bundle = std::filesystem::read_symlink("/proc/" + std::to_string(shim) + "/cwd");
+    ASSERT_TRUE(std::filesystem::remove(bundle / "init.pid")) << bundle;
+  }
+  ASSERT_EQ(kill(shim, SIGKILL), 0);
+  ASSERT_TRUE(backend_->WaitForEvent(id, EventType::kExit, 1, lcdtest::Scaled(20s)))
+      << Names(backend_->For(id));
+  auto exits = [&] {
+    std::vector<lcdtest::Recorded> out;
+    for (const auto& e : backend_->For(id))
+      if (e.type == EventType::kExit) out.push_back(e);
+    return out;
+  };
+  auto first = exits();
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0].info.process_id, id);
+  EXPECT_EQ(first[0].info.pid, without_pid ? 0xFFFFFFFFu : pid) << "as containerd reports it";
+  EXPECT_EQ(first[0].info.exit_code, 137u);
+  EXPECT_TRUE(first[0].info.error.empty()) << first[0].info.error;
+  EXPECT_TRUE(lcdtest::Eventually([&] { return !lcdtest::PidAlive(pid); }, lcdtest::Scaled(10s)))
+      << "the container's process outlived its shim's clean-up";
+  try {
+    EXPECT_EQ(t->Delete(ctx_).exit_code, 137u);
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kNotFound) << e.what();
+  }
+  c->Delete(ctx_);
+  // Room for a late second copy (from the Delete or the stream) to arrive: none may.
+  std::this_thread::sleep_for(lcdtest::Scaled(1500ms));
+  EXPECT_EQ(exits().size(), 1u) << Names(backend_->For(id));
+}
+
+INSTANTIATE_TEST_SUITE_P(EventsTest, ShimKill, ::testing::Values(false, true),
+                         [](const auto& info) {
+                           return info.param ? "WithoutAPid" : "WithItsPid";
+                         });

@@ -131,6 +131,13 @@ TEST(TaskTracker, AnInitExitWithoutAPidIsTheRunningTasksExitDeliveredOnce) {
   t.TrackTask("d", 20);
   EXPECT_EQ(t.OnExit(Exit("d", "d", 20, 0)), TaskTracker::Verdict::kDeliver);
   EXPECT_EQ(t.OnExit(Exit("d", "d", 0, 137)), TaskTracker::Verdict::kDuplicate);
+  // The clean-up reports -1 when the bundle's pid file was gone: the same rule.
+  t.TrackTask("e", 30);
+  EXPECT_EQ(t.OnExit(Exit("e", "e", TaskTracker::kUnknownPid, 137)),
+            TaskTracker::Verdict::kDeliver);
+  EXPECT_EQ(t.OnExit(Exit("e", "e", 30, 137), true), TaskTracker::Verdict::kDuplicate);
+  t.TrackContainer("f");
+  EXPECT_EQ(t.OnExit(Exit("f", "f", TaskTracker::kUnknownPid, 137)), TaskTracker::Verdict::kStale);
 }
 
 TEST(TaskTracker, ExitsOfAReplacedHalfCreatedTaskAreStaleBeforeAndAfterTheNewTask) {
