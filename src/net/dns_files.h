@@ -22,9 +22,12 @@ ResolvConf ParseResolvConf(std::string_view text);
 // Docker's rule: the host's file without loopback nameservers (127.0.0.0/8, ::1); when none is
 // left, Google's public resolvers 8.8.8.8 and 8.8.4.4; `request.dns_servers`,
 // `request.dns_search` and `request.dns_options` each replace the host's part when not empty.
+// Throws Error{kInvalidArgument} for a dns server that is not an IP address, or a search domain
+// or option that is not one word (a newline would add lines of its own).
 std::string BuildResolvConf(std::string_view host_resolv_conf, const NetworkRequest& request);
 
-// localhost lines (IPv4 and IPv6), then `ip hostname` when ip is not empty, then the extra hosts.
+// localhost lines (IPv4 and IPv6), then the extra hosts, then `ip hostname` when ip is not empty
+// (docker's order).
 std::string BuildHosts(const std::string& hostname, const std::string& ip,
                        const std::vector<HostEntry>& extra_hosts);
 
