@@ -3,9 +3,12 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <linux/capability.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -51,6 +54,14 @@ ino_t Inode(const std::string& path) {
 bool Exists(const std::string& path) {
   struct stat st {};
   return ::lstat(path.c_str(), &st) == 0;
+}
+
+bool MountedIn(pid_t pid, const std::string& path) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/mountinfo");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.find(" " + path + " ") != std::string::npos) return true;
+  return false;
 }
 
 // The kind and message of what f() throws.
@@ -190,6 +201,37 @@ TEST(NetNetns, FailedCreateLeavesNoFile) {
   RemoveNetns(dir.path() + "/ok");
   EXPECT_EQ(lcdtest::CountEntries(dir.path()), 0);
   EXPECT_EQ(lcdtest::CountEntries("/proc/self/fd"), fds_before) << "fd leaked";
+}
+
+TEST(NetNetns, RemoveUnmountsTheCopyInAnotherMountNamespace) {
+  // A container's or shim's mount namespace copies the netns mount (runc makes its root rslave):
+  // the directory's shared propagation carries the unmount there too, so the namespace dies.
+  ASSERT_EQ(::geteuid(), 0u) << "the netns tests need root";
+  NetnsDir dir;
+  PrepareNetnsDir(dir.path());
+  const std::string path = dir.path() + "/ns1";
+  CreateNetns(path);
+  std::string mnt = "/proc/self/ns/mnt";
+  const char* argv[] = {"unshare", "--mount", "--propagation", "slave", "sleep", "600", nullptr};
+  pid_t pid = 0;
+  ASSERT_EQ(::posix_spawnp(&pid, "unshare", nullptr, nullptr, const_cast<char**>(argv), environ),
+            0);
+  struct Reap {
+    pid_t pid;
+    ~Reap() {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+  } reap{pid};
+  std::string other_mnt = "/proc/" + std::to_string(pid) + "/ns/mnt";
+  ASSERT_TRUE(
+      lcdtest::Eventually([&] { return Inode(other_mnt) != Inode(mnt) && MountedIn(pid, path); },
+                          lcdtest::Scaled(std::chrono::seconds(10))))
+      << "the other mount namespace never showed the netns mount";
+  RemoveNetns(path);
+  EXPECT_TRUE(lcdtest::Eventually([&] { return !MountedIn(pid, path); },
+                                  lcdtest::Scaled(std::chrono::seconds(5))))
+      << "the netns mount is still held in the other mount namespace";
 }
 
 }  // namespace
