@@ -1,5 +1,7 @@
 #include "remote/connection.h"
 
+#include <condition_variable>
+
 #include "remote/status.h"
 
 namespace libcontainerd::remote {
@@ -24,6 +26,63 @@ containers_v1::Container GetContainerRecord(Connection& conn, const Context& ctx
                 {.op = op, .container_id = id});
   rpc.Check(s, {.container_id = id});
   return resp.container();
+}
+
+bool ConnectionLost(const grpc::Status& s, const Context& ctx) {
+  if (s.error_code() == grpc::StatusCode::UNAVAILABLE) return true;
+  // gRPC reports a dropped connection during a call as CANCELLED in some versions.
+  return s.error_code() == grpc::StatusCode::CANCELLED && !ctx.cancelled();
+}
+
+void WaitForDaemon(Connection& conn, const Context& ctx, const char* op, const ErrorContext& ectx,
+                   const std::string& lost) {
+  const auto start = Context::Clock::now();
+  std::mutex mu;
+  std::condition_variable cv;
+  bool woken = false;
+  auto reg = ctx.OnCancel([&] {
+    {
+      std::lock_guard l(mu);
+      woken = true;
+    }
+    cv.notify_all();
+  });
+  auto give_up = [&](ErrorKind kind, const std::string& why) {
+    ErrorContext e = ectx;
+    e.op = op;
+    throw Error(kind, why, std::move(e));
+  };
+  auto backoff = kReconnectBackoffFirst;
+  for (;;) {
+    if (conn.closed()) give_up(ErrorKind::kUnavailable, "client closed: the Client was destroyed");
+    if (ctx.cancelled()) give_up(ErrorKind::kCancelled, "context cancelled");
+    auto now = Context::Clock::now();
+    auto deadline = ctx.deadline();
+    if (deadline && now >= *deadline) {
+      auto down = std::chrono::duration_cast<std::chrono::milliseconds>(now - start);
+      give_up(ErrorKind::kUnavailable,
+              "containerd at " + conn.options().address + " did not come back within " +
+                  std::to_string(down.count()) + " ms, before the Context's deadline (" + lost +
+                  "); start containerd or give the call a later deadline");
+    }
+    {
+      auto until = now + backoff;
+      if (deadline && *deadline < until) until = *deadline;
+      std::unique_lock l(mu);
+      cv.wait_until(l, until, [&] { return woken; });
+    }
+    if (ctx.cancelled() || conn.closed()) continue;  // reported at the top
+    if (deadline && Context::Clock::now() >= *deadline) continue;
+    try {
+      Rpc probe(conn, ctx.WithDeadline(Context::Clock::now() + kReconnectBackoffMax), "Version");
+      google::protobuf::Empty req;
+      version_v1::VersionResponse resp;
+      if (conn.version().Version(probe.get(), req, &resp).ok()) return;
+    } catch (const Error&) {
+      // Done or closed: reported at the top.
+    }
+    backoff = std::min(backoff * 2, kReconnectBackoffMax);
+  }
 }
 
 Rpc::Rpc(const Connection& conn, const Context& ctx, const char* op) : ctx_(ctx), op_(op) {

@@ -5,6 +5,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -111,6 +112,22 @@ std::shared_ptr<Connection> Connect(const ClientOptions& options);
 // public operation).
 containers_v1::Container GetContainerRecord(Connection& conn, const Context& ctx,
                                             const std::string& id, const char* op);
+
+// The back-off between attempts to reach a daemon that went away: 50 ms doubling to 1 s, as
+// the event stream's reconnect (events::Hub::WaitForDaemon) uses.
+inline constexpr std::chrono::milliseconds kReconnectBackoffFirst{50};
+inline constexpr std::chrono::milliseconds kReconnectBackoffMax{1000};
+
+// True when a call failed because the daemon could not be reached or the connection dropped
+// under it (UNAVAILABLE, or CANCELLED that ctx did not cause): retry once it serves again.
+bool ConnectionLost(const grpc::Status& s, const Context& ctx);
+
+// Waits with the reconnect back-off until the daemon answers Version. Throws kCancelled when
+// ctx is cancelled, kUnavailable naming the address (and `lost`, the error that started the
+// wait) when ctx's deadline passes first, kUnavailable "client closed" when the Client goes.
+// `op` and `ectx` name the call that waits.
+void WaitForDaemon(Connection& conn, const Context& ctx, const char* op, const ErrorContext& ectx,
+                   const std::string& lost);
 
 // A call's context: namespace header, deadline from ctx, cancellation forwarded to gRPC.
 // Throws kCancelled / kDeadlineExceeded / kUnavailable ("client closed") before any I/O.

@@ -19,7 +19,8 @@ ProcessCore::~ProcessCore() {
   ReleaseIO(false);
 }
 
-void ProcessCore::SetIO(std::shared_ptr<DirectIO> fifos, std::shared_ptr<IO> io, std::string fifo_dir) {
+void ProcessCore::SetIO(std::shared_ptr<DirectIO> fifos, std::shared_ptr<IO> io,
+                        std::string fifo_dir) {
   {
     std::lock_guard l(mu_);
     fifos_ = fifos;
@@ -98,7 +99,8 @@ void ProcessCore::CloseStdin(const Context& ctx) {
 
 void ProcessCore::Kill(const Context& ctx, int signal, bool all) {
   if (signal <= 0 || signal > 64)
-    throw Error(ErrorKind::kInvalidArgument, "signal " + std::to_string(signal) + " is not a valid signal number",
+    throw Error(ErrorKind::kInvalidArgument,
+                "signal " + std::to_string(signal) + " is not a valid signal number",
                 {.op = "Kill", .container_id = container_id_, .exec_id = exec_id_});
   Rpc rpc(*conn_, ctx, "Tasks.Kill");
   tasks_v1::KillRequest req;
@@ -127,16 +129,60 @@ void ProcessCore::Resize(const Context& ctx, uint32_t width, uint32_t height) {
 }
 
 ExitStatus ProcessCore::Wait(const Context& ctx) {
-  Rpc rpc(*conn_, ctx, "Tasks.Wait");
-  tasks_v1::WaitRequest req;
-  req.set_container_id(container_id_);
-  req.set_exec_id(exec_id_);
-  tasks_v1::WaitResponse resp;
-  rpc.Check(conn_->tasks().Wait(rpc.get(), req, &resp), Ectx());
-  ExitStatus st{resp.exit_status(), FromProto(resp.exited_at())};
-  std::lock_guard l(mu_);
-  waited_ = st;
-  return st;
+  // containerd keeps no waiter across its own restart, but the shim keeps the process and its
+  // exit status: when the connection drops (or the daemon is down when we start), wait for
+  // the daemon to serve again and ask again. An exit that happened meanwhile is the answer to
+  // the new Tasks.Wait (containerd 1.6 reloads the task from its shim before it serves).
+  bool reconnected = false;
+  Log(LogLevel::kDebug, "Tasks.Wait " + container_id_ + (exec_id_.empty() ? "" : "/" + exec_id_) +
+                            ": waiting for the exit");
+  for (;;) {
+    std::string lost;
+    {
+      Rpc rpc(*conn_, ctx, "Tasks.Wait");
+      tasks_v1::WaitRequest req;
+      req.set_container_id(container_id_);
+      req.set_exec_id(exec_id_);
+      tasks_v1::WaitResponse resp;
+      grpc::Status s = conn_->tasks().Wait(rpc.get(), req, &resp);
+      if (s.ok()) {
+        ExitStatus st{resp.exit_status(), FromProto(resp.exited_at())};
+        std::lock_guard l(mu_);
+        waited_ = st;
+        return st;
+      }
+      if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED && conn_->channel() &&
+          conn_->channel()->GetState(false) != GRPC_CHANNEL_READY)
+        // The deadline passed while the daemon did not answer at all: say so, as below.
+        throw Error(ErrorKind::kUnavailable,
+                    "containerd at " + conn_->options().address +
+                        " did not answer before the Context's deadline (" + s.error_message() +
+                        "); start containerd or give the call a later deadline",
+                    {.op = "Tasks.Wait", .container_id = container_id_, .exec_id = exec_id_});
+      if (!ConnectionLost(s, ctx)) {
+        if (reconnected && s.error_code() == grpc::StatusCode::NOT_FOUND) {
+          // Gone after the outage: its shim died and containerd removed the task, or someone
+          // deleted it. An exit this Client already knows (delivered to the Backend, from the
+          // event stream or its reconciliation) is the answer.
+          if (auto* t = conn_->tracker()) {
+            if (auto known = t->DeliveredExit(container_id_, exec_id_, pid())) {
+              std::lock_guard l(mu_);
+              waited_ = *known;
+              return *known;
+            }
+          }
+        }
+        rpc.Check(s, Ectx());
+      }
+      lost = s.error_message().empty() ? "connection lost" : s.error_message();
+    }
+    Log(LogLevel::kWarning, "Tasks.Wait " + container_id_ +
+                                (exec_id_.empty() ? "" : "/" + exec_id_) + ": containerd at " +
+                                conn_->options().address + " unreachable (" + lost +
+                                "); waiting for it to serve again");
+    WaitForDaemon(*conn_, ctx, "Tasks.Wait", Ectx(), lost);
+    reconnected = true;
+  }
 }
 
 Status ProcessCore::GetStatus(const Context& ctx) {
@@ -262,13 +308,15 @@ std::optional<ExitStatus> ProcessCore::ForgetGoneProcess() {
     std::lock_guard l(mu_);
     deleted_ = true;
     Log(LogLevel::kDebug, "Delete " + container_id_ + (exec_id_.empty() ? "" : "/" + exec_id_) +
-                              ": already gone; reporting its known exit " + std::to_string(known->exit_code));
+                              ": already gone; reporting its known exit " +
+                              std::to_string(known->exit_code));
   }
   return known;
 }
 
-PreparedIO PrepareIO(const Connection& conn, const std::string& container_id, const std::string& name,
-                     bool with_stdin, bool terminal, const StdioCallback& attach_stdio) {
+PreparedIO PrepareIO(const Connection& conn, const std::string& container_id,
+                     const std::string& name, bool with_stdin, bool terminal,
+                     const StdioCallback& attach_stdio) {
   PreparedIO p;
   if (!attach_stdio) return p;  // all paths empty: /dev/null
   auto fifos = cio::CreateFifos(conn.ContainerStateDir(container_id), name, with_stdin, terminal);
