@@ -431,9 +431,8 @@ void Hub::Post(EventType type, EventInfo info, bool synthesised) {
       it = exec_not_started_.erase(it);
     }
   }
-  ++counters_.delivered;
   if (synthesised) ++counters_.synthesised;
-  dispatcher_->Post(type, std::move(info));
+  if (dispatcher_->Post(type, std::move(info))) ++counters_.delivered;  // else counted as dropped
   if (exec && type == EventType::kExecStarted) {
     exec_not_started_.erase(key);
     if (auto it = held_exits_.find(key); it != held_exits_.end()) {
