@@ -121,9 +121,9 @@ TEST(NetHostsFile, NoAddressNoOwnLine) {
 TEST(NetContainerFiles, WrittenAtomically0644InA0700Dir) {
   lcdtest::ScratchDir scratch("lcd-netfiles");
   std::string dir = scratch.path() + "/ns/c1";
-  ::umask(077);  // the files' mode must not depend on the umask
+  mode_t old_umask = ::umask(077);  // the files' mode must not depend on the umask
   auto files = WriteContainerFiles(dir, "H\n", "R\n", "web1");
-  ::umask(022);
+  ::umask(old_umask);
   EXPECT_EQ(files.hosts, dir + "/hosts");
   EXPECT_EQ(files.resolv_conf, dir + "/resolv.conf");
   EXPECT_EQ(files.hostname, dir + "/hostname");
