@@ -1,6 +1,7 @@
 // libcontainerd: task statistics as plain C++ values (cgroup v1 and v2 metrics).
 // Field names and meanings are containerd's cgroups metrics (io.containerd.cgroups.v1/v2);
-// a message the daemon did not send is an empty std::optional.
+// a message the daemon did not send is an empty std::optional. cgroup v2 fields that newer
+// containerd releases send (PSI, peak usage) are decoded too; an older daemon leaves them empty.
 // Thread-safety: plain values.
 #pragma once
 
@@ -163,6 +164,21 @@ struct Metrics {
 }  // namespace cgroup1
 
 namespace cgroup2 {
+// Pressure stall information of one kind ("some" or "full" tasks stalled): the percentage of
+// wall time stalled over the last 10, 60 and 300 seconds, and the total stall time in
+// microseconds (the kernel's <controller>.pressure file).
+struct PSIData {
+  double avg10 = 0;
+  double avg60 = 0;
+  double avg300 = 0;
+  uint64_t total = 0;
+  bool operator==(const PSIData&) const = default;
+};
+struct PSIStats {
+  std::optional<PSIData> some;
+  std::optional<PSIData> full;
+  bool operator==(const PSIStats&) const = default;
+};
 struct PidsStat {
   uint64_t current = 0;
   uint64_t limit = 0;
@@ -175,6 +191,7 @@ struct CPUStat {
   uint64_t nr_periods = 0;
   uint64_t nr_throttled = 0;
   uint64_t throttled_usec = 0;
+  std::optional<PSIStats> psi;  // cpu.pressure (containerd's cgroups >= 1.1)
   bool operator==(const CPUStat&) const = default;
 };
 struct MemoryStat {
@@ -213,6 +230,10 @@ struct MemoryStat {
   uint64_t usage_limit = 0;
   uint64_t swap_usage = 0;
   uint64_t swap_limit = 0;
+  // memory.peak and memory.swap.peak (containerd's cgroups >= 1.1; 0 when not sent).
+  uint64_t max_usage = 0;
+  uint64_t swap_max_usage = 0;
+  std::optional<PSIStats> psi;  // memory.pressure
   bool operator==(const MemoryStat&) const = default;
 };
 struct MemoryEvents {
@@ -245,6 +266,7 @@ struct IOEntry {
 };
 struct IOStat {
   std::vector<IOEntry> usage;
+  std::optional<PSIStats> psi;  // io.pressure
   bool operator==(const IOStat&) const = default;
 };
 struct HugeTlbStat {

@@ -3,12 +3,15 @@
 // std::optional, so a caller can tell "not reported" from "zero".
 #include "libcontainerd/stats.h"
 
+#include <google/protobuf/unknown_field_set.h>
+
+#include <bit>
 #include <limits>
 #include <string>
 
+#include "common/text.h"
 #include "github.com/containerd/cgroups/stats/v1/metrics.pb.h"
 #include "github.com/containerd/cgroups/v2/stats/metrics.pb.h"
-#include "common/text.h"
 #include "libcontainerd/errors.h"
 
 namespace libcontainerd {
@@ -134,18 +137,19 @@ cgroup1::NetworkStat Conv(const pb1::NetworkStat& p) {
   return n;
 }
 cgroup1::CgroupStats Conv(const pb1::CgroupStats& p) {
-  return {p.nr_sleeping(), p.nr_running(), p.nr_stopped(), p.nr_uninterruptible(),
-          p.nr_io_wait()};
+  return {p.nr_sleeping(), p.nr_running(), p.nr_stopped(), p.nr_uninterruptible(), p.nr_io_wait()};
 }
 cgroup1::Metrics Conv(const pb1::Metrics& p) {
   cgroup1::Metrics m;
-  m.hugetlb = Each<cgroup1::HugetlbStat>(p.hugetlb(), [](const pb1::HugetlbStat& e) { return Conv(e); });
+  m.hugetlb =
+      Each<cgroup1::HugetlbStat>(p.hugetlb(), [](const pb1::HugetlbStat& e) { return Conv(e); });
   if (p.has_pids()) m.pids = Conv(p.pids());
   if (p.has_cpu()) m.cpu = Conv(p.cpu());
   if (p.has_memory()) m.memory = Conv(p.memory());
   if (p.has_blkio()) m.blkio = Conv(p.blkio());
   if (p.has_rdma()) m.rdma = Conv(p.rdma());
-  m.network = Each<cgroup1::NetworkStat>(p.network(), [](const pb1::NetworkStat& e) { return Conv(e); });
+  m.network =
+      Each<cgroup1::NetworkStat>(p.network(), [](const pb1::NetworkStat& e) { return Conv(e); });
   if (p.has_cgroup_stats()) m.cgroup_stats = Conv(p.cgroup_stats());
   if (p.has_memory_oom_control()) m.memory_oom_control = Conv(p.memory_oom_control());
   return m;
@@ -153,10 +157,63 @@ cgroup1::Metrics Conv(const pb1::Metrics& p) {
 
 // ---- cgroup v2 ----
 
+// Fields containerd's cgroups added after the proto this library is built from (PSI, peak
+// usage): protobuf keeps them as unknown fields, read here by number (cgroups' metrics.proto).
+using google::protobuf::UnknownField;
+using google::protobuf::UnknownFieldSet;
+
+const UnknownFieldSet& Unknown(const google::protobuf::Message& m) {
+  return m.GetReflection()->GetUnknownFields(m);
+}
+// The last occurrence of field `number` with wire type `type` (protobuf's rule for scalars and
+// messages alike), or null.
+const UnknownField* Find(const UnknownFieldSet& set, int number, UnknownField::Type type) {
+  const UnknownField* found = nullptr;
+  for (int i = 0; i < set.field_count(); ++i)
+    if (set.field(i).number() == number && set.field(i).type() == type) found = &set.field(i);
+  return found;
+}
+uint64_t UnknownVarint(const UnknownFieldSet& set, int number) {
+  const UnknownField* f = Find(set, number, UnknownField::TYPE_VARINT);
+  return f ? f->varint() : 0;
+}
+double UnknownDouble(const UnknownFieldSet& set, int number) {
+  const UnknownField* f = Find(set, number, UnknownField::TYPE_FIXED64);
+  return f ? std::bit_cast<double>(f->fixed64()) : 0.0;
+}
+// A sub-message kept as unknown bytes, parsed into `out`; false when absent or undecodable (a
+// field we cannot read is left out, like a message the daemon did not send).
+bool UnknownMessage(const UnknownFieldSet& set, int number, UnknownFieldSet* out) {
+  const UnknownField* f = Find(set, number, UnknownField::TYPE_LENGTH_DELIMITED);
+  return f && out->ParseFromString(f->length_delimited());
+}
+// PSIData: avg10 = 1, avg60 = 2, avg300 = 3 (double), total = 4.
+std::optional<cgroup2::PSIData> UnknownPSIData(const UnknownFieldSet& set, int number) {
+  UnknownFieldSet sub;
+  if (!UnknownMessage(set, number, &sub)) return std::nullopt;
+  return cgroup2::PSIData{.avg10 = UnknownDouble(sub, 1),
+                          .avg60 = UnknownDouble(sub, 2),
+                          .avg300 = UnknownDouble(sub, 3),
+                          .total = UnknownVarint(sub, 4)};
+}
+// PSIStats: some = 1, full = 2.
+std::optional<cgroup2::PSIStats> UnknownPSI(const UnknownFieldSet& set, int number) {
+  UnknownFieldSet sub;
+  if (!UnknownMessage(set, number, &sub)) return std::nullopt;
+  return cgroup2::PSIStats{.some = UnknownPSIData(sub, 1), .full = UnknownPSIData(sub, 2)};
+}
+
 cgroup2::PidsStat Conv(const pb2::PidsStat& p) { return {p.current(), p.limit()}; }
 cgroup2::CPUStat Conv(const pb2::CPUStat& p) {
-  return {p.usage_usec(), p.user_usec(),    p.system_usec(),
-          p.nr_periods(), p.nr_throttled(), p.throttled_usec()};
+  cgroup2::CPUStat c;
+  c.usage_usec = p.usage_usec();
+  c.user_usec = p.user_usec();
+  c.system_usec = p.system_usec();
+  c.nr_periods = p.nr_periods();
+  c.nr_throttled = p.nr_throttled();
+  c.throttled_usec = p.throttled_usec();
+  c.psi = UnknownPSI(Unknown(p), 7);
+  return c;
 }
 cgroup2::MemoryStat Conv(const pb2::MemoryStat& p) {
   cgroup2::MemoryStat m;
@@ -195,6 +252,9 @@ cgroup2::MemoryStat Conv(const pb2::MemoryStat& p) {
   m.usage_limit = p.usage_limit();
   m.swap_usage = p.swap_usage();
   m.swap_limit = p.swap_limit();
+  m.max_usage = UnknownVarint(Unknown(p), 36);
+  m.swap_max_usage = UnknownVarint(Unknown(p), 37);
+  m.psi = UnknownPSI(Unknown(p), 38);
   return m;
 }
 cgroup2::MemoryEvents Conv(const pb2::MemoryEvents& p) {
@@ -213,7 +273,10 @@ cgroup2::IOEntry Conv(const pb2::IOEntry& p) {
   return {p.major(), p.minor(), p.rbytes(), p.wbytes(), p.rios(), p.wios()};
 }
 cgroup2::IOStat Conv(const pb2::IOStat& p) {
-  return {Each<cgroup2::IOEntry>(p.usage(), [](const pb2::IOEntry& e) { return Conv(e); })};
+  cgroup2::IOStat io;
+  io.usage = Each<cgroup2::IOEntry>(p.usage(), [](const pb2::IOEntry& e) { return Conv(e); });
+  io.psi = UnknownPSI(Unknown(p), 2);
+  return io;
 }
 cgroup2::HugeTlbStat Conv(const pb2::HugeTlbStat& p) {
   return {p.current(), p.max(), p.pagesize()};
@@ -225,7 +288,8 @@ cgroup2::Metrics Conv(const pb2::Metrics& p) {
   if (p.has_memory()) m.memory = Conv(p.memory());
   if (p.has_rdma()) m.rdma = Conv(p.rdma());
   if (p.has_io()) m.io = Conv(p.io());
-  m.hugetlb = Each<cgroup2::HugeTlbStat>(p.hugetlb(), [](const pb2::HugeTlbStat& e) { return Conv(e); });
+  m.hugetlb =
+      Each<cgroup2::HugeTlbStat>(p.hugetlb(), [](const pb2::HugeTlbStat& e) { return Conv(e); });
   if (p.has_memory_events()) m.memory_events = Conv(p.memory_events());
   return m;
 }

@@ -142,6 +142,10 @@ static json ToJson(const Metrics& v) {
 }  // namespace cgroup1
 
 namespace cgroup2 {
+static json ToJson(const PSIData& v) {
+  return {{"avg10", v.avg10}, {"avg60", v.avg60}, {"avg300", v.avg300}, {"total", v.total}};
+}
+static json ToJson(const PSIStats& v) { return {{"some", Opt(v.some)}, {"full", Opt(v.full)}}; }
 static json ToJson(const PidsStat& v) { return {{"current", v.current}, {"limit", v.limit}}; }
 static json ToJson(const CPUStat& v) {
   return {{"usage_usec", v.usage_usec},
@@ -149,7 +153,8 @@ static json ToJson(const CPUStat& v) {
           {"system_usec", v.system_usec},
           {"nr_periods", v.nr_periods},
           {"nr_throttled", v.nr_throttled},
-          {"throttled_usec", v.throttled_usec}};
+          {"throttled_usec", v.throttled_usec},
+          {"psi", Opt(v.psi)}};
 }
 static json ToJson(const MemoryStat& v) {
   return {{"anon", v.anon},
@@ -186,10 +191,14 @@ static json ToJson(const MemoryStat& v) {
           {"usage", v.usage},
           {"usage_limit", v.usage_limit},
           {"swap_usage", v.swap_usage},
-          {"swap_limit", v.swap_limit}};
+          {"swap_limit", v.swap_limit},
+          {"max_usage", v.max_usage},
+          {"swap_max_usage", v.swap_max_usage},
+          {"psi", Opt(v.psi)}};
 }
 static json ToJson(const MemoryEvents& v) {
-  return {{"low", v.low}, {"high", v.high}, {"max", v.max}, {"oom", v.oom}, {"oom_kill", v.oom_kill}};
+  return {
+      {"low", v.low}, {"high", v.high}, {"max", v.max}, {"oom", v.oom}, {"oom_kill", v.oom_kill}};
 }
 static json ToJson(const RdmaEntry& v) {
   return {{"device", v.device}, {"hca_handles", v.hca_handles}, {"hca_objects", v.hca_objects}};
@@ -198,10 +207,10 @@ static json ToJson(const RdmaStat& v) {
   return {{"current", List(v.current)}, {"limit", List(v.limit)}};
 }
 static json ToJson(const IOEntry& v) {
-  return {{"major", v.major}, {"minor", v.minor}, {"rbytes", v.rbytes},
+  return {{"major", v.major},   {"minor", v.minor}, {"rbytes", v.rbytes},
           {"wbytes", v.wbytes}, {"rios", v.rios},   {"wios", v.wios}};
 }
-static json ToJson(const IOStat& v) { return {{"usage", List(v.usage)}}; }
+static json ToJson(const IOStat& v) { return {{"usage", List(v.usage)}, {"psi", Opt(v.psi)}}; }
 static json ToJson(const HugeTlbStat& v) {
   return {{"current", v.current}, {"max", v.max}, {"pagesize", v.pagesize}};
 }
@@ -223,10 +232,10 @@ std::string FormatRfc3339Nano(SystemTime t) {
   year_month_day ymd{day};
   hh_mm_ss<nanoseconds> tod{ns - day};
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%09lldZ", static_cast<int>(ymd.year()),
-                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                static_cast<int>(tod.hours().count()), static_cast<int>(tod.minutes().count()),
-                static_cast<int>(tod.seconds().count()),
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%09lldZ",
+                static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
+                static_cast<unsigned>(ymd.day()), static_cast<int>(tod.hours().count()),
+                static_cast<int>(tod.minutes().count()), static_cast<int>(tod.seconds().count()),
                 static_cast<long long>(tod.subseconds().count()));
   return buf;
 }
