@@ -1,7 +1,9 @@
 // Events reach the Backend: fields, order, parallel dispatch, OOM.
+#include <condition_variable>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <thread>
 
 #include "client_fixture.h"
@@ -107,14 +109,47 @@ TEST_F(EventsTest, PerContainerOrderHoldsForTwentyConcurrentContainers) {
   }
 }
 
-TEST_F(EventsTest, ABackendBlockedOnOneContainerDoesNotDelayAnother) {
-  std::string slow = lcdtest::UniqueId("slow"), fast = lcdtest::UniqueId("fast");
-  backend_->before = [slow](const std::string& id, EventType) {
-    if (id == slow) std::this_thread::sleep_for(2s);
+// The Backend blocks inside ProcessEvent on 8 containers at once (twice the dispatcher's first
+// workers): a 9th container's exit still reaches it at once.
+TEST_F(EventsTest, ABackendBlockedOnEightContainersDoesNotDelayANinth) {
+  constexpr int kBlocked = 8;
+  std::vector<std::string> slow;
+  for (int i = 0; i < kBlocked; ++i) slow.push_back(lcdtest::UniqueId("slow"));
+  std::string fast = lcdtest::UniqueId("fast");
+  // Shared with the hook, which outlives this scope (the fixture's clean-up makes events too).
+  struct Gate {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool release = false;
+    int blocked = 0;
+    void Open() {
+      std::lock_guard l(mu);
+      release = true;
+      cv.notify_all();
+    }
   };
-  auto cs = Create(slow, {"true"});
+  auto gate = std::make_shared<Gate>();
+  backend_->before = [gate](const std::string& id, EventType) {
+    if (!id.starts_with("slow")) return;
+    std::unique_lock l(gate->mu);
+    ++gate->blocked;
+    gate->cv.notify_all();
+    gate->cv.wait(l, [&] { return gate->release; });
+  };
+  struct Release {  // never leave the Backend blocked, whatever fails
+    std::shared_ptr<Gate> gate;
+    ~Release() { gate->Open(); }
+  } releaser{gate};
+  std::vector<std::shared_ptr<Task>> slow_tasks;
+  for (const auto& id : slow)  // each create event blocks a worker
+    slow_tasks.push_back(Create(id, {"true"})->NewTask(ctx_, "", false, nullptr));
+  {
+    std::unique_lock l(gate->mu);
+    ASSERT_TRUE(
+        gate->cv.wait_for(l, lcdtest::Scaled(10s), [&] { return gate->blocked == kBlocked; }))
+        << gate->blocked << " of " << kBlocked << " containers' events reached the Backend";
+  }
   auto cf = Create(fast, {"sleep", "100"});
-  auto ts = cs->NewTask(ctx_, "", false, nullptr);  // its create event blocks a worker for 2 s
   auto tf = cf->NewTask(ctx_, "", false, nullptr);
   tf->Start(ctx_);
   // The daemon's own kill-to-event time varies with load; measure our delay against the moment
@@ -127,15 +162,20 @@ TEST_F(EventsTest, ABackendBlockedOnOneContainerDoesNotDelayAnother) {
   std::this_thread::sleep_for(100ms);
   tf->Kill(ctx_, SIGKILL);
   waiter.join();
-  ASSERT_TRUE(backend_->WaitForEvent(fast, EventType::kExit, 1, 5s));
+  ASSERT_TRUE(backend_->WaitForEvent(fast, EventType::kExit, 1, lcdtest::Scaled(5s)))
+      << "the 9th container's exit waited for the blocked ones";
   auto exit_at = backend_->For(fast).back().at;
   auto delay =
       exit_at > wait_returned ? exit_at - wait_returned : std::chrono::steady_clock::duration{};
   EXPECT_LT(delay, lcdtest::Scaled(100ms))
       << "exit event came " << std::chrono::duration_cast<std::chrono::milliseconds>(delay).count()
-      << " ms after Wait returned, while another container's Backend call blocks";
+      << " ms after Wait returned, while the Backend blocks on " << kBlocked << " containers";
+  {
+    std::lock_guard l(gate->mu);
+    EXPECT_EQ(gate->blocked, kBlocked) << "a blocked container's events went on";
+  }
   tf->Delete(ctx_);
-  ts->Delete(ctx_);
+  for (auto& t : slow_tasks) t->Delete(ctx_);
 }
 
 TEST_F(EventsTest, MemoryHogGetsAnOomEventBeforeItsExit) {
