@@ -39,6 +39,7 @@ lcd::Client& Session::client() {
   o.ns = g_.ns;
   o.backend = backend_;
   o.state_dir = (g_.root.empty() ? std::string(kDefaultRoot) : g_.root) + "/clients";
+  o.network = net();
   if (Managed()) {
     lcd::SupervisorOptions so;
     so.root = g_.root;
@@ -61,6 +62,20 @@ lcd::Client& Session::client() {
     throw;
   }
   return *client_;
+}
+
+std::shared_ptr<lcd::net::Manager> Session::net() {
+  if (net_) return net_;
+  lcd::net::ManagerOptions mo;
+  mo.state_dir = (g_.root.empty() ? std::string(kDefaultRoot) : g_.root) + "/net";
+  mo.config_dir = g_.net_config_dir;
+  if (!g_.cni_path.empty()) mo.plugin_dirs = g_.cni_path;
+  try {  // TEMPORARY until net::NewManager lands (engineer N3a): no Manager, no --net
+    net_ = lcd::net::NewManager(mo);
+  } catch (const lcd::Error& e) {
+    if (e.kind() != lcd::ErrorKind::kNotImplemented) throw;
+  }
+  return net_;
 }
 
 lcd::ContainerdInspector& Session::inspector() {

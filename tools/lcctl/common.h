@@ -18,6 +18,7 @@
 #include "libcontainerd/containerd_inspect.h"
 #include "libcontainerd/errors.h"
 #include "libcontainerd/images.h"
+#include "libcontainerd/net.h"
 #include "libcontainerd/supervisor.h"
 
 namespace lcctl {
@@ -38,6 +39,7 @@ class ExitError : public std::runtime_error {
 };
 
 inline constexpr const char* kDefaultRoot = "/run/lcd";
+inline constexpr const char* kDefaultNetConfigDir = "/etc/libcontainerd/net";
 
 struct Globals {
   std::string address;  // empty: the managed containerd under root
@@ -46,6 +48,8 @@ struct Globals {
   std::optional<std::chrono::milliseconds> timeout;
   bool json = false;
   bool debug = false;
+  std::string net_config_dir = kDefaultNetConfigDir;  // --net-config-dir
+  std::vector<std::string> cni_path;                  // --cni-path; empty: the Manager's
 };
 
 // The connection of one lcctl invocation; made on first use.
@@ -60,6 +64,10 @@ class Session {
     backend_ = std::move(backend);
   }
   libcontainerd::Client& client();
+  // The network manager (state ROOT/net, networks in --net-config-dir, plugins on
+  // --cni-path); made on first use without talking to containerd. client() gives it to the
+  // Client (ClientOptions::network).
+  std::shared_ptr<libcontainerd::net::Manager> net();
   // Records and exec handles (a second connection to the same daemon).
   libcontainerd::ContainerdInspector& inspector();
   // A context for one call: --timeout, else the library's default.
@@ -78,6 +86,7 @@ class Session {
   std::shared_ptr<libcontainerd::Backend> backend_;
   std::unique_ptr<libcontainerd::Supervisor> supervisor_;
   std::shared_ptr<libcontainerd::Client> client_;
+  std::shared_ptr<libcontainerd::net::Manager> net_;
   libcontainerd::ClientOptions options_;
   std::unique_ptr<libcontainerd::ContainerdInspector> inspector_;
 };
@@ -102,6 +111,7 @@ std::vector<Command> TaskCommands();
 std::vector<Command> EventsCommands();
 std::vector<Command> StatsCommands();
 std::vector<Command> ImageCommands();
+std::vector<Command> NetworkCommands();
 
 // The flags shared by run and container create.
 std::vector<FlagSpec> ContainerSpecFlags();
@@ -120,6 +130,15 @@ ContainerTarget ResolveContainerTarget(Session& s, const ParsedArgs& a);
 std::shared_ptr<libcontainerd::Container> CreateContainerFromFlags(Session& s,
                                                                    const ContainerTarget& t,
                                                                    const ParsedArgs& a);
+
+// Networking (network.cc). The flags --net/--network, -p/--publish, --dns, --dns-search,
+// --dns-option, --add-host of run and container create.
+std::vector<FlagSpec> NetworkSpecFlags();
+// The request those flags (and --hostname) make; nullopt without any of them (the runtime's
+// own network namespace, lo only). A malformed value is a UsageError.
+std::optional<libcontainerd::net::NetworkRequest> NetworkFromFlags(const ParsedArgs& a);
+// An attachment as `container info` and `network inspect` show it.
+nlohmann::json AttachmentJson(const libcontainerd::net::Attachment& at);
 
 // Positional helpers: exactly / at least n, else UsageError naming what is missing.
 void NeedArgs(const ParsedArgs& a, std::size_t min, std::size_t max, const std::string& what);

@@ -32,6 +32,9 @@ int Ls(Session& s, const ParsedArgs& a) {
     return 0;
   }
   if (s.globals().json) {
+    std::map<std::string, lcd::net::Attachment> nets;  // local files: no RPC
+    if (auto m = s.net())
+      for (auto& at : m->List(s.globals().ns)) nets[at.container_id] = at;
     nlohmann::json arr = nlohmann::json::array();
     for (const auto& r : records) {
       auto it = tasks.find(r.id);
@@ -47,6 +50,8 @@ int Ls(Session& s, const ParsedArgs& a) {
         j["status"] = "no task";
         j["pid"] = nullptr;
       }
+      auto n = nets.find(r.id);
+      j["network"] = n == nets.end() ? nlohmann::json(nullptr) : AttachmentJson(n->second);
       arr.push_back(j);
     }
     PrintJson(arr);
@@ -83,6 +88,10 @@ int Info(Session& s, const ParsedArgs& a) {
                       {"created_at", FormatTime(r.created_at)},
                       {"updated_at", FormatTime(r.updated_at)}};
   j["spec"] = nlohmann::json::parse(r.spec_json.empty() ? "null" : r.spec_json, nullptr, false);
+  // Its network, when the library attached one (--net); null for the runtime's own namespace.
+  std::optional<lcd::net::Attachment> at;
+  if (auto m = s.net()) at = m->Inspect(s.globals().ns, id);
+  j["network"] = at ? AttachmentJson(*at) : nlohmann::json(nullptr);
   try {
     auto t = s.inspector().GetProcess(s.Ctx(), id, "");
     j["task"] = {
@@ -150,7 +159,7 @@ std::vector<Command> ContainerCommands() {
        Ls},
       {"container info",
        "container info ID",
-       "print the container record with its spec as JSON",
+       "print the container record with its spec (and network) as JSON",
        "  lcctl container info web1 | jq .spec.process.args",
        {},
        SIZE_MAX,

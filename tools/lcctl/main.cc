@@ -29,6 +29,10 @@ std::vector<FlagSpec> GlobalFlags() {
       {"timeout", 0, true, "DURATION", "deadline of each call to the daemon (e.g. 10s, 500ms)"},
       {"json", 0, false, "", "machine-readable output for listing and info commands"},
       {"debug", 0, false, "", "log the library's debug messages to stderr"},
+      {"net-config-dir", 0, true, "DIR",
+       "where networks live as CNI .conflist files (default /etc/libcontainerd/net)"},
+      {"cni-path", 0, true, "DIR[:DIR]",
+       "where CNI plugins are looked for (default /usr/lib/cni:/opt/cni/bin)"},
       {"help", 'h', false, "", "show help"},
       {"version", 'v', false, "", "print lcctl's version"},
   };
@@ -52,17 +56,17 @@ std::vector<FlagSpec> MergeFlags(const std::vector<FlagSpec>& cmd) {
 
 const std::map<std::string, std::string>& GroupAliases() {
   static const std::map<std::string, std::string> m = {
-      {"containers", "container"}, {"c", "container"}, {"tasks", "task"}, {"t", "task"},
-      {"images", "image"},         {"i", "image"}};
+      {"containers", "container"}, {"c", "container"}, {"tasks", "task"},  {"t", "task"},
+      {"images", "image"},         {"i", "image"},     {"net", "network"}, {"networks", "network"}};
   return m;
 }
 
-const std::vector<std::string> kGroups = {"container", "task", "image", "daemon"};
+const std::vector<std::string> kGroups = {"container", "task", "image", "network", "daemon"};
 
 std::vector<Command> AllCommands() {
   std::vector<Command> all;
   for (auto f : {VersionCommands, DaemonCommands, RunCommands, ContainerCommands, TaskCommands,
-                 EventsCommands, StatsCommands, ImageCommands}) {
+                 EventsCommands, StatsCommands, ImageCommands, NetworkCommands}) {
     auto v = f();
     all.insert(all.end(), v.begin(), v.end());
   }
@@ -89,8 +93,9 @@ std::string MainHelp(const std::vector<Command>& cmds) {
 std::string CommandHelp(const Command& c) {
   std::string s = c.summary + "\n\nUsage: lcctl " + c.usage + "\n";
   if (!c.flags.empty()) s += "\nFlags:\n" + FormatFlags(c.flags);
-  s += "\nGlobal flags (--address, --namespace, --root, --timeout, --json, --debug) may come\n"
-       "before the command or after it. See 'lcctl --help'.\n";
+  s += "\nGlobal flags (--address, --namespace, --root, --timeout, --json, --debug,\n"
+       "--net-config-dir, --cni-path) may come before the command or after it. See 'lcctl "
+       "--help'.\n";
   s += "\nExample:\n" + c.example + "\n";
   return s;
 }
@@ -156,6 +161,8 @@ int Main(int argc, char** argv) {
       if (name == "task" && sub == "list") sub = "ls";
       if (name == "image" && sub == "list") sub = "ls";
       if (name == "image" && (sub == "remove" || sub == "delete" || sub == "del")) sub = "rm";
+      if (name == "network" && sub == "list") sub = "ls";
+      if (name == "network" && (sub == "remove" || sub == "delete" || sub == "del")) sub = "rm";
       if (name == "task" && (sub == "rm" || sub == "del")) sub = "delete";
       name += " " + sub;
       rest.erase(rest.begin() + static_cast<std::ptrdiff_t>(i));
@@ -187,6 +194,16 @@ int Main(int argc, char** argv) {
       gl.timeout = ParseDuration("timeout", t);
     gl.json = a.Has("json") || g.Has("json");
     gl.debug = a.Has("debug") || g.Has("debug");
+    if (std::string d = pick("net-config-dir", nullptr); !d.empty()) gl.net_config_dir = d;
+    if (std::string p = pick("cni-path", nullptr); !p.empty()) {
+      std::size_t start = 0;
+      while (start <= p.size()) {
+        std::size_t colon = p.find(':', start);
+        std::string dir = p.substr(start, colon == std::string::npos ? colon : colon - start);
+        if (!dir.empty()) gl.cni_path.push_back(dir);
+        start = colon == std::string::npos ? p.size() + 1 : colon + 1;
+      }
+    }
     if (gl.debug) {
       lcd::SetLogSink(lcd::StderrLogSink());
       lcd::SetLogLevel(lcd::LogLevel::kDebug);

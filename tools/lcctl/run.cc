@@ -23,7 +23,7 @@ namespace lcctl {
 namespace lcd = libcontainerd;
 
 std::vector<FlagSpec> ContainerSpecFlags() {
-  return {
+  std::vector<FlagSpec> flags = {
       {"rootfs", 0, true, "DIR",
        "use this root file system directory as it is (no IMAGE; shared by the containers "
        "given it)"},
@@ -46,6 +46,9 @@ std::vector<FlagSpec> ContainerSpecFlags() {
       {"runc-binary", 0, true, "PATH", "OCI runtime binary of the runc shim (default runc)"},
       {"tty", 't', false, "", "allocate a terminal for the container"},
   };
+  auto net = NetworkSpecFlags();
+  flags.insert(flags.end(), net.begin(), net.end());
+  return flags;
 }
 
 namespace {
@@ -197,6 +200,7 @@ std::shared_ptr<lcd::Container> CreateContainerFromFlags(Session& s, const Conta
   for (const auto& m : a.All("mount")) o.mounts.push_back(ParseMount(m));
   CheckEnv(a.All("env"));
   lcd::ContainerOptions co;
+  co.network = NetworkFromFlags(a);  // before any work: a malformed value is a usage error
   for (const auto& l : a.All("label")) {
     auto eq = l.find('=');
     if (eq == 0 || l.empty()) throw UsageError("invalid --label \"" + l + "\": expected KEY=VALUE");
