@@ -6,8 +6,8 @@
 #include <limits>
 #include <string>
 
-#include "github.com/containerd/containerd/api/events/task.pb.h"
 #include "common/text.h"
+#include "github.com/containerd/containerd/api/events/task.pb.h"
 #include "libcontainerd/errors.h"
 
 namespace libcontainerd::events {

@@ -19,9 +19,9 @@
 
 using namespace libcontainerd;
 using namespace std::chrono_literals;
-using lcdtest::RecordingBackend;
 using lcdtest::Eventually;
 using lcdtest::Gone;
+using lcdtest::RecordingBackend;
 using lcdtest::Retryable;
 using lcdtest::ThreadCount;
 
@@ -98,7 +98,9 @@ TEST_F(EventsFault, ExitsWhileContainerdIsDownAreDeliveredOnceWithTheirCodes) {
   std::vector<std::string> ids;
   for (int i = 0; i < kTasks; ++i) {
     ids.push_back("gap" + std::to_string(i));
-    auto c = Create(ids[i], {"sh", "-c", "trap 'exit " + std::to_string(10 + i) + "' TERM; while true; do sleep 0.1; done"});
+    auto c = Create(ids[i], {"sh", "-c",
+                             "trap 'exit " + std::to_string(10 + i) +
+                                 "' TERM; while true; do sleep 0.1; done"});
     auto t = c->NewTask(Context(), "", false, nullptr);
     t->Start(Context());
     tasks.push_back(t);
@@ -108,9 +110,11 @@ TEST_F(EventsFault, ExitsWhileContainerdIsDownAreDeliveredOnceWithTheirCodes) {
   pid_t daemon = sup_->pid();
   ASSERT_EQ(kill(daemon, SIGKILL), 0);
   ASSERT_TRUE(Eventually([&] { return Gone(daemon); }, 5s));
-  for (int i = 0; i < kTasks / 2; ++i) ASSERT_EQ(kill(static_cast<pid_t>(tasks[i]->Pid()), SIGTERM), 0);
   for (int i = 0; i < kTasks / 2; ++i)
-    ASSERT_TRUE(Eventually([&] { return Gone(static_cast<pid_t>(tasks[i]->Pid())); }, 5s)) << ids[i];
+    ASSERT_EQ(kill(static_cast<pid_t>(tasks[i]->Pid()), SIGTERM), 0);
+  for (int i = 0; i < kTasks / 2; ++i)
+    ASSERT_TRUE(Eventually([&] { return Gone(static_cast<pid_t>(tasks[i]->Pid())); }, 5s))
+        << ids[i];
   sup_.reset();  // the dead daemon's supervisor
   StartDaemon(false);
 
@@ -125,7 +129,8 @@ TEST_F(EventsFault, ExitsWhileContainerdIsDownAreDeliveredOnceWithTheirCodes) {
     ASSERT_TRUE(backend_->WaitForEvent(ids[i], EventType::kExit, 1, 20s)) << ids[i];
     EXPECT_EQ(Exits(ids[i])[0].info.exit_code, static_cast<uint32_t>(10 + i)) << ids[i];
   }
-  for (auto& t : tasks) EXPECT_EQ(t->Delete(Context()).exit_code, static_cast<uint32_t>(10 + (&t - &tasks[0])));
+  for (auto& t : tasks)
+    EXPECT_EQ(t->Delete(Context()).exit_code, static_cast<uint32_t>(10 + (&t - &tasks[0])));
   std::this_thread::sleep_for(500ms);  // room for a late duplicate
   for (const auto& id : ids) EXPECT_EQ(Exits(id).size(), 1u) << id;
 }
@@ -208,7 +213,8 @@ TEST_F(EventsFault, FiveDaemonRestartsDuringLifecyclesLoseAndDuplicateNoExit) {
     std::this_thread::sleep_for(2s);
     pid_t daemon = sup_->pid();
     ASSERT_EQ(kill(daemon, SIGKILL), 0);
-    ASSERT_TRUE(Eventually([&] { return sup_->pid() != daemon && sup_->Serving(); }, 5s)) << "restart " << r;
+    ASSERT_TRUE(Eventually([&] { return sup_->pid() != daemon && sup_->Serving(); }, 5s))
+        << "restart " << r;
   }
   std::this_thread::sleep_for(1s);
   stop = true;
@@ -238,7 +244,8 @@ TEST_F(EventsFault, DestroyingTheClientDuringAReconnectWaitIsPromptAndLeaksNoThr
   auto t0 = std::chrono::steady_clock::now();
   client_.reset();
   auto took = std::chrono::steady_clock::now() - t0;
-  EXPECT_LT(took, 1s) << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms";
+  EXPECT_LT(took, 1s) << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                      << " ms";
   EXPECT_TRUE(Eventually([&] { return ThreadCount() <= threads_before; }, 2s))
       << ThreadCount() << " threads, " << threads_before << " before";
   StartDaemon(false);  // for TearDown
