@@ -47,6 +47,10 @@ class WaitRestartFault : public ::testing::Test {
     if (!sup_ || sup_->pid() == 0 || Gone(sup_->pid())) RestartDaemon();
     if (auto err = lcdtest::TearDownPrivateDaemon(client_, sup_, root_); !err.empty())
       ADD_FAILURE() << "cleanup: " << err;
+    // lcctl with -a passes no runc root: runc used its default, /run/containerd/runc/<ns>,
+    // and leaves that (empty) namespace directory behind.
+    std::error_code ec;
+    std::filesystem::remove("/run/containerd/runc/" + ns_, ec);
   }
   void StartDaemon() {
     SupervisorOptions o;
