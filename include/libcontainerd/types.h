@@ -58,13 +58,38 @@ enum class Status { kUnknown, kCreated, kRunning, kStopped, kPaused, kPausing };
 // "unknown", "created", "running", "stopped", "paused", "pausing".
 std::string_view ToString(Status s) noexcept;
 
+// What Task::GetStatus returns (containerd's Status, as moby's Task.Status gives it): the state
+// and, once the process has stopped, its exit code and time (zero before).
+struct TaskStatus {
+  Status status = Status::kUnknown;
+  uint32_t exit_code = 0;  // valid when status == kStopped: 128+N when killed by signal N
+  SystemTime exited_at{};  // valid when status == kStopped
+  // Implicit, so code written against the Status-returning GetStatus keeps working
+  // (`task->GetStatus(ctx) == Status::kRunning`, `ToString(task->GetStatus(ctx))`).
+  operator Status() const noexcept { return status; }
+  bool operator==(const TaskStatus&) const = default;
+  friend bool operator==(const TaskStatus& a, Status b) noexcept { return a.status == b; }
+};
+
+// A protobuf message kept opaque (google.protobuf.Any): its type URL and serialized bytes.
+struct TypedMessage {
+  std::string type_url;  // e.g. "containerd.runc.v1.Options"
+  std::string value;     // the serialized message
+  bool operator==(const TypedMessage&) const = default;
+};
+
 // One process of a task as reported by Task::Pids.
 struct ProcessInfo {
   uint32_t pid = 0;
   std::string exec_id;  // empty for the init process and processes not started by Exec
+  // The shim's details of the process as it sent them (containerd's ProcessInfo.info):
+  // containerd.runc.v1.ProcessDetails for runc shims (exec_id is decoded from it), whatever
+  // another shim sends; empty when the shim sent none.
+  std::optional<TypedMessage> info;
 };
 
-// A per-process summary (Windows only in moby; always empty on Linux).
+// A per-process summary, one per process of the task (moby's Task.Summary). moby fills it on
+// Windows only; on Linux only process_id (the host pid) is set.
 struct Summary {
   std::string image_name;
   uint32_t process_id = 0;

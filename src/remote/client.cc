@@ -59,7 +59,7 @@ class ClientImpl final : public Client {
 
   std::shared_ptr<Container> NewContainer(const Context& ctx, const std::string& id,
                                           const oci::Spec& spec, const std::string& shim,
-                                          const RuncOptions& runtime_options,
+                                          const RuntimeOptions& runtime_options,
                                           const ContainerOptions& options) override {
     ErrorContext ectx{.op = "NewContainer", .container_id = id};
     ValidateIdentifier("container id", id);
@@ -77,14 +77,18 @@ class ClientImpl final : public Client {
       net_setup.emplace(conn_, ctx, id, *options.network, *net_spec);
     }
     const oci::Spec& final_spec = net_spec ? *net_spec : spec;
-    RuncOptions ro = runtime_options;
-    if (ro.root.empty()) ro.root = conn_->options().runc_root;
+    const std::string runtime = shim.empty() ? kDefaultRuntime : shim;
+    ValidateShimName(runtime, ectx);
+    const auto stored = EncodeRuntimeOptions(runtime_options, runtime, conn_->options().runc_root);
     containers_v1::CreateContainerRequest req;
     auto* c = req.mutable_container();
     c->set_id(id);
     for (const auto& [k, v] : options.labels) (*c->mutable_labels())[k] = v;
-    c->mutable_runtime()->set_name(shim.empty() ? kDefaultRuntime : shim);
-    SetAny(c->mutable_runtime()->mutable_options(), kRuncOptionsTypeURL, EncodeRuncOptions(ro));
+    c->mutable_runtime()->set_name(runtime);
+    if (stored) {
+      c->mutable_runtime()->mutable_options()->set_type_url(stored->type_url);
+      c->mutable_runtime()->mutable_options()->set_value(stored->value);
+    }
     SetAny(c->mutable_spec(), kSpecTypeURL, oci::EncodeSpec(final_spec));
     // A container from an image: its writable snapshot, prepared under a lease until the
     // record (the snapshot's GC root from then on) exists.

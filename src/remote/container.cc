@@ -30,10 +30,14 @@ RemoteContainer::RemoteContainer(std::shared_ptr<Connection> conn,
     : conn_(std::move(conn)),
       id_(record.id()),
       spec_json_(record.spec().value()),
-      runtime_options_(record.runtime().options().value()),
+      runtime_name_(record.runtime().name()),
       snapshotter_(record.snapshotter()),
       snapshot_key_(record.snapshot_key()),
-      facts_(std::move(facts)) {}
+      facts_(std::move(facts)) {
+  if (record.runtime().has_options())
+    runtime_options_ =
+        TypedMessage{record.runtime().options().type_url(), record.runtime().options().value()};
+}
 
 const SpecFacts& RemoteContainer::Facts() {
   std::call_once(facts_once_, [this] {
@@ -56,6 +60,15 @@ std::map<std::string, std::string> RemoteContainer::Labels(const Context& ctx) {
 }
 
 std::string RemoteContainer::Image(const Context& ctx) { return Fetch(ctx).image(); }
+
+RuntimeInfo RemoteContainer::Runtime(const Context& ctx) {
+  const auto record = Fetch(ctx);
+  std::optional<TypedMessage> stored;
+  if (record.runtime().has_options())
+    stored =
+        TypedMessage{record.runtime().options().type_url(), record.runtime().options().value()};
+  return {record.runtime().name(), DecodeRuntimeOptions(stored)};
+}
 
 std::shared_ptr<Task> RemoteContainer::NewTask(const Context& ctx,
                                                const std::string& checkpoint_dir, bool with_stdin,
@@ -84,6 +97,12 @@ std::shared_ptr<Task> RemoteContainer::NewTask(const Context& ctx,
     ectx.path = checkpoint_dir;
     throw Error(ErrorKind::kInvalidArgument, "checkpoint directory must be an absolute path", ectx);
   }
+  if (!checkpoint_dir.empty() && runtime_options_ && !IsRuncOptionsType(runtime_options_->type_url))
+    throw Error(ErrorKind::kInvalidArgument,
+                "restoring from a checkpoint directory needs runc's options; this container's "
+                "runtime " +
+                    runtime_name_ + " has options of type " + runtime_options_->type_url,
+                ectx);
   PreparedIO pio = PrepareIO(*conn_, id_, "init", with_stdin, terminal, attach_stdio);
   auto core = std::make_shared<ProcessCore>(conn_, id_, "", 0);
   core->SetIO(pio.fifos, pio.io, pio.dir);
@@ -97,7 +116,7 @@ std::shared_ptr<Task> RemoteContainer::NewTask(const Context& ctx,
   req.set_terminal(terminal);
   if (!checkpoint_dir.empty()) {
     // Task options replace the container's entirely: start from them.
-    RuncOptions o = runtime_options_.empty() ? RuncOptions{} : DecodeRuncOptions(runtime_options_);
+    RuncOptions o = runtime_options_ ? DecodeRuncOptions(runtime_options_->value) : RuncOptions{};
     o.criu_image_path = checkpoint_dir;
     SetAny(req.mutable_options(), kRuncOptionsTypeURL, EncodeRuncOptions(o));
   }
@@ -134,6 +153,8 @@ std::shared_ptr<Task> RemoteContainer::NewTask(const Context& ctx,
     try {
       (retry ? *retry : rpc).Fail(s, ectx);
     } catch (const Error& e) {
+      Error shim_error = ClassifyShimError(e, runtime_name_);
+      if (shim_error.kind() != e.kind() || shim_error.message() != e.message()) throw shim_error;
       throw ClassifyStartError(e, arg0);
     }
   }
@@ -263,3 +284,12 @@ void RemoteContainer::Delete(const Context& ctx) {
 }
 
 }  // namespace libcontainerd::remote
+
+namespace libcontainerd {
+
+RuntimeInfo Container::Runtime(const Context&) {
+  throw Error(ErrorKind::kNotImplemented, "this backend does not report a container's runtime",
+              {.op = "Runtime", .container_id = ID()});
+}
+
+}  // namespace libcontainerd

@@ -33,6 +33,7 @@ class RemoteContainer final : public Container {
   oci::Spec Spec(const Context& ctx) override;
   std::map<std::string, std::string> Labels(const Context& ctx) override;
   std::string Image(const Context& ctx) override;
+  RuntimeInfo Runtime(const Context& ctx) override;
   std::shared_ptr<Task> NewTask(const Context& ctx, const std::string& checkpoint_dir,
                                 bool with_stdin, StdioCallback attach_stdio) override;
   std::shared_ptr<Task> GetTask(const Context& ctx) override;
@@ -52,8 +53,10 @@ class RemoteContainer final : public Container {
   std::shared_ptr<Connection> conn_;
   std::string id_;
   std::string spec_json_;
-  std::string runtime_options_;  // serialized containerd.runc.v1.Options ("" if none)
-  std::string snapshotter_;      // with snapshot_key_: the task's root file system
+  std::string runtime_name_;  // the shim
+  // The runtime options as stored (any type, whoever stored them), never rewritten.
+  std::optional<TypedMessage> runtime_options_;
+  std::string snapshotter_;  // with snapshot_key_: the task's root file system
   std::string snapshot_key_;
   std::once_flag facts_once_;
   std::optional<SpecFacts> facts_;

@@ -12,7 +12,8 @@ SystemTime FromProto(const google::protobuf::Timestamp& ts) {
   // hold, so it (and anything else out of range) maps to the epoch instead of overflowing.
   constexpr int64_t kMax = std::numeric_limits<int64_t>::max() / 1000000000 - 1;
   if (ts.seconds() < -kMax || ts.seconds() > kMax) return SystemTime{};
-  return SystemTime(duration_cast<SystemTime::duration>(seconds(ts.seconds()) + nanoseconds(ts.nanos())));
+  return SystemTime(
+      duration_cast<SystemTime::duration>(seconds(ts.seconds()) + nanoseconds(ts.nanos())));
 }
 
 void SetAny(google::protobuf::Any* any, const char* type_url, std::string value) {
@@ -39,7 +40,8 @@ std::string EncodeRuncOptions(const RuncOptions& o) {
 RuncOptions DecodeRuncOptions(const std::string& bytes) {
   ::containerd::runc::v1::Options p;
   if (!p.ParseFromString(bytes))
-    throw Error(ErrorKind::kInvalidArgument, "container runtime options are not containerd.runc.v1.Options");
+    throw Error(ErrorKind::kInvalidArgument,
+                "container runtime options are not containerd.runc.v1.Options");
   RuncOptions o;
   o.binary_name = p.binary_name();
   o.root = p.root();
@@ -55,14 +57,91 @@ RuncOptions DecodeRuncOptions(const std::string& bytes) {
   return o;
 }
 
+bool IsRuncOptionsType(std::string_view type_url) noexcept {
+  auto slash = type_url.rfind('/');
+  return (slash == std::string_view::npos ? type_url : type_url.substr(slash + 1)) ==
+         kRuncOptionsTypeURL;
+}
+
+bool IsRuncShim(std::string_view shim) noexcept { return shim.starts_with("io.containerd.runc."); }
+
+std::optional<TypedMessage> EncodeRuntimeOptions(const RuntimeOptions& options,
+                                                 std::string_view shim,
+                                                 const std::string& default_root) {
+  if (const TypedMessage* m = options.message()) return *m;
+  if (const RuncOptions* r = options.runc()) {
+    RuncOptions o = *r;
+    if (o.root.empty()) o.root = default_root;
+    return TypedMessage{kRuncOptionsTypeURL, EncodeRuncOptions(o)};
+  }
+  if (IsRuncShim(shim) && !default_root.empty())
+    return TypedMessage{kRuncOptionsTypeURL, EncodeRuncOptions(RuncOptions{.root = default_root})};
+  return std::nullopt;
+}
+
+RuntimeOptions DecodeRuntimeOptions(const std::optional<TypedMessage>& stored) {
+  if (!stored) return {};
+  if (IsRuncOptionsType(stored->type_url)) {
+    try {
+      return DecodeRuncOptions(stored->value);
+    } catch (const Error&) {
+      // Not what its type says: give it as stored.
+    }
+  }
+  return *stored;
+}
+
+void ValidateShimName(const std::string& shim, const ErrorContext& ectx) {
+  if (shim.empty() || shim[0] == '/') return;
+  const auto dot = shim.find('.');
+  if (dot == std::string::npos || dot == 0)
+    throw Error(
+        ErrorKind::kInvalidArgument,
+        "runtime (shim) name \"" + shim +
+            "\" cannot name a shim: containerd wants \"<prefix>.<name>.<version>\" (e.g. "
+            "io.containerd.runc.v2, which runs containerd-shim-runc-v2) or an absolute path",
+        ectx);
+}
+
+Error ClassifyShimError(const Error& e, const std::string& shim) {
+  const std::string& m = e.message();
+  if (m.find("binary not installed") == std::string::npos &&
+      m.find("invalid runtime name") == std::string::npos &&
+      m.find("invalid custom binary path") == std::string::npos)
+    return e;
+  std::string binary = shim;
+  if (!shim.empty() && shim[0] != '/' && shim.find('.') != std::string::npos &&
+      shim.find('.') != 0) {
+    // containerd's rule: the last two dot-separated parts name containerd-shim-<name>-<version>.
+    auto last = shim.rfind('.');
+    auto prev =
+        last == std::string::npos || last == 0 ? std::string::npos : shim.rfind('.', last - 1);
+    std::string name =
+        prev == std::string::npos ? shim.substr(0, last) : shim.substr(prev + 1, last - prev - 1);
+    binary = "containerd-shim-" + name + "-" + shim.substr(last + 1);
+  }
+  return Error(ErrorKind::kNotFound,
+               "runtime (shim) \"" + shim + "\" is not installed: containerd looks for " + binary +
+                   " in its PATH; install it there, or create the container with another runtime "
+                   "name (io.containerd.runc.v2 for runc). The container is kept as it was (" +
+                   m + ")",
+               e.context());
+}
+
 Status FromProtoStatus(int status) noexcept {
   switch (status) {
-    case 1: return Status::kCreated;
-    case 2: return Status::kRunning;
-    case 3: return Status::kStopped;
-    case 4: return Status::kPaused;
-    case 5: return Status::kPausing;
-    default: return Status::kUnknown;
+    case 1:
+      return Status::kCreated;
+    case 2:
+      return Status::kRunning;
+    case 3:
+      return Status::kStopped;
+    case 4:
+      return Status::kPaused;
+    case 5:
+      return Status::kPausing;
+    default:
+      return Status::kUnknown;
   }
 }
 
@@ -74,15 +153,19 @@ Error ClassifyStartError(const Error& e, const std::string& binary) {
   if (m.find("executable file not found") != std::string::npos ||
       (exec_failed && m.find("no such file or directory") != std::string::npos)) {
     return Error(ErrorKind::kNotFound,
-                 "executable \"" + binary + "\" not found in the container (" + m + ")", e.context());
+                 "executable \"" + binary + "\" not found in the container (" + m + ")",
+                 e.context());
   }
-  if (m.find("failed to start shim: mkdir") != std::string::npos && m.find("file exists") != std::string::npos) {
+  if (m.find("failed to start shim: mkdir") != std::string::npos &&
+      m.find("file exists") != std::string::npos) {
     // containerd 1.6 keeps the bundle directory of a create cut short by its crash and removes
     // it only when it starts again; no API call reaches it.
-    return Error(ErrorKind::kFailedPrecondition,
-                 "containerd still holds the state of an earlier create of this task, interrupted by a "
-                 "daemon crash; it removes it when it restarts (" + m + ")",
-                 e.context());
+    return Error(
+        ErrorKind::kFailedPrecondition,
+        "containerd still holds the state of an earlier create of this task, interrupted by a "
+        "daemon crash; it removes it when it restarts (" +
+            m + ")",
+        e.context());
   }
   if (exec_failed && m.find("permission denied") != std::string::npos) {
     return Error(ErrorKind::kFailedPrecondition,

@@ -4,7 +4,9 @@
 #include <google/protobuf/any.pb.h>
 #include <google/protobuf/timestamp.pb.h>
 
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "libcontainerd/client.h"
 #include "libcontainerd/errors.h"
@@ -13,8 +15,10 @@
 namespace libcontainerd::remote {
 
 // containerd 1.6 wants bare type URLs (no "type.googleapis.com/" prefix).
-inline constexpr const char* kSpecTypeURL = "types.containerd.io/opencontainers/runtime-spec/1/Spec";
-inline constexpr const char* kProcessTypeURL = "types.containerd.io/opencontainers/runtime-spec/1/Process";
+inline constexpr const char* kSpecTypeURL =
+    "types.containerd.io/opencontainers/runtime-spec/1/Spec";
+inline constexpr const char* kProcessTypeURL =
+    "types.containerd.io/opencontainers/runtime-spec/1/Process";
 inline constexpr const char* kResourcesTypeURL =
     "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources";
 inline constexpr const char* kRuncOptionsTypeURL = "containerd.runc.v1.Options";
@@ -27,6 +31,30 @@ void SetAny(google::protobuf::Any* any, const char* type_url, std::string value)
 // RuncOptions <-> containerd.runc.v1.Options (serialized).
 std::string EncodeRuncOptions(const RuncOptions& o);
 RuncOptions DecodeRuncOptions(const std::string& bytes);
+
+// True when type_url names containerd.runc.v1.Options (bare, or with any "<host>/" prefix).
+bool IsRuncOptionsType(std::string_view type_url) noexcept;
+// True for the runc shims' names (io.containerd.runc.v1, io.containerd.runc.v2).
+bool IsRuncShim(std::string_view shim) noexcept;
+
+// What NewContainer stores as the container's runtime options (see Client::NewContainer):
+// a TypedMessage unchanged; RuncOptions encoded, an empty root replaced by default_root; none
+// stays none, except for a runc shim when default_root is set (RuncOptions{root}).
+std::optional<TypedMessage> EncodeRuntimeOptions(const RuntimeOptions& options,
+                                                 std::string_view shim,
+                                                 const std::string& default_root);
+// The stored options as the public value (RuntimeInfo::options): runc's type decoded (kept as
+// the TypedMessage when it does not decode), other types as stored, none as empty.
+RuntimeOptions DecodeRuntimeOptions(const std::optional<TypedMessage>& stored);
+
+// Refuses (kInvalidArgument) a shim name containerd can never resolve to a binary: not an
+// absolute path and not "<prefix>.<name>.<version>"-like (at least two dot-separated parts,
+// the first non-empty).
+void ValidateShimName(const std::string& shim, const ErrorContext& ectx);
+// containerd reports a shim it cannot find only when the task is created, in message text.
+// Rewrites such an error as kNotFound naming the shim, its binary and what to do; other errors
+// unchanged.
+Error ClassifyShimError(const Error& e, const std::string& shim);
 
 Status FromProtoStatus(int status) noexcept;
 

@@ -100,10 +100,10 @@ class RemoteTask final : public Task {
   void Start(const Context& ctx) override;
   void Pause(const Context& ctx) override;
   void Resume(const Context& ctx) override;
-  Status GetStatus(const Context& ctx) override { return core_->GetStatus(ctx); }
+  TaskStatus GetStatus(const Context& ctx) override;
   Stats GetStats(const Context& ctx) override;
   std::vector<ProcessInfo> Pids(const Context& ctx) override;
-  std::vector<Summary> GetSummary(const Context&) override { return {}; }
+  std::vector<Summary> GetSummary(const Context& ctx) override;
   void ForceDelete(const Context& ctx) override;
   std::shared_ptr<Process> Exec(const Context& ctx, const std::string& exec_id,
                                 const oci::Process& spec, bool with_stdin,

@@ -1,8 +1,8 @@
 #include <csignal>
 #include <optional>
 
-#include "github.com/containerd/containerd/runtime/v2/runc/options/oci.pb.h"
 #include "events/tracker.h"
+#include "github.com/containerd/containerd/runtime/v2/runc/options/oci.pb.h"
 #include "libcontainerd/log.h"
 #include "libcontainerd/oci/spec.h"
 #include "remote/convert.h"
@@ -33,14 +33,17 @@ void RemoteTask::Start(const Context& ctx) {
       // The daemon gives no code for "cannot start a stopped process" or a second Start: ask.
       Status st = core_->StatusOrUnknown(ctx);
       if (st == Status::kStopped)
-        throw Error(ErrorKind::kFailedPrecondition,
-                    "task is stopped: its process exited, or its start was cut short (a daemon restart "
-                    "during Start); Wait or Delete it (" + err->message() + ")",
-                    err->context());
+        throw Error(
+            ErrorKind::kFailedPrecondition,
+            "task is stopped: its process exited, or its start was cut short (a daemon restart "
+            "during Start); Wait or Delete it (" +
+                err->message() + ")",
+            err->context());
       if (st == Status::kRunning || st == Status::kPaused || st == Status::kPausing)
-        throw Error(ErrorKind::kFailedPrecondition,
-                    "task is already started (" + std::string(ToString(st)) + "): " + err->message(),
-                    err->context());
+        throw Error(
+            ErrorKind::kFailedPrecondition,
+            "task is already started (" + std::string(ToString(st)) + "): " + err->message(),
+            err->context());
     }
     throw *err;
   }
@@ -58,7 +61,8 @@ void RemoteTask::Pause(const Context& ctx) {
     Status st = core_->StatusOrUnknown(ctx);
     if (st != Status::kRunning)
       throw Error(ErrorKind::kFailedPrecondition,
-                  "cannot pause a " + std::string(ToString(st)) + " task: only a running task can be paused",
+                  "cannot pause a " + std::string(ToString(st)) +
+                      " task: only a running task can be paused",
                   {.op = "Pause", .container_id = core_->container_id()});
   }
   rpc.Check(s, core_->Ectx());
@@ -74,10 +78,41 @@ void RemoteTask::Resume(const Context& ctx) {
     Status st = core_->StatusOrUnknown(ctx);
     if (st != Status::kPaused)
       throw Error(ErrorKind::kFailedPrecondition,
-                  "cannot resume a " + std::string(ToString(st)) + " task: only a paused task can be resumed",
+                  "cannot resume a " + std::string(ToString(st)) +
+                      " task: only a paused task can be resumed",
                   {.op = "Resume", .container_id = core_->container_id()});
   }
   rpc.Check(s, core_->Ectx());
+}
+
+namespace {
+// A task's metrics as the value type; kUnknown when they cannot be decoded.
+Stats DecodeMetrics(const ::containerd::types::Metric& m) {
+  try {
+    return InterfaceToStats(FromProto(m.timestamp()), m.data().type_url(), m.data().value());
+  } catch (const Error& e) {
+    // Not the caller's argument: the daemon (or its shim) sent metrics this library cannot read.
+    throw Error(ErrorKind::kUnknown,
+                "containerd sent metrics this library cannot decode (" + e.message() +
+                    "); the shim or containerd release may be newer than the library supports",
+                {.op = "Stats", .container_id = m.id()});
+  }
+}
+}  // namespace
+
+TaskStatus RemoteTask::GetStatus(const Context& ctx) {
+  Rpc rpc(core_->conn(), ctx, "Tasks.Get");
+  tasks_v1::GetRequest req;
+  req.set_container_id(core_->container_id());
+  tasks_v1::GetResponse resp;
+  rpc.Check(core_->conn().tasks().Get(rpc.get(), req, &resp), core_->Ectx());
+  const auto& p = resp.process();
+  TaskStatus st{.status = FromProtoStatus(p.status())};
+  if (st.status == Status::kStopped) {
+    st.exit_code = p.exit_status();
+    st.exited_at = FromProto(p.exited_at());
+  }
+  return st;
 }
 
 std::map<std::string, Stats> FetchStats(Connection& conn, const Context& ctx,
@@ -92,7 +127,7 @@ std::map<std::string, Stats> FetchStats(Connection& conn, const Context& ctx,
   rpc.Check(conn.tasks().Metrics(rpc.get(), req, &resp), {});
   for (const auto& m : resp.metrics()) {
     try {
-      out[m.id()] = InterfaceToStats(FromProto(m.timestamp()), m.data().type_url(), m.data().value());
+      out[m.id()] = DecodeMetrics(m);
     } catch (const Error& e) {
       Log(LogLevel::kWarning, "metrics of " + m.id() + " skipped: " + e.what());
     }
@@ -101,12 +136,17 @@ std::map<std::string, Stats> FetchStats(Connection& conn, const Context& ctx,
 }
 
 Stats RemoteTask::GetStats(const Context& ctx) {
-  auto all = FetchStats(core_->conn(), ctx, {core_->container_id()});
-  auto it = all.find(core_->container_id());
-  if (it == all.end())
-    throw Error(ErrorKind::kNotFound, "no metrics: the task does not exist or is not running",
-                {.op = "Stats", .container_id = core_->container_id()});
-  return it->second;
+  const std::string& id = core_->container_id();
+  ValidateIdentifier("container id", id);
+  Rpc rpc(core_->conn(), ctx, "Tasks.Metrics");
+  tasks_v1::MetricsRequest req;
+  req.add_filters("id==" + id);
+  tasks_v1::MetricsResponse resp;
+  rpc.Check(core_->conn().tasks().Metrics(rpc.get(), req, &resp), core_->Ectx());
+  for (const auto& m : resp.metrics())
+    if (m.id() == id) return DecodeMetrics(m);
+  throw Error(ErrorKind::kNotFound, "no metrics: the task does not exist or is not running",
+              {.op = "Stats", .container_id = id});
 }
 
 std::vector<ProcessInfo> RemoteTask::Pids(const Context& ctx) {
@@ -118,12 +158,23 @@ std::vector<ProcessInfo> RemoteTask::Pids(const Context& ctx) {
   std::vector<ProcessInfo> out;
   for (const auto& p : resp.processes()) {
     ProcessInfo info{.pid = p.pid()};
-    if (p.has_info() && p.info().type_url().ends_with("containerd.runc.v1.ProcessDetails")) {
-      ::containerd::runc::v1::ProcessDetails d;
-      if (d.ParseFromString(p.info().value())) info.exec_id = d.exec_id();
+    if (p.has_info()) {
+      info.info = TypedMessage{p.info().type_url(), p.info().value()};
+      if (p.info().type_url().ends_with("containerd.runc.v1.ProcessDetails")) {
+        ::containerd::runc::v1::ProcessDetails d;
+        if (d.ParseFromString(p.info().value())) info.exec_id = d.exec_id();
+      }
     }
     out.push_back(std::move(info));
   }
+  return out;
+}
+
+std::vector<Summary> RemoteTask::GetSummary(const Context& ctx) {
+  // moby: one entry per process that Pids reports, its error when Pids fails. moby's Linux
+  // Summary carries nothing; ours carries the pid.
+  std::vector<Summary> out;
+  for (const auto& p : Pids(ctx)) out.push_back(Summary{.image_name = {}, .process_id = p.pid});
   return out;
 }
 
@@ -157,12 +208,14 @@ std::shared_ptr<Process> RemoteTask::Exec(const Context& ctx, const std::string&
     throw Error(ErrorKind::kInvalidArgument, e.message(), ectx);
   }
   if (spec.terminal && !attach_stdio)
-    throw Error(ErrorKind::kInvalidArgument,
-                "a process with a terminal needs stdio: pass a StdioCallback (its output is the terminal)", ectx);
+    throw Error(
+        ErrorKind::kInvalidArgument,
+        "a process with a terminal needs stdio: pass a StdioCallback (its output is the terminal)",
+        ectx);
   std::string spec_json = oci::EncodeProcess(spec);
   auto& conn = core_->conn();
-  PreparedIO pio = PrepareIO(conn, core_->container_id(), "exec-" + exec_id, with_stdin, spec.terminal,
-                             attach_stdio);
+  PreparedIO pio = PrepareIO(conn, core_->container_id(), "exec-" + exec_id, with_stdin,
+                             spec.terminal, attach_stdio);
   auto core = std::make_shared<ProcessCore>(core_->conn_ptr(), core_->container_id(), exec_id, 0);
   core->SetIO(pio.fifos, pio.io, pio.dir);
   {
@@ -227,8 +280,10 @@ void RemoteTask::UpdateResources(const Context& ctx, const Resources& resources)
   rpc.Check(core_->conn().tasks().Update(rpc.get(), req, &resp), core_->Ectx());
 }
 
-void RemoteTask::CreateCheckpoint(const Context& ctx, const std::string& checkpoint_dir, bool exit) {
-  ErrorContext ectx{.op = "CreateCheckpoint", .container_id = core_->container_id(), .path = checkpoint_dir};
+void RemoteTask::CreateCheckpoint(const Context& ctx, const std::string& checkpoint_dir,
+                                  bool exit) {
+  ErrorContext ectx{
+      .op = "CreateCheckpoint", .container_id = core_->container_id(), .path = checkpoint_dir};
   if (checkpoint_dir.empty() || checkpoint_dir[0] != '/')
     throw Error(ErrorKind::kInvalidArgument, "checkpoint directory must be an absolute path", ectx);
   Rpc rpc(core_->conn(), ctx, "Tasks.Checkpoint");

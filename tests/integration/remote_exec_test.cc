@@ -1,8 +1,9 @@
 // Exec processes and Pids.
+#include <unistd.h>
+
 #include <csignal>
 #include <filesystem>
 #include <mutex>
-#include <unistd.h>
 
 #include "client_fixture.h"
 #include "harness.h"
@@ -35,7 +36,8 @@ TEST_F(ExecTest, ExitCodeOfExecIsReturned) {
 TEST_F(ExecTest, ExecWithA20000CharacterArgumentSucceeds) {
   std::string big(20000, 'x');
   auto cap = std::make_shared<cio::Captured>();
-  auto p = task_->Exec(ctx_, "big", ExecSpec({"sh", "-c", "echo ${#1}", "sh", big}), false, cio::Capture(cap));
+  auto p = task_->Exec(ctx_, "big", ExecSpec({"sh", "-c", "echo ${#1}", "sh", big}), false,
+                       cio::Capture(cap));
   p->Wait(ctx_);
   EXPECT_EQ(p->Delete(ctx_).exit_code, 0u);
   EXPECT_EQ(cap->Out(), "20000\n");
@@ -51,7 +53,18 @@ TEST_F(ExecTest, PidsListsInitAndTheRunningExecWithItsId) {
   }
   EXPECT_TRUE(init) << pids.size();
   EXPECT_TRUE(exec);
-  EXPECT_TRUE(task_->GetSummary(ctx_).empty());
+  // moby's Summary: one entry per process Pids reports, with its pid.
+  auto summary = task_->GetSummary(ctx_);
+  ASSERT_EQ(summary.size(), pids.size());
+  for (size_t i = 0; i < pids.size(); ++i) EXPECT_EQ(summary[i].process_id, pids[i].pid);
+  // The runc shim's raw process details: an exec's carry containerd.runc.v1.ProcessDetails.
+  for (const auto& i : pids)
+    if (i.pid == p->Pid()) {
+      ASSERT_TRUE(i.info);
+      EXPECT_TRUE(i.info->type_url.ends_with("containerd.runc.v1.ProcessDetails"))
+          << i.info->type_url;
+      EXPECT_FALSE(i.info->value.empty());
+    }
   p->Kill(ctx_, SIGKILL);
   EXPECT_EQ(p->Wait(ctx_).exit_code, 137u);
   p->Delete(ctx_);
@@ -70,7 +83,8 @@ TEST_F(ExecTest, ExecStdinEofIsForwardedAfterStart) {
 TEST_F(ExecTest, ExecOfAMissingBinaryFailsAtStartAndLeavesNothing) {
   int fds = lcdtest::OpenFdCount();
   try {
-    task_->Exec(ctx_, "missing", ExecSpec({"/no/such/bin"}), true, cio::Capture(std::make_shared<cio::Captured>()));
+    task_->Exec(ctx_, "missing", ExecSpec({"/no/such/bin"}), true,
+                cio::Capture(std::make_shared<cio::Captured>()));
     FAIL();
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::kNotFound) << e.what();

@@ -80,11 +80,16 @@ int Ls(Session& s, const ParsedArgs& a) {
 int StatusCmd(Session& s, const ParsedArgs& a) {
   NeedArgs(a, 1, 1, "container ID");
   auto t = s.LoadTask(a.positionals[0]);
-  auto st = t->GetStatus(s.Ctx());
-  if (s.globals().json)
-    PrintJson(
-        {{"id", a.positionals[0]}, {"pid", t->Pid()}, {"status", std::string(lcd::ToString(st))}});
-  else
+  const lcd::TaskStatus st = t->GetStatus(s.Ctx());
+  if (s.globals().json) {
+    nlohmann::json j = {
+        {"id", a.positionals[0]}, {"pid", t->Pid()}, {"status", std::string(lcd::ToString(st))}};
+    if (st.status == lcd::Status::kStopped) {
+      j["exit_status"] = st.exit_code;
+      j["exited_at"] = FormatTime(st.exited_at);
+    }
+    PrintJson(j);
+  } else
     std::printf("%s\n", std::string(lcd::ToString(st)).c_str());
   return 0;
 }
@@ -94,7 +99,10 @@ int Ps(Session& s, const ParsedArgs& a) {
   auto pids = s.LoadTask(a.positionals[0])->Pids(s.Ctx());
   if (s.globals().json) {
     nlohmann::json arr = nlohmann::json::array();
-    for (const auto& p : pids) arr.push_back({{"pid", p.pid}, {"exec_id", p.exec_id}});
+    for (const auto& p : pids)
+      arr.push_back({{"pid", p.pid},
+                     {"exec_id", p.exec_id},
+                     {"info_type", p.info ? nlohmann::json(p.info->type_url) : nlohmann::json()}});
     PrintJson(arr);
     return 0;
   }

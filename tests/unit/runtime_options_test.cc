@@ -1,0 +1,117 @@
+// The values of issue 14 items 5 and 7: RuntimeOptions (runc's, another shim's typed message,
+// none) and how the containerd backend stores and reads them; shim-name checks and the error for
+// a shim that is not installed; TaskStatus's comparison with a Status.
+#include <gtest/gtest.h>
+
+#include "libcontainerd/client.h"
+#include "remote/convert.h"
+
+namespace libcontainerd {
+namespace {
+using remote::ClassifyShimError;
+using remote::DecodeRuntimeOptions;
+using remote::EncodeRuntimeOptions;
+using remote::ValidateShimName;
+
+// A function written against the old signature still accepts RuncOptions.
+RuntimeOptions Take(const RuntimeOptions& o) { return o; }
+
+TEST(RuntimeOptions, ConvertsImplicitlyFromRuncOptionsAndTypedMessages) {
+  EXPECT_TRUE(Take({}).empty());
+  RuntimeOptions r = Take(RuncOptions{.binary_name = "crun"});
+  ASSERT_NE(r.runc(), nullptr);
+  EXPECT_EQ(r.runc()->binary_name, "crun");
+  EXPECT_EQ(r.message(), nullptr);
+  RuntimeOptions m = Take(TypedMessage{"example.com/x.Options", "\x01\x02"});
+  ASSERT_NE(m.message(), nullptr);
+  EXPECT_EQ(m.message()->type_url, "example.com/x.Options");
+  EXPECT_EQ(m.runc(), nullptr);
+}
+
+TEST(RuntimeOptions, TypedMessageIsStoredByteForByte) {
+  const TypedMessage foreign{"example.com/x.Options", std::string("\xff\x00\x01", 3)};
+  auto stored = EncodeRuntimeOptions(foreign, "io.containerd.runc.v2", "/run/root");
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(*stored, foreign);  // not rewritten, not given a root, even for the runc shim
+  EXPECT_EQ(*DecodeRuntimeOptions(stored).message(), foreign);
+}
+
+TEST(RuntimeOptions, RuncOptionsGetTheClientRootWhenTheirsIsEmpty) {
+  auto stored = EncodeRuntimeOptions(RuncOptions{.binary_name = "/x/runc"}, "io.containerd.runc.v2",
+                                     "/run/root");
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(stored->type_url, "containerd.runc.v1.Options");
+  const RuntimeOptions back = DecodeRuntimeOptions(stored);
+  ASSERT_NE(back.runc(), nullptr);
+  EXPECT_EQ(*back.runc(), (RuncOptions{.binary_name = "/x/runc", .root = "/run/root"}));
+
+  auto own_root =
+      EncodeRuntimeOptions(RuncOptions{.root = "/mine"}, "io.containerd.runc.v2", "/run/root");
+  EXPECT_EQ(DecodeRuntimeOptions(own_root).runc()->root, "/mine");
+}
+
+TEST(RuntimeOptions, NoneIsNoneExceptARuncShimWithAClientRoot) {
+  EXPECT_FALSE(EncodeRuntimeOptions({}, "io.containerd.kata.v2", "/run/root"));
+  EXPECT_FALSE(EncodeRuntimeOptions({}, "io.containerd.runc.v2", ""));
+  auto runc = EncodeRuntimeOptions({}, "io.containerd.runc.v2", "/run/root");
+  ASSERT_TRUE(runc);
+  EXPECT_EQ(DecodeRuntimeOptions(runc).runc()->root, "/run/root");
+  EXPECT_TRUE(DecodeRuntimeOptions(std::nullopt).empty());
+}
+
+TEST(RuntimeOptions, RuncTypeThatDoesNotDecodeIsGivenAsStored) {
+  const TypedMessage bad{"type.googleapis.com/containerd.runc.v1.Options", "\xff\xff\xff"};
+  const RuntimeOptions back = DecodeRuntimeOptions(bad);
+  ASSERT_NE(back.message(), nullptr);
+  EXPECT_EQ(*back.message(), bad);
+  EXPECT_TRUE(remote::IsRuncOptionsType(bad.type_url));
+  EXPECT_FALSE(remote::IsRuncOptionsType("containerd.runc.v1.OptionsX"));
+}
+
+TEST(ShimName, NamesContainerdCannotResolveAreInvalidArgument) {
+  for (const char* bad : {"runc", ".runc.v2", ""}) {
+    SCOPED_TRACE(bad);
+    if (*bad == '\0') continue;  // empty means the default: NewContainer replaces it first
+    try {
+      ValidateShimName(bad, {.op = "NewContainer"});
+      ADD_FAILURE() << "accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument);
+      EXPECT_NE(e.message().find("io.containerd.runc.v2"), std::string::npos) << e.message();
+    }
+  }
+  for (const char* good :
+       {"io.containerd.runc.v2", "io.containerd.kata.v2", "runc.v2", "/opt/shim"})
+    EXPECT_NO_THROW(ValidateShimName(good, {}));
+}
+
+TEST(ShimName, NotInstalledIsNotFoundNamingTheShimItsBinaryAndWhatToDo) {
+  const Error daemon(ErrorKind::kNotFound,
+                     "failed to start shim: failed to resolve runtime path: runtime "
+                     "\"io.containerd.kata.v2\" binary not installed \"containerd-shim-kata-v2\": "
+                     "file does not exist",
+                     {.op = "Tasks.Create", .container_id = "c1"});
+  const Error e = ClassifyShimError(daemon, "io.containerd.kata.v2");
+  EXPECT_EQ(e.kind(), ErrorKind::kNotFound);
+  EXPECT_NE(e.message().find("\"io.containerd.kata.v2\" is not installed"), std::string::npos);
+  EXPECT_NE(e.message().find("containerd-shim-kata-v2 in its PATH"), std::string::npos);
+  EXPECT_NE(e.message().find("install it"), std::string::npos);
+  EXPECT_EQ(e.context().container_id, "c1");
+
+  const Error other(ErrorKind::kUnknown, "exec: \"x\": executable file not found", {});
+  EXPECT_EQ(ClassifyShimError(other, "io.containerd.runc.v2").message(), other.message());
+}
+
+TEST(TaskStatus, ComparesWithAStatusAndConvertsToIt) {
+  const TaskStatus st{.status = Status::kStopped, .exit_code = 3};
+  EXPECT_TRUE(st == Status::kStopped);
+  EXPECT_TRUE(Status::kStopped == st);
+  EXPECT_FALSE(st == Status::kRunning);
+  const Status s = st;
+  EXPECT_EQ(s, Status::kStopped);
+  EXPECT_EQ(ToString(st), "stopped");
+  EXPECT_NE(st, (TaskStatus{.status = Status::kStopped, .exit_code = 4}));
+}
+
+}  // namespace
+}  // namespace libcontainerd
