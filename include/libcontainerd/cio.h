@@ -17,6 +17,10 @@
 
 namespace libcontainerd {
 
+namespace cio {
+class DirectIOControl;  // the library's own operations (src/cio/direct_io_control.h)
+}
+
 // Paths of a process's stdio as the daemon sees them; an empty path means /dev/null.
 // In terminal mode stdout carries the terminal's output and stderr is empty.
 struct FifoConfig {
@@ -46,10 +50,6 @@ class IO {
 // stdout/stderr.
 class DirectIO : public IO {
  public:
-  // Called once by CloseStdin after the stdin fd is closed: the library uses it to send
-  // CloseIO to the shim so the process sees EOF. Set by the library only.
-  using StdinCloseHook = std::function<void()>;
-
   DirectIO(FifoConfig config, UniqueFd stdin_w, UniqueFd stdout_r, UniqueFd stderr_r);
   ~DirectIO() override;
   DirectIO(const DirectIO&) = delete;
@@ -73,17 +73,9 @@ class DirectIO : public IO {
   // process has started (the shim has opened its end), then it is closed and the shim told.
   void CloseStdin();
 
-  // Library use: closes our stdin fd now (after CloseStdin, once the process runs).
-  void ReleaseStdinFd();
-
-  // Library use: installs the hook CloseStdin calls (or calls it now if stdin is closed).
-  void SetStdinCloseHook(StdinCloseHook hook);
-
-  // Library use: a hook will be installed; until then a CloseStdin keeps the fd open (the
-  // hook releases it once the process runs), so stdin that ends before that is not lost.
-  void ExpectStdinCloseHook();
-
  private:
+  friend class cio::DirectIOControl;
+
   FifoConfig config_;
   mutable std::mutex mu_;
   UniqueFd stdin_;
@@ -91,7 +83,7 @@ class DirectIO : public IO {
   UniqueFd stderr_;
   bool stdin_closed_ = false;
   bool hook_expected_ = false;
-  StdinCloseHook hook_;
+  std::function<void()> hook_;  // set by the library (cio::DirectIOControl)
 };
 
 // The caller's stdio hook: receives the FIFO set, returns the IO the library keeps.
@@ -124,8 +116,14 @@ struct Captured {
   std::string out;
   std::string err;
   std::shared_ptr<DirectIO> fifos;  // kept so the caller can WriteStdin/CloseStdin
-  std::string Out() { std::lock_guard l(mu); return out; }
-  std::string Err() { std::lock_guard l(mu); return err; }
+  std::string Out() {
+    std::lock_guard l(mu);
+    return out;
+  }
+  std::string Err() {
+    std::lock_guard l(mu);
+    return err;
+  }
 };
 StdioCallback Capture(std::shared_ptr<Captured> into);
 

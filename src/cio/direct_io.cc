@@ -3,6 +3,7 @@
 
 #include <cerrno>
 
+#include "cio/direct_io_control.h"
 #include "libcontainerd/cio.h"
 #include "libcontainerd/errors.h"
 
@@ -40,7 +41,7 @@ void DirectIO::WriteStdin(std::string_view data) {
 }
 
 void DirectIO::CloseStdin() {
-  StdinCloseHook hook;
+  std::function<void()> hook;
   {
     std::lock_guard l(mu_);
     if (stdin_closed_) return;
@@ -53,26 +54,26 @@ void DirectIO::CloseStdin() {
   if (hook) hook();
 }
 
-void DirectIO::ReleaseStdinFd() {
-  std::lock_guard l(mu_);
-  stdin_.reset();
+void cio::DirectIOControl::ReleaseStdinFd(DirectIO& io) {
+  std::lock_guard l(io.mu_);
+  io.stdin_.reset();
 }
 
-void DirectIO::SetStdinCloseHook(StdinCloseHook hook) {
+void cio::DirectIOControl::SetStdinCloseHook(DirectIO& io, StdinCloseHook hook) {
   bool call_now = false;
   {
-    std::lock_guard l(mu_);
-    if (stdin_closed_)
+    std::lock_guard l(io.mu_);
+    if (io.stdin_closed_)
       call_now = true;
     else
-      hook_ = std::move(hook);
+      io.hook_ = std::move(hook);
   }
   if (call_now && hook) hook();
 }
 
-void DirectIO::ExpectStdinCloseHook() {
-  std::lock_guard l(mu_);
-  hook_expected_ = true;
+void cio::DirectIOControl::ExpectStdinCloseHook(DirectIO& io) {
+  std::lock_guard l(io.mu_);
+  io.hook_expected_ = true;
 }
 
 void DirectIO::Close() {

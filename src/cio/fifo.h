@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "cio/direct_io_control.h"
 #include "libcontainerd/cio.h"
 
 namespace libcontainerd::cio {

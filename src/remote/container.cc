@@ -224,7 +224,7 @@ std::shared_ptr<Task> RemoteContainer::AttachTask(const Context& ctx, StdioCallb
   if (attach_stdio) {
     FifoConfig cfg{p.stdin(), p.stdout(), p.stderr(), p.terminal()};
     auto fifos = cio::OpenFifos(cfg);
-    if (fifos->has_stdin()) fifos->ExpectStdinCloseHook();  // see PrepareIO
+    if (fifos->has_stdin()) cio::DirectIOControl::ExpectStdinCloseHook(*fifos);  // see PrepareIO
     std::shared_ptr<IO> io;
     try {
       io = attach_stdio(fifos);

@@ -29,7 +29,7 @@ void ProcessCore::SetIO(std::shared_ptr<DirectIO> fifos, std::shared_ptr<IO> io,
   }
   if (fifos && fifos->has_stdin()) {
     std::weak_ptr<ProcessCore> weak = weak_from_this();
-    fifos->SetStdinCloseHook([weak] {
+    cio::DirectIOControl::SetStdinCloseHook(*fifos, [weak] {
       if (auto self = weak.lock()) self->OnStdinClosed();
     });
   }
@@ -47,7 +47,7 @@ void ProcessCore::OnStdinClosed() {
     }
     fifos = fifos_;
   }
-  if (fifos) fifos->ReleaseStdinFd();
+  if (fifos) cio::DirectIOControl::ReleaseStdinFd(*fifos);
   try {
     CloseStdin(Context());
   } catch (const Error& e) {
@@ -325,7 +325,7 @@ PreparedIO PrepareIO(const Connection& conn, const std::string& container_id,
   p.config = fifos.io->Config();
   // The callback may start copying at once, and its stdin may end before ProcessCore::SetIO
   // installs the close hook.
-  if (with_stdin) p.fifos->ExpectStdinCloseHook();
+  if (with_stdin) cio::DirectIOControl::ExpectStdinCloseHook(*p.fifos);
   try {
     p.io = attach_stdio(p.fifos);
     if (!p.io) p.io = p.fifos;
