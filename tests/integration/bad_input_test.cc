@@ -1,9 +1,9 @@
 // Hostile and malformed input: each case fails with the documented ErrorKind, before anything is
 // created (no container, no FIFO directory), and leaves the Client usable.
 // Cases already covered elsewhere are not repeated here: "../x", "a/b", 77 chars and empty
-// container ids (remote_lifecycle_test InvalidIdsAreRefusedBeforeAnySyscall), a missing rootfs
-// (MissingRootfsIsNotFoundBeforeAnyFifo), resize 0x0 of a task (ResizeToZeroIsInvalid), exec id
-// reuse (remote_exec_test ExecIdReuseWhileRunningIsAlreadyExists), exec with empty args, a
+// container ids (remote_lifecycle_test InvalidIdsAreInvalidArgumentAndCreateNothing), a missing
+// rootfs (MissingRootfsIsNotFoundBeforeAnyFifo), resize 0x0 of a task (ResizeToZeroIsInvalid), exec
+// id reuse (remote_exec_test ExecIdReuseWhileRunningIsAlreadyExists), exec with empty args, a
 // Container of a destroyed Client, a socket path that is a regular file (ClientConnect).
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -259,14 +259,21 @@ TEST_F(ClientTest, ResizeOfAnExecToZeroWidthOrHeightIsInvalidArgument) {
   auto c = Create(lcdtest::UniqueId("rzexec"), {"sleep", "1000"});
   auto task = c->NewTask(ctx_, "", false, nullptr);
   task->Start(ctx_);
-  auto p = ExecSpec({"sleep", "1000"});
+  // The exec prints its terminal's size once told to: the valid resize shows, the refused
+  // ones after it change nothing.
+  auto p = ExecSpec({"sh", "-c", "read x; stty size"});
   p.terminal = true;
-  auto exec = task->Exec(ctx_, "tty", p, false, cio::Capture(std::make_shared<cio::Captured>()));
+  auto cap = std::make_shared<cio::Captured>();
+  auto exec = task->Exec(ctx_, "tty", p, true, cio::Capture(cap));
+  exec->Resize(ctx_, 91, 33);
   EXPECT_EQ(KindOf([&] { exec->Resize(ctx_, 0, 0); }), ErrorKind::kInvalidArgument);
   EXPECT_EQ(KindOf([&] { exec->Resize(ctx_, 0, 24); }), ErrorKind::kInvalidArgument);
   EXPECT_EQ(KindOf([&] { exec->Resize(ctx_, 80, 0); }), ErrorKind::kInvalidArgument);
   EXPECT_EQ(KindOf([&] { task->Resize(ctx_, 80, 0); }), ErrorKind::kInvalidArgument);
-  exec->Resize(ctx_, 80, 24);  // a real size still works
+  cap->fifos->WriteStdin("go\n");
+  EXPECT_EQ(exec->Wait(Context::WithTimeout(lcdtest::Scaled(std::chrono::seconds(20)))).exit_code,
+            0u);
+  EXPECT_NE(cap->Out().find("33 91\r\n"), std::string::npos) << cap->Out();
   task->ForceDelete(ctx_);
 }
 

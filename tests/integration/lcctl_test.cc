@@ -221,7 +221,8 @@ TEST_F(Lcctl, StdinIsPipedWithInteractive) {
 }
 
 TEST_F(Lcctl, TtyUnderAPseudoTerminal) {
-  if (access("/usr/bin/script", X_OK) != 0) GTEST_SKIP() << "util-linux `script` is not installed";
+  ASSERT_EQ(access("/usr/bin/script", X_OK), 0)
+      << "util-linux `script` is not installed (scripts/setup installs it; it is required)";
   std::string cmd = std::string(LCCTL_PATH) + " -a " + lcdtest::DaemonAddress() + " -n " + ns_ +
                     " run -t --rm " + Id("tty") +
                     " sh -c 'test -t 0 && test -t 1 && echo tty-yes; exit 5'";
@@ -236,7 +237,8 @@ TEST_F(Lcctl, TtyUnderAPseudoTerminal) {
 }
 
 TEST_F(Lcctl, TtyFollowsTheTerminalSize) {
-  if (access("/usr/bin/script", X_OK) != 0) GTEST_SKIP() << "util-linux `script` is not installed";
+  ASSERT_EQ(access("/usr/bin/script", X_OK), 0)
+      << "util-linux `script` is not installed (scripts/setup installs it; it is required)";
   // The container's terminal starts at the local size; SIGWINCH after a local resize follows.
   // Handshake through a bind-mounted directory, not sleeps: the local resize happens once the
   // container has printed its first size, and the container prints again once its size has
@@ -493,7 +495,8 @@ TEST_F(Lcctl, EnvironmentSelectsAddressAndNamespaceAndGlobalFlagsWorkAfterTheCom
 }
 
 TEST_F(Lcctl, InteroperatesWithCtr) {
-  if (access("/usr/bin/ctr", X_OK) != 0) GTEST_SKIP() << "ctr is not installed";
+  ASSERT_EQ(access("/usr/bin/ctr", X_OK), 0)
+      << "ctr is not installed (scripts/setup installs it; it is required)";
   std::vector<std::string> ctr{"ctr", "-a", lcdtest::DaemonAddress(), "-n", ns_};
   // Made by lcctl: listed and killed by ctr.
   std::string id = Id("toctr");

@@ -61,7 +61,7 @@ struct Bundle {
   RunResult RunContainer(const Spec& spec) {
     std::ofstream(dir / "config.json") << EncodeSpec(spec);
     return Shell("runc --root " + runc_root.string() + " run --bundle " + dir.string() + " " + id +
-               " </dev/null 2>&1");
+                 " </dev/null 2>&1");
   }
 };
 
@@ -80,7 +80,8 @@ std::vector<std::string> Lines(const std::string& s) {
 }  // namespace
 
 TEST(OciRunc, DefaultSpecWithOptionsIsWhatTheContainerSees) {
-  if (Shell("runc --version >/dev/null 2>&1").status != 0) GTEST_SKIP() << "runc is not installed";
+  ASSERT_EQ(Shell("runc --version >/dev/null 2>&1").status, 0)
+      << "runc is not installed (scripts/setup installs it; it is required)";
   Bundle b("ocirunc");
   SpecOptions o;
   o.id = b.id;
@@ -116,7 +117,8 @@ TEST(OciRunc, DefaultSpecWithOptionsIsWhatTheContainerSees) {
 }
 
 TEST(OciRunc, ExitStatusAndCpuQuotaReachTheContainer) {
-  if (Shell("runc --version >/dev/null 2>&1").status != 0) GTEST_SKIP() << "runc is not installed";
+  ASSERT_EQ(Shell("runc --version >/dev/null 2>&1").status, 0)
+      << "runc is not installed (scripts/setup installs it; it is required)";
   Bundle b("ocicpu");
   SpecOptions o;
   o.id = b.id;
@@ -138,7 +140,8 @@ TEST(OciRunc, ExitStatusAndCpuQuotaReachTheContainer) {
 }
 
 TEST(OciRunc, PrivilegedGetsOurCapabilitiesAndHostDevices) {
-  if (Shell("runc --version >/dev/null 2>&1").status != 0) GTEST_SKIP() << "runc is not installed";
+  ASSERT_EQ(Shell("runc --version >/dev/null 2>&1").status, 0)
+      << "runc is not installed (scripts/setup installs it; it is required)";
   std::string host_caps = Shell("grep CapEff /proc/self/status").output;
   Bundle b("ocipriv");
   SpecOptions o;
@@ -147,8 +150,9 @@ TEST(OciRunc, PrivilegedGetsOurCapabilitiesAndHostDevices) {
   o.rootfs = lcdtest::Rootfs();
   o.privileged = true;
   // /dev/kmsg is a host device that the default spec does not create.
-  o.args = {"sh", "-c", "grep CapEff /proc/self/status; test -c /dev/kmsg && echo kmsg; "
-                        "test -f /proc/keys && echo keys-unmasked; true"};
+  o.args = {"sh", "-c",
+            "grep CapEff /proc/self/status; test -c /dev/kmsg && echo kmsg; "
+            "test -f /proc/keys && echo keys-unmasked; true"};
   RunResult r = b.RunContainer(DefaultSpec(o));
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_EQ(r.output, host_caps + "kmsg\nkeys-unmasked\n");

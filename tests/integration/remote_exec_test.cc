@@ -8,6 +8,7 @@
 #include "client_fixture.h"
 #include "harness.h"
 #include "libcontainerd/errors.h"
+#include "test_util.h"
 
 using namespace libcontainerd;
 using lcdtest::ClientTest;
@@ -114,7 +115,8 @@ TEST_F(ExecTest, ExecIdReuseWhileRunningIsAlreadyExists) {
 }
 
 TEST_F(ExecTest, InvalidExecInputIsRefused) {
-  EXPECT_THROW(task_->Exec(ctx_, "../x", ExecSpec({"true"}), false, nullptr), Error);
+  EXPECT_ERROR_KIND(task_->Exec(ctx_, "../x", ExecSpec({"true"}), false, nullptr),
+                    ErrorKind::kInvalidArgument);
   oci::Process empty = ExecSpec({"true"});
   empty.args.clear();
   try {

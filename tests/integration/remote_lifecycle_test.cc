@@ -45,17 +45,27 @@ TEST_F(ClientTest, DuplicateIdIsAlreadyExistsAndUnknownIdIsNotFound) {
             ErrorKind::kNotFound);
 }
 
-TEST_F(ClientTest, InvalidIdsAreRefusedBeforeAnySyscall) {
+// Refused with kInvalidArgument, and nothing is made: no container in containerd, no directory
+// where the id would put one (inside or outside the namespace's state directory).
+TEST_F(ClientTest, InvalidIdsAreInvalidArgumentAndCreateNothing) {
+  const std::string ns_dir = lcdtest::ClientStateDir() + "/" + ns_;
+  auto opts = Options("x", {"true"});
   for (std::string id :
        {std::string("../x"), std::string(77, 'a'), std::string("a/b"), std::string()}) {
-    auto opts = Options("x", {"true"});
     EXPECT_EQ(KindOf([&] { client_->NewContainer(ctx_, id, oci::DefaultSpec(opts), "", {}); }),
               ErrorKind::kInvalidArgument)
         << id;
     EXPECT_EQ(KindOf([&] { client_->LoadContainer(ctx_, id); }), ErrorKind::kInvalidArgument) << id;
   }
-  EXPECT_FALSE(std::filesystem::exists(lcdtest::ClientStateDir() + "/" + ns_ + "/../x"));
+  EXPECT_FALSE(std::filesystem::exists(ns_dir + "/../x"));
+  EXPECT_FALSE(std::filesystem::exists(ns_dir + "/a"));
+  EXPECT_FALSE(std::filesystem::exists(ns_dir + "/" + std::string(77, 'a')));
   EXPECT_TRUE(client_->ListContainers(ctx_).empty());
+  // Control: the same call with a valid id makes the container the checks above look for.
+  std::string id = lcdtest::UniqueId("validid");
+  auto c = client_->NewContainer(ctx_, id, oci::DefaultSpec(opts), "", {});
+  EXPECT_EQ(client_->ListContainers(ctx_), std::vector<std::string>{id});
+  c->Delete(ctx_);
 }
 
 // containerd answers both with code Unknown; the library asks the task's state.

@@ -41,6 +41,11 @@ libcontainerd::ErrorKind KindOf(F&& f) {
   return kNoError;
 }
 
+// Expects `stmt` to throw a libcontainerd::Error of `kind` (EXPECT_THROW(stmt, Error) would
+// pass for any kind).
+#define EXPECT_ERROR_KIND(stmt, kind) \
+  EXPECT_EQ(::lcdtest::KindOf([&] { stmt; }), (kind)) << "of: " #stmt
+
 // The kinds a caller retries while the daemon restarts.
 inline bool Retryable(libcontainerd::ErrorKind k) {
   using libcontainerd::ErrorKind;

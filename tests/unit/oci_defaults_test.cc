@@ -11,6 +11,7 @@
 #include "libcontainerd/errors.h"
 #include "libcontainerd/oci/defaults.h"
 #include "libcontainerd/oci/spec.h"
+#include "test_util.h"
 
 namespace fs = std::filesystem;
 using namespace libcontainerd;
@@ -64,7 +65,7 @@ void ExpectBadOption(const SpecOptions& o, const std::string& message) {
 
 TEST(OciDefaults, EqualsContainerdDefaultsPlusDocumentedAdditions) {
   auto out = Shell("ctr oci spec 2>/dev/null");
-  if (!out) GTEST_SKIP() << "ctr is not installed: containerd's default spec cannot be generated";
+  ASSERT_TRUE(out) << "`ctr oci spec` failed: ctr is required (scripts/setup installs it)";
   json want = json::parse(*out);
   // Documented additions (docs/oci.md): PATH (containerd adds it from the image config), the
   // read-only cgroup mount (runc and moby add it), WithDefaultUnixDevices' allow rules.
@@ -89,12 +90,14 @@ TEST(OciDefaults, GoldenValues) {
   EXPECT_EQ(s.oci_version, "1.0.2-dev");
   ASSERT_TRUE(s.process && s.root && s.linux && s.linux->resources);
   EXPECT_EQ(s.process->cwd, "/");
-  EXPECT_EQ(s.process->env, std::vector<std::string>{
-                                "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"});
+  EXPECT_EQ(s.process->env,
+            std::vector<std::string>{
+                "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"});
   EXPECT_TRUE(s.process->no_new_privileges);
   EXPECT_EQ(s.process->user, User{});
   ASSERT_EQ(s.process->rlimits.size(), 1u);
-  EXPECT_EQ(s.process->rlimits[0], (POSIXRlimit{.type = "RLIMIT_NOFILE", .hard = 1024, .soft = 1024}));
+  EXPECT_EQ(s.process->rlimits[0],
+            (POSIXRlimit{.type = "RLIMIT_NOFILE", .hard = 1024, .soft = 1024}));
   EXPECT_EQ(s.process->capabilities->bounding, DefaultCapabilities());
   EXPECT_EQ(s.process->capabilities->effective, DefaultCapabilities());
   EXPECT_EQ(s.process->capabilities->permitted, DefaultCapabilities());
@@ -130,8 +133,9 @@ TEST(OciDefaults, OptionsChangeTheSpec) {
   o.terminal = true;
   o.rootfs = root.path.string();
   o.readonly_rootfs = true;
-  o.mounts = {{.destination = "/data", .type = "bind", .source = "/srv", .options = {"rbind", "ro"}},
-              {.destination = "/run", .type = "tmpfs", .source = "tmpfs", .options = {"size=1m"}}};
+  o.mounts = {
+      {.destination = "/data", .type = "bind", .source = "/srv", .options = {"rbind", "ro"}},
+      {.destination = "/run", .type = "tmpfs", .source = "tmpfs", .options = {"size=1m"}}};
   o.memory_limit = 64 << 20;
   o.cpus = 1.5;
   o.cpu_shares = 512;
@@ -170,7 +174,8 @@ TEST(OciDefaults, FractionalCpusBecomeQuotaOverPeriod) {
   EXPECT_EQ(s.linux->resources->cpu->period, 100000u);
   EXPECT_FALSE(s.linux->resources->cpu->shares.has_value());
   ExpectBadOption({.cpus = 0.0}, "option cpus: must be a positive number of CPUs, got 0.000000");
-  ExpectBadOption({.cpus = 0.001}, "option cpus: must be at least 0.01 (the kernel's 1 ms minimum quota)");
+  ExpectBadOption({.cpus = 0.001},
+                  "option cpus: must be at least 0.01 (the kernel's 1 ms minimum quota)");
 }
 
 TEST(OciDefaults, UserForms) {
@@ -201,13 +206,16 @@ TEST(OciDefaults, UserForms) {
 TEST(OciDefaults, BadUserOptionsAreInvalidArgument) {
   FakeRootfs root;
   std::string r = root.path.string();
-  ExpectBadOption({.user = "ghost", .rootfs = r}, "option user: no user \"ghost\" in " + r + "/etc/passwd");
+  ExpectBadOption({.user = "ghost", .rootfs = r},
+                  "option user: no user \"ghost\" in " + r + "/etc/passwd");
   ExpectBadOption({.user = "app:ghosts", .rootfs = r},
                   "option user: no group \"ghosts\" in " + r + "/etc/group");
-  ExpectBadOption({.user = "app"}, "option user: resolving the name in \"app\" needs an absolute rootfs path");
+  ExpectBadOption({.user = "app"},
+                  "option user: resolving the name in \"app\" needs an absolute rootfs path");
   ExpectBadOption({.user = "a:b:c", .rootfs = r},
                   "option user: \"a:b:c\" is not uid, uid:gid, name or name:group");
-  ExpectBadOption({.user = ":5", .rootfs = r}, "option user: \":5\" is not uid, uid:gid, name or name:group");
+  ExpectBadOption({.user = ":5", .rootfs = r},
+                  "option user: \":5\" is not uid, uid:gid, name or name:group");
   // No passwd in the rootfs: a name cannot be resolved.
   fs::remove(root.path / "etc/passwd");
   try {
@@ -229,8 +237,44 @@ TEST(OciDefaults, PasswdSymlinkCannotEscapeTheRootfs) {
   EXPECT_EQ(ResolveUser(root.path.string(), "inside").uid, 77u);
   fs::remove(root.path / "etc/passwd");
   fs::create_symlink("../../../../../../../../etc/passwd", root.path / "etc/passwd");
-  // Resolved as <rootfs>/etc/passwd: a loop back to itself or missing; never the host's root entry.
-  EXPECT_THROW(ResolveUser(root.path.string(), "root"), Error);
+  // Resolved as <rootfs>/etc/passwd: a loop back to itself; never the host's root entry.
+  EXPECT_ERROR_KIND(ResolveUser(root.path.string(), "root"), ErrorKind::kUnknown);
+
+  // A host file with a user the rootfs does not have, reached by a relative link, an absolute
+  // link and the /proc/self/root magic link. Each control reads it through an ordinary open,
+  // which follows the link out of the rootfs: the library must not.
+  lcdtest::ScratchDir host("lcd-oci-host");
+  const std::string host_passwd = host.path() + "/passwd";
+  std::ofstream(host_passwd) << "escaped:x:4242:4242::/:/bin/sh\n";
+  std::string up;
+  for (int i = 0; i < 16; ++i) up += "../";
+  for (const std::string& link :
+       {up + host_passwd.substr(1), host_passwd, "/proc/self/root" + host_passwd}) {
+    fs::remove(root.path / "etc/passwd");
+    fs::create_symlink(link, root.path / "etc/passwd");
+    EXPECT_NE(lcdtest::Slurp((root.path / "etc/passwd").string()).find("escaped"),
+              std::string::npos)
+        << "control: " << link << " does not lead to the host file";
+    EXPECT_ERROR_KIND(ResolveUser(root.path.string(), "escaped"), ErrorKind::kNotFound) << link;
+  }
+}
+
+TEST(OciDefaults, APasswdFileOver16MiBIsRefused) {
+  FakeRootfs root;
+  std::string line = "big:x:77:77::/:/bin/sh\n";
+  {
+    std::ofstream f(root.path / "etc/passwd", std::ios::trunc);
+    f << line << std::string((16u << 20) - line.size(), '#');  // exactly 16 MiB: accepted
+  }
+  EXPECT_EQ(ResolveUser(root.path.string(), "big").uid, 77u);
+  std::ofstream(root.path / "etc/passwd", std::ios::app) << "\n";  // one byte more: refused
+  try {
+    ResolveUser(root.path.string(), "big");
+    ADD_FAILURE() << "a passwd file of 16 MiB + 1 byte was read";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument) << e.what();
+    EXPECT_NE(std::string(e.what()).find("larger than 16 MiB"), std::string::npos) << e.what();
+  }
 }
 
 TEST(OciDefaults, OtherBadOptions) {
@@ -239,7 +283,8 @@ TEST(OciDefaults, OtherBadOptions) {
   ExpectBadOption({.hostname = "h", .host_namespaces = {"uts"}},
                   "option hostname: needs a private uts namespace (uts is in host_namespaces)");
   ExpectBadOption({.host_namespaces = {"net"}},
-                  "option host_namespaces: unknown namespace \"net\" (pid, network, mount, ipc, uts, user, cgroup)");
+                  "option host_namespaces: unknown namespace \"net\" (pid, network, mount, ipc, "
+                  "uts, user, cgroup)");
   ExpectBadOption({.memory_limit = 0}, "option memory_limit: must be > 0 bytes");
   ExpectBadOption({.cpu_shares = 1}, "option cpu_shares: must be 2..262144");
   ExpectBadOption({.pids_limit = 0}, "option pids_limit: must be > 0 or -1");
@@ -312,8 +357,12 @@ TEST(OciDefaults, PrivilegedDropsConfinement) {
 
 TEST(OciDefaults, DefaultProcessForExec) {
   FakeRootfs root;
-  Process p = DefaultProcess({.args = {"ls"}, .env = {"X=1"}, .cwd = "/srv", .user = "nobody",
-                              .rootfs = root.path.string(), .terminal = true});
+  oci::Process p = DefaultProcess({.args = {"ls"},
+                                   .env = {"X=1"},
+                                   .cwd = "/srv",
+                                   .user = "nobody",
+                                   .rootfs = root.path.string(),
+                                   .terminal = true});
   EXPECT_EQ(p.args, std::vector<std::string>{"ls"});
   EXPECT_EQ(p.user.uid, 65534u);
   EXPECT_EQ(p.cwd, "/srv");
@@ -321,5 +370,5 @@ TEST(OciDefaults, DefaultProcessForExec) {
   EXPECT_EQ(p.env.size(), 3u);
   EXPECT_TRUE(p.no_new_privileges);
   EXPECT_NO_THROW(ValidateProcess(p));
-  EXPECT_THROW(DefaultProcess({}), Error);
+  EXPECT_ERROR_KIND(DefaultProcess({}), ErrorKind::kInvalidArgument);
 }

@@ -99,7 +99,7 @@ TEST(OciSpecJson, RuncRootlessSpecRoundTripsUnchanged) {
 
 TEST(OciSpecJson, ContainerdDefaultSpecRoundTripsUnchanged) {
   auto out = Shell("ctr oci spec 2>/dev/null");
-  if (!out) GTEST_SKIP() << "ctr is not installed; containerd's spec cannot be generated";
+  ASSERT_TRUE(out) << "`ctr oci spec` failed: ctr is required (scripts/setup installs it)";
   ExpectRoundTrip(*out);
 }
 
@@ -140,7 +140,8 @@ TEST(OciSpecJson, UnknownMembersAreKeptAtEveryLevel) {
 
 TEST(OciSpecJson, ExplicitEmptyValuesRoundTrip) {
   // Go would drop these; we keep them so that hand-written specs survive unchanged.
-  const char* text = R"({"ociVersion":"1.0.2","process":{"terminal":false,"cwd":"/","user":{"uid":0,"gid":0},
+  const char* text =
+      R"({"ociVersion":"1.0.2","process":{"terminal":false,"cwd":"/","user":{"uid":0,"gid":0},
     "args":[],"env":null},"root":{"path":"rootfs","readonly":false},"hostname":"","annotations":{},
     "hooks":null})";
   Spec s = DecodeSpec(text);
@@ -161,7 +162,8 @@ TEST(OciSpecJson, GoOmitEmptyRulesOnEncode) {
   s.process.emplace();
   json j = json::parse(EncodeSpec(s));
   // Required members are written even when zero; omitempty ones are not.
-  EXPECT_EQ(j, json::parse(R"({"ociVersion":"1.0.2-dev","process":{"user":{"uid":0,"gid":0},"cwd":""}})"));
+  EXPECT_EQ(j, json::parse(
+                   R"({"ociVersion":"1.0.2-dev","process":{"user":{"uid":0,"gid":0},"cwd":""}})"));
 }
 
 TEST(OciSpecJson, ProcessAndResourcesCodecs) {
@@ -229,9 +231,12 @@ TEST(OciSpecJson, TruncatedJsonIsInvalidArgument) {
 TEST(OciSpecJson, WrongTypesNameTheJsonPath) {
   ExpectInvalid("[]", "$: expected an object, got an array");
   ExpectInvalid(R"({"ociVersion": 1})", "ociVersion: expected a string, got an integer");
-  ExpectInvalid(R"({"process": {"user": {"uid": -1}}})", "process.user.uid: expected an unsigned 32-bit integer");
-  ExpectInvalid(R"({"process": {"user": {"uid": 4294967296}}})", "process.user.uid: expected an unsigned 32-bit integer");
-  ExpectInvalid(R"({"process": {"user": {"uid": 1.5}}})", "process.user.uid: expected an unsigned 32-bit integer, got a non-integer number");
+  ExpectInvalid(R"({"process": {"user": {"uid": -1}}})",
+                "process.user.uid: expected an unsigned 32-bit integer");
+  ExpectInvalid(R"({"process": {"user": {"uid": 4294967296}}})",
+                "process.user.uid: expected an unsigned 32-bit integer");
+  ExpectInvalid(R"({"process": {"user": {"uid": 1.5}}})",
+                "process.user.uid: expected an unsigned 32-bit integer, got a non-integer number");
   ExpectInvalid(R"({"process": {"args": ["sh", 3]}})", "process.args[1]: expected a string");
   ExpectInvalid(R"({"process": {"terminal": "yes"}})", "process.terminal: expected a boolean");
   ExpectInvalid(R"({"mounts": {}})", "mounts: expected an array, got an object");
@@ -254,7 +259,8 @@ TEST(OciSpecJson, HugeStringsAreHandled) {
     ADD_FAILURE() << "accepted a number beyond float64";
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument);
-    EXPECT_EQ(e.message().rfind("$: malformed JSON: number overflow", 0), 0u) << e.message().substr(0, 100);
+    EXPECT_EQ(e.message().rfind("$: malformed JSON: number overflow", 0), 0u)
+        << e.message().substr(0, 100);
     EXPECT_LT(e.message().size(), 300u);
   }
   ExpectInvalid(R"({"hostname":1e300})", "hostname: expected a string, got a non-integer number");

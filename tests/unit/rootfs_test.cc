@@ -1,3 +1,5 @@
+#include "libcontainerd/rootfs.h"
+
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -7,7 +9,7 @@
 #include <sstream>
 
 #include "libcontainerd/errors.h"
-#include "libcontainerd/rootfs.h"
+#include "test_util.h"
 
 namespace fs = std::filesystem;
 using namespace libcontainerd;
@@ -32,7 +34,8 @@ TEST(BusyboxRootfs, HasAppletsDirectoriesAndUsers) {
   EXPECT_TRUE(fs::is_regular_file(dir / "bin/busybox"));
   EXPECT_EQ(fs::read_symlink(dir / "bin/sh"), "busybox");
   EXPECT_TRUE(fs::is_symlink(dir / "bin/cat"));
-  for (const char* d : {"proc", "sys", "dev", "tmp", "etc"}) EXPECT_TRUE(fs::is_directory(dir / d)) << d;
+  for (const char* d : {"proc", "sys", "dev", "tmp", "etc"})
+    EXPECT_TRUE(fs::is_directory(dir / d)) << d;
   EXPECT_NE(Slurp(dir / "etc/passwd").find("nobody:x:65534:65534:"), std::string::npos);
   EXPECT_NE(Slurp(dir / "etc/group").find("root:x:0:"), std::string::npos);
   // The applet runs: the binary is static, so it works from the rootfs as-is.
@@ -65,5 +68,5 @@ TEST(BusyboxRootfs, MissingBusyboxIsNotFoundAndLeavesNothing) {
 }
 
 TEST(BusyboxRootfs, RelativeDirIsInvalid) {
-  EXPECT_THROW(BuildBusyboxRootfs("relative/dir"), Error);
+  EXPECT_ERROR_KIND(BuildBusyboxRootfs("relative/dir"), ErrorKind::kInvalidArgument);
 }
