@@ -239,7 +239,8 @@ class Client {
   // Ids of every container in the client's namespace.
   virtual std::vector<std::string> ListContainers(const Context& ctx) = 0;
   // Stats of many tasks in one call; containers without a running task are absent from the
-  // result (not an error).
+  // result (not an error), and so are those whose metrics cannot be decoded (logged as a
+  // warning; Task::GetStats reports that as kUnknown).
   virtual std::map<std::string, Stats> StatsMany(const Context& ctx,
                                                  const std::vector<std::string>& container_ids) = 0;
   // The image store of the client's namespace (images.h). Backends without one throw

@@ -128,6 +128,18 @@ Error ClassifyShimError(const Error& e, const std::string& shim) {
                e.context());
 }
 
+Stats DecodeTaskMetrics(const std::string& container_id, SystemTime read, std::string_view type_url,
+                        std::string_view bytes) {
+  try {
+    return InterfaceToStats(read, type_url, bytes);
+  } catch (const Error& e) {
+    throw Error(ErrorKind::kUnknown,
+                "containerd sent metrics this library cannot decode (" + e.message() +
+                    "); the shim or containerd release may be newer than the library supports",
+                {.op = "Stats", .container_id = container_id});
+  }
+}
+
 Status FromProtoStatus(int status) noexcept {
   switch (status) {
     case 1:

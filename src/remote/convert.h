@@ -10,6 +10,7 @@
 
 #include "libcontainerd/client.h"
 #include "libcontainerd/errors.h"
+#include "libcontainerd/stats.h"
 #include "libcontainerd/types.h"
 
 namespace libcontainerd::remote {
@@ -55,6 +56,12 @@ void ValidateShimName(const std::string& shim, const ErrorContext& ectx);
 // Rewrites such an error as kNotFound naming the shim, its binary and what to do; other errors
 // unchanged.
 Error ClassifyShimError(const Error& e, const std::string& shim);
+
+// A task's metrics payload (Tasks.Metrics) as Stats. A payload the library cannot decode
+// (unknown type, corrupt bytes) is the daemon's or shim's doing, not the caller's: kUnknown
+// naming the cause (InterfaceToStats's kInvalidArgument is for callers passing bytes).
+Stats DecodeTaskMetrics(const std::string& container_id, SystemTime read, std::string_view type_url,
+                        std::string_view bytes);
 
 Status FromProtoStatus(int status) noexcept;
 

@@ -86,17 +86,8 @@ void RemoteTask::Resume(const Context& ctx) {
 }
 
 namespace {
-// A task's metrics as the value type; kUnknown when they cannot be decoded.
 Stats DecodeMetrics(const ::containerd::types::Metric& m) {
-  try {
-    return InterfaceToStats(FromProto(m.timestamp()), m.data().type_url(), m.data().value());
-  } catch (const Error& e) {
-    // Not the caller's argument: the daemon (or its shim) sent metrics this library cannot read.
-    throw Error(ErrorKind::kUnknown,
-                "containerd sent metrics this library cannot decode (" + e.message() +
-                    "); the shim or containerd release may be newer than the library supports",
-                {.op = "Stats", .container_id = m.id()});
-  }
+  return DecodeTaskMetrics(m.id(), FromProto(m.timestamp()), m.data().type_url(), m.data().value());
 }
 }  // namespace
 

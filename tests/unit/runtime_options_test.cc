@@ -115,3 +115,28 @@ TEST(TaskStatus, ComparesWithAStatusAndConvertsToIt) {
 
 }  // namespace
 }  // namespace libcontainerd
+
+namespace libcontainerd {
+namespace {
+
+TEST(TaskMetrics, UndecodablePayloadIsUnknownNotNotFound) {
+  for (auto [url, bytes] :
+       {std::pair<std::string, std::string>{"io.containerd.cgroups.v9.Metrics", ""},
+        {"io.containerd.cgroups.v1.Metrics", "\xff\xff\xff"}}) {
+    SCOPED_TRACE(url);
+    try {
+      remote::DecodeTaskMetrics("c1", SystemTime{}, url, bytes);
+      ADD_FAILURE() << "decoded";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kUnknown);
+      EXPECT_NE(e.message().find("cannot decode"), std::string::npos) << e.message();
+      EXPECT_EQ(e.context().container_id, "c1");
+    }
+  }
+  EXPECT_NE(
+      remote::DecodeTaskMetrics("c1", SystemTime{}, "io.containerd.cgroups.v2.Metrics", "").v2(),
+      nullptr);
+}
+
+}  // namespace
+}  // namespace libcontainerd
