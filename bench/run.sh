@@ -7,11 +7,14 @@
 #        LCD_BENCH_ROOT   private daemon root  (default /run/lcdbench; stopped at the end)
 #        LCD_BENCH_ROOTFS busybox rootfs       (default /var/lib/libcontainerd/rootfs/busybox)
 #        LCD_BENCH_ONLY   comma list of benchmarks (lifecycle,exec,stats,events,throughput,rss,
-#                         images); all but images when unset. `images` (issue 15) runs
+#                         images,net); all but images and net when unset. `images` (issue 15) runs
 #                         bench/images_bench.sh on the same daemon: pull from a local registry
 #                         on 127.0.0.1 and import of a ~50 MB image (cold), lifecycle from an
 #                         image (warm), lcctl vs ctr (and skopeo for the pull): see that script
 #                         and RESULTS.md "Images". Example: LCD_BENCH_ONLY=images sudo bench/run.sh 20
+#                         `net` (issue 16) runs bench/net_bench.sh the same way: run --rm with no
+#                         --net, --net none, --net bridge, --net bridge -p, and the time of each
+#                         CNI plugin (RESULTS.md "Networking"). Example: LCD_BENCH_ONLY=net sudo bench/run.sh 20
 #        LCD_BENCH_NO_BUILD=1  measure the binaries already built (do not rebuild)
 # Prints the table (Markdown) and writes bench/results.json (every sample, in ns or kB);
 # the JSON lines of each measurement go to $LCD_BENCH_BUILD/bench-samples.jsonl.
@@ -73,11 +76,12 @@ meta=(
 # given none it would overwrite bench/results.json with nothing).
 only=()
 images=
+net=
 if [[ -n ${LCD_BENCH_ONLY:-} ]]; then
   IFS=, read -ra wanted <<<"$LCD_BENCH_ONLY"
   rest=
   for b in "${wanted[@]}"; do
-    if [[ $b == images ]]; then images=1; else rest+=${rest:+,}$b; fi
+    if [[ $b == images ]]; then images=1; elif [[ $b == net ]]; then net=1; else rest+=${rest:+,}$b; fi
   done
   if [[ -n $rest ]]; then only=(--only "$rest"); fi
 fi
@@ -95,6 +99,13 @@ if [[ -n $images ]]; then
   LCD_BENCH_BUILD=$BUILD LCD_BENCH_ROOT=$ROOT LCD_BENCH_KEEP_DAEMON=1 \
     LCD_BENCH_COMMAND="LCD_BENCH_ONLY=$LCD_BENCH_ONLY bench/run.sh $ITERS" \
     "$REPO/bench/images_bench.sh" "$ITERS"
+fi
+if [[ -n $net ]]; then
+  [[ -n ${LCCTL:-} ]] || die "the networking benchmark needs lcctl, which does not build here"
+  echo
+  LCD_BENCH_BUILD=$BUILD LCD_BENCH_ROOT=$ROOT LCD_BENCH_KEEP_DAEMON=1 \
+    LCD_BENCH_COMMAND="LCD_BENCH_ONLY=$LCD_BENCH_ONLY bench/run.sh $ITERS" \
+    "$REPO/bench/net_bench.sh" "$ITERS"
 fi
 echo
 echo "load after the run: $(uptime)"
