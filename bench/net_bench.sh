@@ -14,9 +14,9 @@
 # machine's or other users' networks is touched. podman is not installed on this machine: its
 # bridge network is not measured.
 #
-# Then where the bridge's time goes: LCD_BENCH_TRACE_RUNS (default 5) runs of bridge_p under
-# `strace -f --seccomp-bpf -e trace=execve` (only the plugins' execs and exits are stopped),
-# giving the wall time of each CNI plugin call (ADD, DEL) and of the whole run.
+# Then where the bridge's time goes: LCD_BENCH_TRACE_RUNS (default 5) runs of bridge_p with
+# each CNI plugin call timed by a wrapper, and one run under strace that counts the iptables/nft
+# processes each plugin starts (see the end of this script).
 #
 # Usage: sudo bench/net_bench.sh [ITERATIONS]      (default 30; root, after scripts/setup)
 #        or through bench/run.sh: LCD_BENCH_ONLY=net sudo bench/run.sh [ITERATIONS]
@@ -25,7 +25,8 @@
 #        LCD_BENCH_ROOT   private daemon root (default /run/lcdbench); started with lcd_bench
 #                         daemon-start when it is not running, and then stopped at the end
 #        LCD_BENCH_KEEP_DAEMON=1  the daemon is the caller's (bench/run.sh): never stop it
-#        LCD_BENCH_TRACE_RUNS  strace'd runs for the breakdown (default 5; 0: none)
+#        LCD_BENCH_TRACE_RUNS  runs with timed plugin wrappers for the breakdown (default 5; 0:
+#                         no breakdown)
 #        LCD_BENCH_COMMAND  the command recorded in the JSON lines (bench/run.sh sets it)
 # Prints a Markdown table (also $LCD_BENCH_BUILD/bench-net-table.md), the breakdown, and
 # appends one JSON line per series (every sample, in ns) to $LCD_BENCH_BUILD/bench-samples.jsonl.
@@ -176,50 +177,73 @@ read -r _ BASE _ < <(stats ${SAMPLES[base]})
   done
 } >>"$JSONL"
 
-# Where the bridge's time goes: each CNI plugin process, from its execve to its exit.
+# Where the bridge's time goes.
+# (1) Each CNI plugin call, timed by a wrapper: --cni-path points at a directory of small bash
+#     scripts, one per plugin, that run the real plugin as a child and log its wall time
+#     ($EPOCHREALTIME, no extra exec). A plugin run by another (bridge runs host-local for its
+#     IPAM) is logged as nested; the top-level calls add up to the time spent in plugins.
+# (2) One run under `strace -f --seccomp-bpf -e trace=execve`: how many iptables/nft processes
+#     each plugin starts (a plugin's are those started between its exec and its exit, the chain
+#     running one plugin at a time; nested plugins kept on a stack).
 if ((TRACE_RUNS > 0)); then
   echo
-  note "breakdown: $TRACE_RUNS runs of bridge_p under strace (execve only)"
-  : >"$WORK/plugins.txt"
+  note "breakdown: $TRACE_RUNS runs of bridge_p with timed plugin wrappers, 1 under strace"
+  WRAP=$WORK/cni-wrap
+  mkdir -p "$WRAP"
+  for plugin in /usr/lib/cni/*; do
+    name=${plugin##*/}
+    cat >"$WRAP/$name" <<SH
+#!/usr/bin/env bash
+t0=\$EPOCHREALTIME
+LCD_WRAP_DEPTH=\$((\${LCD_WRAP_DEPTH:-0} + 1)) $plugin "\$@"
+rc=\$?
+t1=\$EPOCHREALTIME
+echo "$name \$CNI_COMMAND \${LCD_WRAP_DEPTH:-0} \$t0 \$t1" >>"$WORK/wrap.log"
+exit \$rc
+SH
+    chmod +x "$WRAP/$name"
+  done
+  : >"$WORK/wrap.log"
   : >"$WORK/walls.txt"
-  : >"$WORK/iptables.txt"
   for ((i = 1; i <= TRACE_RUNS; i++)); do
     t0=$(date +%s%N)
-    strace -f --seccomp-bpf -q -tt -v -s 256 -e trace=execve -e signal=none -o "$WORK/strace.txt" \
-      "$LCCTL" -a "$SOCK" -n "$NS" --root "$WORK/root" --net-config-dir "$WORK/netconf" \
-      run --rm --net bridge -p "$HOSTPORT:80" "net-trace-$$-$i" /bin/true >"$LOG" 2>&1 ||
-      { cat "$LOG" >&2; die "the traced run failed"; }
+    lcctl_ --cni-path "$WRAP" run --rm --net bridge -p "$HOSTPORT:80" "net-wrap-$$-$i" /bin/true >"$LOG" 2>&1 ||
+      { cat "$LOG" >&2; die "the run with wrapped plugins failed"; }
     t1=$(date +%s%N)
     echo $((t1 - t0)) >>"$WORK/walls.txt"
-    # pid time execve("/usr/lib/cni/NAME", ..., [... "CNI_COMMAND=ADD" ...]) = 0 ... pid time +++ exited
-    awk '
-      function secs(t,  p) { split(t, p, ":"); return p[1] * 3600 + p[2] * 60 + p[3] }
-      $3 ~ /^execve\("/ && $3 ~ /iptables|nft/ && $0 !~ /= -1 / { ipt++ }
-      $3 ~ /^execve\("\/(usr\/lib|opt)\/cni/ && $0 !~ /= -1 / {
-        n = $3; sub(/^execve\("/, "", n); sub(/".*/, "", n); sub(/.*\//, "", n)
-        c = "?"; if (match($0, /CNI_COMMAND=[A-Z]+/)) c = substr($0, RSTART + 12, RLENGTH - 12)
-        start[$1] = secs($2); name[$1] = n " " c; next }
-      $3 == "+++" && ($1 in start) { printf "%s %.3f\n", name[$1], (secs($2) - start[$1]) * 1000; delete start[$1] }
-      END { printf "%d\n", ipt > "/dev/stderr" }
-    ' "$WORK/strace.txt" >>"$WORK/plugins.txt" 2>>"$WORK/iptables.txt"
   done
+  strace -f --seccomp-bpf -q -tt -v -s 256 -e trace=execve -e signal=none -o "$WORK/strace.txt" \
+    "$LCCTL" -a "$SOCK" -n "$NS" --root "$WORK/root" --net-config-dir "$WORK/netconf" \
+    run --rm --net bridge -p "$HOSTPORT:80" "net-trace-$$" /bin/true >"$LOG" 2>&1 ||
+    { cat "$LOG" >&2; die "the traced run failed"; }
+  # pid time execve("/usr/lib/cni/NAME", ..., [... "CNI_COMMAND=ADD" ...]) = 0 ... pid time +++ exited
+  awk '
+    $3 ~ /^execve\("/ && $3 ~ /iptables|nft/ && $0 !~ /= -1 / { if (sp > 0) cnt[stack[sp]]++; next }
+    $3 ~ /^execve\("\/(usr\/lib|opt)\/cni/ && $0 !~ /= -1 / {
+      n = $3; sub(/^execve\("/, "", n); sub(/".*/, "", n); sub(/.*\//, "", n)
+      c = "?"; if (match($0, /CNI_COMMAND=[A-Z]+/)) c = substr($0, RSTART + 12, RLENGTH - 12)
+      stack[++sp] = $1; name[$1] = n " " c; cnt[$1] = 0; next }
+    $3 == "+++" && sp > 0 && $1 == stack[sp] { print name[$1], cnt[$1]; sp-- }
+  ' "$WORK/strace.txt" >"$WORK/iptables.txt"
   echo
-  echo "| CNI plugin call | calls per run | median per call | mean per run |"
+  echo "| CNI plugin call | median | mean | iptables/nft processes it starts |"
   echo "| --- | ---: | ---: | ---: |"
-  awk -v runs="$TRACE_RUNS" '{ k = $1 " " $2; v[k] = v[k] " " $3; cnt[k]++; sum[k] += $3 }
-    END { for (k in cnt) print k, cnt[k] / runs, sum[k] / runs, v[k] }' "$WORK/plugins.txt" |
-    sort -k2,2 -k1,1 | while read -r plugin cmd per_run mean_sum vals; do
+  awk '{ k = $1 " " $2 ($3 > 0 ? " (nested)" : ""); v[k] = v[k] " " ($5 - $4) * 1000; n[k]++; s[k] += ($5 - $4) * 1000 }
+    END { for (k in n) { split(k, w, " "); print w[1], w[2], (k ~ /nested/) ? 1 : 0, s[k] / n[k], v[k] } }' "$WORK/wrap.log" |
+    sort -k2,2 -k1,1 | while read -r plugin cmd nested mean vals; do
       # shellcheck disable=SC2086
       med=$(printf '%s\n' $vals | sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }')
-      printf '| %s %s | %s | %.1f ms | %.1f ms |\n' "$plugin" "$cmd" "$per_run" "$med" "$mean_sum"
+      execs=$(awk -v k="$plugin $cmd" '$1 " " $2 == k { print $3; exit }' "$WORK/iptables.txt")
+      label="$plugin $cmd"
+      ((nested)) && label+=" (run by bridge, inside its time)"
+      printf '| %s | %.1f ms | %.1f ms | %s |\n' "$label" "$med" "$mean" "${execs:-0}"
     done
-  total=$(awk -v runs="$TRACE_RUNS" '{ s += $3 } END { printf "%.1f", s / runs }' "$WORK/plugins.txt")
+  top=$(awk -v runs="$TRACE_RUNS" '$3 == 0 { s += ($5 - $4) * 1000 } END { printf "%.1f", s / runs }' "$WORK/wrap.log")
   # shellcheck disable=SC2046
   read -r _ wall _ < <(stats $(cat "$WORK/walls.txt"))
   echo
-  echo "plugin processes per traced run: ${total} ms in all (sequential: the chain runs one plugin at a time);"
-  echo "iptables/nft processes per traced run (execs by the plugins): $(awk '{ s += $1 } END { printf "%.1f", s / NR }' "$WORK/iptables.txt")"
-  echo "traced run wall time (median of $TRACE_RUNS, strace attached): $(ms "$wall")"
+  echo "time in plugins per run (top-level calls, mean of $TRACE_RUNS): ${top} ms; the same runs' wall time (median): $(ms "$wall")"
+  echo "iptables/nft processes per run (strace): $(awk '{ s += $3 } END { print s + 0 }' "$WORK/iptables.txt") (nested plugins' counted in their own row)"
 fi
 echo
 echo "podman: not run (not installed on this machine)"
