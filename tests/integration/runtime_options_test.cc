@@ -18,6 +18,7 @@
 #include "libcontainerd/containerd.h"
 #include "libcontainerd/errors.h"
 #include "libcontainerd/oci/defaults.h"
+#include "run_program.h"
 #include "test_util.h"
 
 namespace lcdtest {
@@ -52,6 +53,14 @@ class RuntimeOptionsTest : public ::testing::Test {
       }
       c->Delete(ctx_);
     }
+    // Nothing of this test's namespace left: containerd's namespace, runc's and our state
+    // directories of it (empty by now).
+    const Result r = Exec({"ctr", "-a", DaemonAddress(), "namespaces", "rm", ns_});
+    EXPECT_EQ(r.code, 0) << Describe({"ctr", "namespaces", "rm", ns_}, r);
+    std::error_code ec;
+    std::filesystem::remove(RuncRoot() + "/" + ns_, ec);
+    EXPECT_FALSE(ec) << ec.message();
+    std::filesystem::remove(ClientStateDir() + "/" + ns_, ec);
   }
   oci::Spec Spec(const std::string& id, std::vector<std::string> args) {
     oci::SpecOptions o;
