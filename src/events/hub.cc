@@ -170,8 +170,9 @@ std::string Hub::SyncTopic(const std::string& token, uint64_t seq) {
   return kSyncTopicPrefix + token + "/" + std::to_string(seq);
 }
 
-void Hub::Start(std::chrono::milliseconds timeout) {
-  reader_ = std::thread([this] { Run(); });
+void Hub::Start(std::chrono::milliseconds timeout, bool connected) {
+  reader_ = std::thread([this, connected] { Run(connected); });
+  if (!connected) return;  // subscribes when the daemon comes (Run)
   std::unique_lock l(mu_);
   if (!cv_.wait_for(l, timeout, [this] { return live_ || stopping_; }))
     Log(LogLevel::kWarning, "event subscription not confirmed within " +
@@ -207,8 +208,17 @@ bool Hub::PublishSync(const std::string& topic) {
   return s.ok();
 }
 
-void Hub::Run() {
-  bool first = true;
+void Hub::Run(bool connected) {
+  // A stream that follows a gap (a reconnect, or a lazy Client's first subscription once the
+  // daemon came) reconciles once it is live.
+  bool reconcile = !connected;
+  if (!connected) {
+    Log(LogLevel::kInfo, "containerd at " + conn_->options().address +
+                             " not serving yet: the event stream subscribes when it does");
+    if (!WaitForDaemon(/*wait_first=*/false)) return;
+    Log(LogLevel::kInfo, "containerd at " + conn_->options().address +
+                             " serves: subscribing to its events and reconciling tasks");
+  }
   for (;;) {
     grpc::ClientContext ctx;
     {
@@ -232,7 +242,7 @@ void Hub::Run() {
     // confirmation, then the barriers of held exits (RunDeferred).
     bool ended = false;
     auto synced = [&] { return sync_token_ == token; };  // with mu_ held
-    std::thread syncer([&, token, first] {
+    std::thread syncer([&, token, reconcile] {
       auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
       bool confirmed = false;
       for (;;) {
@@ -254,7 +264,7 @@ void Hub::Run() {
       if (!confirmed)
         Log(LogLevel::kWarning,
             "event subscription not confirmed by containerd; treating it as live");
-      if (!first) Reconcile();
+      if (reconcile) Reconcile();
       {
         std::lock_guard l(mu_);
         if (stopping_ || ended) return;
@@ -298,20 +308,23 @@ void Hub::Run() {
     }
     Log(LogLevel::kWarning, "event stream from containerd ended (" + s.error_message() +
                                 "); reconnecting and reconciling tasks");
-    if (!WaitForDaemon()) return;
-    first = false;
+    if (!WaitForDaemon(/*wait_first=*/true)) return;
+    reconcile = true;
   }
 }
 
-bool Hub::WaitForDaemon() {
-  auto backoff = std::chrono::milliseconds(50);
-  for (;;) {
-    {
-      std::unique_lock l(mu_);
-      if (cv_.wait_for(l, backoff, [this] { return stopping_; })) return false;
+bool Hub::WaitForDaemon(bool wait_first) {
+  auto backoff = remote::kReconnectBackoffFirst;
+  for (bool wait = wait_first;; wait = true) {
+    if (wait) {
+      {
+        std::unique_lock l(mu_);
+        if (cv_.wait_for(l, backoff, [this] { return stopping_; })) return false;
+      }
+      backoff = std::min(backoff * 2, remote::kReconnectBackoffMax);
     }
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
+    ctx.set_deadline(std::chrono::system_clock::now() + remote::kReconnectBackoffMax);
     {
       std::lock_guard l(mu_);
       if (stopping_) return false;
@@ -326,7 +339,6 @@ bool Hub::WaitForDaemon() {
       if (stopping_) return false;
     }
     if (s.ok()) return true;
-    backoff = std::min(backoff * 2, std::chrono::milliseconds(1000));
   }
 }
 

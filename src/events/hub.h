@@ -37,8 +37,13 @@ class Hub {
   // Must not run on a dispatch thread (do not destroy the Client inside ProcessEvent).
   ~Hub();
 
-  // Starts the reader; returns once the subscription is live (or after `timeout`, logging).
-  void Start(std::chrono::milliseconds timeout);
+  // Starts the reader. `connected`: the daemon answered just now; the reader subscribes at once
+  // and Start returns once the subscription is live (or after `timeout`, logging). Otherwise
+  // (a lazy Client whose daemon does not serve yet, ClientOptions::lazy_connect) Start returns
+  // at once, and the reader takes the reconnect path for its first subscription: it waits for
+  // the daemon with the reconnect back-off, subscribes, and reconciles the tracked tasks (those
+  // started after the daemon came and before the subscription was live).
+  void Start(std::chrono::milliseconds timeout, bool connected = true);
 
   // An exit learnt from a Delete: delivered unless the stream delivers it first. It waits
   // kDeletedExitGrace and then for a stream barrier (below), so the stream's own events of the
@@ -70,11 +75,13 @@ class Hub {
   Counters counters() const;
 
  private:
-  void Run();
+  void Run(bool connected);
   // synthesised_from: nullptr for stream events, else where the event came from.
   void Handle(EventType type, EventInfo info, const char* synthesised_from, bool confirmed = false);
   void Reconcile();
-  bool WaitForDaemon();  // false when stopping
+  // Probes Version with the reconnect back-off (waiting first when `wait_first`) until the
+  // daemon answers: true; false when stopping.
+  bool WaitForDaemon(bool wait_first);
   bool PublishSync(const std::string& topic);
   static std::string SyncTopic(const std::string& token, uint64_t seq);
   // Releases held exits (deferred_, held_exits_) when due and past their barrier.

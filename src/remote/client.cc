@@ -33,11 +33,13 @@ class ClientImpl final : public Client {
     conn_->Close();
   }
 
-  void StartEvents(std::shared_ptr<Backend> backend, std::chrono::milliseconds timeout) {
+  // connected: the daemon answered just now (else a lazy Client subscribes when it comes).
+  void StartEvents(std::shared_ptr<Backend> backend, std::chrono::milliseconds timeout,
+                   bool connected) {
     auto tracker = std::make_shared<events::TaskTracker>();
     conn_->set_tracker(tracker);
     hub_ = std::make_unique<events::Hub>(conn_, std::move(backend), std::move(tracker));
-    hub_->Start(timeout);
+    hub_->Start(timeout, connected);
     conn_->set_exit_sink([hub = hub_.get()](const EventInfo& info) { hub->OnDeletedExit(info); });
   }
 
@@ -213,27 +215,38 @@ std::shared_ptr<Connection> Connect(const ClientOptions& options) {
                     " bytes, over the kernel's limit of " +
                     std::to_string(sizeof(sockaddr_un::sun_path) - 1) + ": use a shorter path",
                 ectx);
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0)
-    throw Error(ErrorKind::kUnavailable,
-                "no containerd socket at " + path +
-                    ": is containerd running? (lcctl daemon start starts one)",
-                ectx);
-  if (!S_ISSOCK(st.st_mode))
-    throw Error(ErrorKind::kUnavailable,
-                path + " is not a unix socket: point the address at containerd's socket", ectx);
   if (options.state_dir.empty() || options.state_dir[0] != '/')
     throw Error(ErrorKind::kInvalidArgument, "state_dir must be an absolute path",
                 {.op = ectx.op, .path = options.state_dir});
+  // A lazy client accepts a missing socket (the daemon may create it later), not a path that
+  // is something else.
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    if (!options.lazy_connect)
+      throw Error(ErrorKind::kUnavailable,
+                  "no containerd socket at " + path +
+                      ": is containerd running? (lcctl daemon start starts one)",
+                  ectx);
+  } else if (!S_ISSOCK(st.st_mode)) {
+    throw Error(options.lazy_connect ? ErrorKind::kInvalidArgument : ErrorKind::kUnavailable,
+                path + " is not a unix socket: point the address at containerd's socket", ectx);
+  }
 
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(16 << 20);
   args.SetMaxSendMessageSize(16 << 20);
   // Each client has its own connection (no sharing of subchannels between clients).
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  // Reconnect to a daemon that is down or restarting with the library's back-off, not gRPC's
+  // default (1 s growing to 120 s), so that calls succeed soon after it serves again.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
+              static_cast<int>(kReconnectBackoffFirst.count()));
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, static_cast<int>(kReconnectBackoffMax.count()));
   auto channel =
       grpc::CreateCustomChannel("unix:" + path, grpc::InsecureChannelCredentials(), args);
-  if (!channel->WaitForConnected(std::chrono::system_clock::now() + options.connect_timeout))
+  if (options.lazy_connect)
+    channel->GetState(/*try_to_connect=*/true);  // starts connecting; never waits
+  else if (!channel->WaitForConnected(std::chrono::system_clock::now() + options.connect_timeout))
     throw Error(ErrorKind::kUnavailable,
                 "containerd at " + path + " did not accept a connection within " +
                     std::to_string(options.connect_timeout.count()) + " ms",
@@ -255,10 +268,45 @@ std::shared_ptr<Connection> Connect(const ClientOptions& options) {
 
 std::shared_ptr<Client> MakeClient(std::shared_ptr<Connection> conn,
                                    std::shared_ptr<Backend> backend,
-                                   std::chrono::milliseconds timeout) {
+                                   std::chrono::milliseconds timeout, bool connected = true) {
   auto client = std::make_shared<ClientImpl>(std::move(conn));
-  if (backend) client->StartEvents(std::move(backend), timeout);
+  if (backend) client->StartEvents(std::move(backend), timeout, connected);
   return client;
+}
+
+// ClientOptions::lazy_connect: never fails for want of a daemon. When the socket file exists,
+// one Version call tells whether the daemon serves now; only then are the networks reconciled
+// (later, a NewContainer racing with the reconcile could lose its fresh attachment).
+std::shared_ptr<Client> MakeLazyClient(std::shared_ptr<Connection> conn) {
+  const ClientOptions& o = conn->options();
+  cio::MakePrivateDirs(o.state_dir);
+  bool serves = false;
+  struct stat st {};
+  if (::stat(o.address.c_str(), &st) == 0) {
+    try {
+      Rpc rpc(*conn, Context::WithTimeout(o.connect_timeout), "Version");
+      google::protobuf::Empty req;
+      version_v1::VersionResponse resp;
+      serves = conn->version().Version(rpc.get(), req, &resp).ok();
+    } catch (const Error&) {
+    }
+  }
+  if (serves) {
+    try {
+      ReconcileNetworks(*conn, Context::WithTimeout(o.connect_timeout));
+    } catch (const std::exception& e) {
+      Log(LogLevel::kWarning,
+          "network reconcile of namespace " + o.ns +
+              " at Client start failed (a later Client's start retries): " + e.what());
+    }
+  } else {
+    if (o.network)
+      Log(LogLevel::kDebug, "containerd at " + o.address + " not serving: network reconcile of " +
+                                "namespace " + o.ns + " skipped (a later Client's start does it)");
+    Log(LogLevel::kInfo,
+        "containerd at " + o.address + " not serving yet: calls fail unavailable until it does");
+  }
+  return MakeClient(conn, o.backend, o.connect_timeout, serves);
 }
 
 }  // namespace libcontainerd::remote
@@ -267,6 +315,7 @@ namespace libcontainerd {
 
 std::shared_ptr<Client> NewContainerdClient(const ClientOptions& options) {
   auto conn = remote::Connect(options);
+  if (options.lazy_connect) return remote::MakeLazyClient(std::move(conn));
   {
     // One round trip proves the daemon answers (not just accepts).
     remote::Rpc rpc(*conn, Context::WithTimeout(options.connect_timeout), "Version");

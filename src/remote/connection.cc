@@ -85,7 +85,8 @@ void WaitForDaemon(Connection& conn, const Context& ctx, const char* op, const E
   }
 }
 
-Rpc::Rpc(const Connection& conn, const Context& ctx, const char* op) : ctx_(ctx), op_(op) {
+Rpc::Rpc(const Connection& conn, const Context& ctx, const char* op)
+    : ctx_(ctx), op_(op), address_(&conn.options().address) {
   if (conn.closed())
     throw Error(ErrorKind::kUnavailable, "client closed: the Client was destroyed", {.op = op});
   ctx.ThrowIfDone(op);
@@ -106,8 +107,14 @@ void Rpc::Fail(const grpc::Status& s, ErrorContext ectx) const {
   ectx.op = op_;
   if (s.error_code() == grpc::StatusCode::CANCELLED && !ctx_.cancelled()) {
     // gRPC reports a dropped connection during a call as CANCELLED in some versions.
-    throw Error(ErrorKind::kUnavailable, "containerd connection lost: " + s.error_message(), ectx);
+    throw Error(ErrorKind::kUnavailable,
+                "connection to containerd at " + *address_ + " lost: " + s.error_message(), ectx);
   }
+  if (s.error_code() == grpc::StatusCode::UNAVAILABLE)
+    throw Error(ErrorKind::kUnavailable,
+                "containerd at " + *address_ + " unavailable: " + s.error_message() +
+                    " (is it running? calls succeed once it serves)",
+                std::move(ectx));
   throw FromGrpcStatus(s, std::move(ectx));
 }
 

@@ -105,7 +105,10 @@ class Connection {
   std::atomic<bool> closed_{false};
 };
 
-// Opens the channel to the daemon named by options (checks the socket, waits for connect).
+// Opens the channel to the daemon named by options after validating address, namespace and
+// state_dir. Unless options.lazy_connect, also checks the socket file and waits (up to
+// connect_timeout) for the connection: kUnavailable naming the address when it fails. The
+// channel reconnects with the back-off below (kReconnectBackoffFirst/Max).
 std::shared_ptr<Connection> Connect(const ClientOptions& options);
 
 // Containers.Get with an unknown id reported as kNotFound naming the namespace (op names the
@@ -144,7 +147,8 @@ class Rpc {
   // what it creates is held by the lease until the lease is deleted. An empty lease does
   // nothing. Must be called before the call is started (before get() is passed to a stub).
   void SetLease(const std::string& lease);
-  // Maps a failed status to an Error with this call's op and the given ids.
+  // Maps a failed status to an Error with this call's op and the given ids; an unreachable
+  // daemon or a dropped connection is kUnavailable naming the daemon's address.
   [[noreturn]] void Fail(const grpc::Status& s, ErrorContext ectx) const;
   void Check(const grpc::Status& s, ErrorContext ectx) const {
     if (!s.ok()) Fail(s, std::move(ectx));
@@ -154,6 +158,7 @@ class Rpc {
   grpc::ClientContext grpc_;
   Context ctx_;
   const char* op_;
+  const std::string* address_;        // the Connection's (it outlives the call)
   Context::Registration cancel_reg_;  // last: destroyed first, while grpc_ is alive
 };
 
