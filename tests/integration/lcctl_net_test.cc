@@ -239,6 +239,19 @@ TEST_F(LcctlNet, NetworkCreateLsInspectRm) {
   EXPECT_TRUE(Has(rm_gone.err, n.name)) << rm_gone.err;
 }
 
+TEST_F(LcctlNet, NetworkHelpHasAnExample) {
+  for (const char* sub : {"create", "ls", "inspect", "rm"}) {
+    Result r = Ok({"network", sub, "--help"});
+    EXPECT_TRUE(Has(r.out, "Usage: lcctl network ")) << r.out;
+    EXPECT_TRUE(Has(r.out, "Example:\n  lcctl ")) << r.out;
+  }
+  EXPECT_TRUE(Has(Ok({"network", "--help"}).out, "inspect")) << "group help";
+  Result run = Ok({"run", "--help"});
+  for (const char* flag : {"--net ", "--network ", "--publish ", "--dns ", "--dns-search ",
+                           "--dns-option ", "--add-host ", "--hostname "})
+    EXPECT_TRUE(Has(run.out, flag)) << flag;
+}
+
 TEST_F(LcctlNet, RunOnANamedNetworkHasAnAddressInItsSubnet) {
   TestNetwork n = CreateNetwork();
   ASSERT_FALSE(networks_.empty());
