@@ -97,12 +97,10 @@ std::shared_ptr<Task> RemoteContainer::NewTask(const Context& ctx,
     ectx.path = checkpoint_dir;
     throw Error(ErrorKind::kInvalidArgument, "checkpoint directory must be an absolute path", ectx);
   }
-  if (!checkpoint_dir.empty() && runtime_options_ && !IsRuncOptionsType(runtime_options_->type_url))
-    throw Error(ErrorKind::kInvalidArgument,
-                "restoring from a checkpoint directory needs runc's options; this container's "
-                "runtime " +
-                    runtime_name_ + " has options of type " + runtime_options_->type_url,
-                ectx);
+  // Task options replace the container's entirely: start from them (before any FIFO exists).
+  std::optional<std::string> restore_options;
+  if (!checkpoint_dir.empty())
+    restore_options = RestoreTaskOptions(runtime_options_, checkpoint_dir, ectx);
   PreparedIO pio = PrepareIO(*conn_, id_, "init", with_stdin, terminal, attach_stdio);
   auto core = std::make_shared<ProcessCore>(conn_, id_, "", 0);
   core->SetIO(pio.fifos, pio.io, pio.dir);
@@ -114,12 +112,8 @@ std::shared_ptr<Task> RemoteContainer::NewTask(const Context& ctx,
   req.set_stdout(pio.config.stdout_path);
   req.set_stderr(pio.config.stderr_path);
   req.set_terminal(terminal);
-  if (!checkpoint_dir.empty()) {
-    // Task options replace the container's entirely: start from them.
-    RuncOptions o = runtime_options_ ? DecodeRuncOptions(runtime_options_->value) : RuncOptions{};
-    o.criu_image_path = checkpoint_dir;
-    SetAny(req.mutable_options(), kRuncOptionsTypeURL, EncodeRuncOptions(o));
-  }
+  if (restore_options)
+    SetAny(req.mutable_options(), kRuncOptionsTypeURL, std::move(*restore_options));
   if (!snapshot_key_.empty()) {
     // The container's snapshot is its root file system (a container from an image).
     std::vector<images::MountInfo> mounts;

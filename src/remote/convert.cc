@@ -91,6 +91,22 @@ RuntimeOptions DecodeRuntimeOptions(const std::optional<TypedMessage>& stored) {
   return *stored;
 }
 
+std::string RestoreTaskOptions(const std::optional<TypedMessage>& stored,
+                               const std::string& checkpoint_dir, const ErrorContext& ectx) {
+  ::containerd::runc::v1::Options p;
+  if (stored && !IsRuncOptionsType(stored->type_url))
+    throw Error(ErrorKind::kInvalidArgument,
+                "restoring from a checkpoint directory needs runc's options; this container's "
+                "runtime options are of type " +
+                    stored->type_url,
+                ectx);
+  if (stored && !p.ParseFromString(stored->value))
+    throw Error(ErrorKind::kInvalidArgument,
+                "the container's runtime options are not valid containerd.runc.v1.Options", ectx);
+  p.set_criu_image_path(checkpoint_dir);
+  return p.SerializeAsString();
+}
+
 void ValidateShimName(const std::string& shim, const ErrorContext& ectx) {
   if (shim.empty() || shim[0] == '/') return;
   const auto dot = shim.find('.');

@@ -48,6 +48,12 @@ std::optional<TypedMessage> EncodeRuntimeOptions(const RuntimeOptions& options,
 // the TypedMessage when it does not decode), other types as stored, none as empty.
 RuntimeOptions DecodeRuntimeOptions(const std::optional<TypedMessage>& stored);
 
+// The task options of a restore from checkpoint_dir: the container's stored runc options (their
+// fields unknown to this library kept) with criu_image_path set. Throws kInvalidArgument when
+// the stored options are another shim's or not decodable.
+std::string RestoreTaskOptions(const std::optional<TypedMessage>& stored,
+                               const std::string& checkpoint_dir, const ErrorContext& ectx);
+
 // Refuses (kInvalidArgument) a shim name containerd can never resolve to a binary: not an
 // absolute path and not "<prefix>.<name>.<version>"-like (at least two dot-separated parts,
 // the first non-empty).

@@ -140,3 +140,35 @@ TEST(TaskMetrics, UndecodablePayloadIsUnknownNotNotFound) {
 
 }  // namespace
 }  // namespace libcontainerd
+
+namespace libcontainerd {
+namespace {
+
+TEST(RestoreTaskOptions, StoredRuncOptionsKeepTheirOtherFieldsAndGetTheImagePath) {
+  auto stored = remote::EncodeRuntimeOptions(RuncOptions{.binary_name = "/x/runc"},
+                                             "io.containerd.runc.v2", "/root");
+  stored->value += std::string("\xa0\x06\x07", 3);  // field 100 (varint 7): unknown to us
+  const std::string task = remote::RestoreTaskOptions(stored, "/ckpt", {});
+  EXPECT_NE(task.find(std::string("\xa0\x06\x07", 3)), std::string::npos);
+  const RuncOptions o = remote::DecodeRuncOptions(task);
+  EXPECT_EQ(o.binary_name, "/x/runc");
+  EXPECT_EQ(o.root, "/root");
+  EXPECT_EQ(o.criu_image_path, "/ckpt");
+  EXPECT_EQ(
+      remote::DecodeRuncOptions(remote::RestoreTaskOptions(std::nullopt, "/c", {})).criu_image_path,
+      "/c");
+}
+
+TEST(RestoreTaskOptions, AnotherShimsOptionsAreInvalidArgument) {
+  const TypedMessage foreign{"example.com/x.Options", "\x01"};
+  try {
+    remote::RestoreTaskOptions(foreign, "/ckpt", {.container_id = "c1"});
+    ADD_FAILURE() << "accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument);
+    EXPECT_NE(e.message().find("example.com/x.Options"), std::string::npos) << e.message();
+  }
+}
+
+}  // namespace
+}  // namespace libcontainerd
