@@ -14,6 +14,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -22,6 +23,8 @@
 #include "harness.h"
 #include "run_program.h"
 #include "test_util.h"
+
+using namespace std::chrono_literals;
 
 #ifndef LCCTL_PATH
 #error "LCCTL_PATH must name the lcctl binary"
@@ -168,19 +171,12 @@ TEST_F(Lcctl, RunForwardsSignalsToTheContainer) {
   Spawned sp = Spawn(argv, nullptr, {});
   // Wait for "ready" before signalling (the trap is installed by then).
   std::string seen;
-  char buf[256];
-  for (int i = 0; i < 100 && seen.find("ready") == std::string::npos; ++i) {
-    pollfd p{sp.out, POLLIN, 0};
-    if (poll(&p, 1, 100) > 0) {
-      ssize_t n = read(sp.out, buf, sizeof buf);
-      if (n > 0) seen.append(buf, static_cast<size_t>(n));
-    }
-  }
-  ASSERT_NE(seen.find("ready"), std::string::npos);
+  ASSERT_TRUE(lcdtest::ReadUntil(sp.out, "ready\n", seen, lcdtest::Scaled(10s))) << seen;
   kill(sp.pid, SIGUSR1);
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  // Handshake: the USR1 trap ran before TERM is sent (two signals could otherwise coalesce).
+  ASSERT_TRUE(lcdtest::ReadUntil(sp.out, "got-usr1\n", seen, lcdtest::Scaled(10s))) << seen;
   kill(sp.pid, SIGTERM);
-  Result r = Collect(sp, std::chrono::seconds(20));
+  Result r = Collect(sp, std::chrono::duration_cast<std::chrono::seconds>(lcdtest::Scaled(20s)));
   EXPECT_EQ(r.code, 9) << r.err;
   EXPECT_EQ(seen + r.out, "ready\ngot-usr1\ngot-term\n");
 }
@@ -361,6 +357,7 @@ TEST_F(Lcctl, DetachedRunAndEveryTaskCommand) {
   Ok({"task", "update", "--memory-limit", "128m", "--cpus", "1", "--pids-limit", "100", id});
   auto m = Json(Ok({"task", "metrics", "--format", "json", id}));
   EXPECT_EQ(m["id"], id);
+  EXPECT_EQ(m["cgroup"], lcdtest::CgroupV2() ? "v2" : "v1") << m.dump();
   if (m["cgroup"] == "v1") {
     EXPECT_EQ(m["metrics"]["memory"]["usage"]["limit"], 128 << 20) << m.dump();
   } else {
@@ -374,8 +371,11 @@ TEST_F(Lcctl, DetachedRunAndEveryTaskCommand) {
   Fails(125, {"container", "rm", id});
   Ok({"task", "kill", id});  // SIGTERM; sleep as pid 1 ignores it
   Ok({"task", "kill", "-a", "-s", "9", id});
-  for (int i = 0; i < 50 && Ok({"task", "status", id}).out != "stopped\n"; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  lcdtest::Eventually(
+      [&] {
+        return Ok({"task", "status", id}).out == "stopped\n";
+      },
+      lcdtest::Scaled(10s));
   EXPECT_EQ(Ok({"task", "status", id}).out, "stopped\n");
   auto del = Json(Ok({"task", "delete", "--json", id}));
   EXPECT_EQ(del["exit_status"], 137);
@@ -509,8 +509,11 @@ TEST_F(Lcctl, InteroperatesWithCtr) {
   argv.insert(argv.end(), {"tasks", "kill", "-s", "SIGKILL", id});
   r = Exec(argv);
   EXPECT_EQ(r.code, 0) << Describe(argv, r);
-  for (int i = 0; i < 50 && Ok({"task", "status", id}).out != "stopped\n"; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  lcdtest::Eventually(
+      [&] {
+        return Ok({"task", "status", id}).out == "stopped\n";
+      },
+      lcdtest::Scaled(10s));
   EXPECT_EQ(Ok({"task", "status", id}).out, "stopped\n");
   Ok({"container", "rm", "-f", id});
 
@@ -527,12 +530,26 @@ TEST_F(Lcctl, InteroperatesWithCtr) {
   EXPECT_EQ(Ok({"task", "exec", "--exec-id", "x1", cid, "/bin/echo", "inside-ctr"}).out,
             "inside-ctr\n");
   Ok({"task", "kill", "-s", "KILL", cid});
-  for (int i = 0; i < 50 && Ok({"task", "status", cid}).out != "stopped\n"; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  lcdtest::Eventually(
+      [&] {
+        return Ok({"task", "status", cid}).out == "stopped\n";
+      },
+      lcdtest::Scaled(10s));
   Ok({"task", "delete", cid});
   Ok({"container", "rm", cid});
   EXPECT_FALSE(Listed(cid));
 }
+
+namespace {
+// A predicate: the output has an exit event of container `id` (text or JSON line).
+std::function<bool(const std::string&)> ExitLineOf(const std::string& id) {
+  return [id](const std::string& got) {
+    // JSON keys come sorted: exit_code (exits only) right after container.
+    return got.find(" " + id + " exit ") != std::string::npos ||
+           got.find("\"container\":\"" + id + "\",\"exit_code\"") != std::string::npos;
+  };
+}
+}  // namespace
 
 TEST_F(Lcctl, EventsShowTheLifecycleOfAContainerRunInParallel) {
   for (bool json : {false, true}) {
@@ -540,14 +557,27 @@ TEST_F(Lcctl, EventsShowTheLifecycleOfAContainerRunInParallel) {
     argv.push_back("events");
     if (json) argv.push_back("--json");
     Spawned ev = Spawn(argv, nullptr, {});
-    std::this_thread::sleep_for(std::chrono::milliseconds(700));  // subscribed
+    // Handshake: probe containers run until one's exit shows, so the stream is subscribed.
+    std::string early;
+    bool subscribed = false;
+    for (int i = 0; i < 20 && !subscribed; ++i) {
+      std::string probe = Id("evprobe");
+      auto pargv = Base();
+      pargv.insert(pargv.end(), {"run", "--rm", probe, "true"});
+      EXPECT_EQ(Exec(pargv).code, 0);
+      subscribed = lcdtest::ReadUntilDone(ev.out, ExitLineOf(probe), early, lcdtest::Scaled(1s));
+    }
+    ASSERT_TRUE(subscribed) << early;
     std::string id = Id("ev");
     auto rargv = Base();
     rargv.insert(rargv.end(), {"run", "--rm", id, "sh", "-c", "exit 3"});
     EXPECT_EQ(Exec(rargv).code, 3);
-    std::this_thread::sleep_for(std::chrono::milliseconds(700));
+    // Handshake: the exit (the last event of a run) is out before the interrupt.
+    EXPECT_TRUE(lcdtest::ReadUntilDone(ev.out, ExitLineOf(id), early, lcdtest::Scaled(10s)))
+        << early;
     kill(ev.pid, SIGINT);
-    Result r = Collect(ev, std::chrono::seconds(10));
+    Result r = Collect(ev, std::chrono::duration_cast<std::chrono::seconds>(lcdtest::Scaled(10s)));
+    r.out = early + r.out;
     EXPECT_EQ(r.code, 0) << r.err;
     std::vector<std::string> types;
     std::string line;

@@ -12,6 +12,7 @@
 #include "harness.h"
 #include "libcontainerd/oci/defaults.h"
 #include "libcontainerd/oci/spec.h"
+#include "test_util.h"
 
 namespace fs = std::filesystem;
 using namespace libcontainerd::oci;
@@ -55,8 +56,9 @@ struct Bundle {
     // runc removed the container's cgroups; remove the (now empty) parent of our namespace.
     std::error_code ec;
     for (const auto& c : fs::directory_iterator("/sys/fs/cgroup", ec)) {
-      ::rmdir((c.path() / kCgroupParent).c_str());
+      ::rmdir((c.path() / kCgroupParent).c_str());  // v1: one per controller
     }
+    ::rmdir((fs::path("/sys/fs/cgroup") / kCgroupParent).c_str());  // v2: the one hierarchy
   }
   RunResult RunContainer(const Spec& spec) {
     std::ofstream(dir / "config.json") << EncodeSpec(spec);
@@ -96,8 +98,10 @@ TEST(OciRunc, DefaultSpecWithOptionsIsWhatTheContainerSees) {
   o.args = {"sh", "-c",
             "hostname; id -u; id -g; pwd; echo \"$FOO\"; "
             "touch /x 2>&1 || true; "
-            "cat /sys/fs/cgroup/memory/memory.limit_in_bytes; "
-            "grep -c ' / .* ro,' /proc/self/mounts"};
+                // runc mounts the container's own cgroup at /sys/fs/cgroup (v2: one directory).
+                + std::string("cat /sys/fs/cgroup/") +
+                (lcdtest::CgroupV2() ? "memory.max" : "memory/memory.limit_in_bytes") + "; " +
+                "grep -c ' / .* ro,' /proc/self/mounts"};
   Spec spec = DefaultSpec(o);
   ASSERT_NO_THROW(Validate(spec));
   EXPECT_EQ(spec.process->user.uid, 65534u) << "nobody comes from the rootfs /etc/passwd";
@@ -126,15 +130,19 @@ TEST(OciRunc, ExitStatusAndCpuQuotaReachTheContainer) {
   o.rootfs = lcdtest::Rootfs();
   o.cpus = 0.5;
   o.pids_limit = 32;
-  o.args = {"sh", "-c",
-            "cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/pids/pids.max; "
-            "ulimit -n; exit 3"};
+  o.args = {
+      "sh", "-c",
+      std::string(lcdtest::CgroupV2()
+                      ? "cat /sys/fs/cgroup/cpu.max /sys/fs/cgroup/pids.max; "
+                      : "cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/pids/pids.max; ") +
+          "ulimit -n; exit 3"};
   RunResult r = b.RunContainer(DefaultSpec(o));
   ASSERT_TRUE(WIFEXITED(r.status)) << r.output;
   EXPECT_EQ(WEXITSTATUS(r.status), 3) << r.output;
   auto lines = Lines(r.output);
   ASSERT_EQ(lines.size(), 3u) << r.output;
-  EXPECT_EQ(lines[0], "50000");
+  // v2 cpu.max is "$MAX $PERIOD"; v1 has the quota alone (period 100000 in both).
+  EXPECT_EQ(lines[0], lcdtest::CgroupV2() ? "50000 100000" : "50000");
   EXPECT_EQ(lines[1], "32");
   EXPECT_EQ(lines[2], "1024");
 }

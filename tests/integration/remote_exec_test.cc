@@ -76,7 +76,7 @@ TEST_F(ExecTest, ExecStdinEofIsForwardedAfterStart) {
   auto p = task_->Exec(ctx_, "cat", ExecSpec({"cat"}), true, cio::Capture(cap));
   cap->fifos->WriteStdin("data");
   cap->fifos->CloseStdin();
-  EXPECT_EQ(p->Wait(Context::WithTimeout(10s)).exit_code, 0u);
+  EXPECT_EQ(p->Wait(Context::WithTimeout(lcdtest::Scaled(10s))).exit_code, 0u);
   p->Delete(ctx_);
   EXPECT_EQ(cap->Out(), "data");
 }
@@ -141,7 +141,7 @@ TEST_F(ExecTest, StdinCopiedAndClosedBeforeTheExecStartsIsNotLost) {
     out->append(s);
   };
   auto proc = task_->Exec(ctx_, "early", ExecSpec({"cat"}), true, cio::StreamCallback(o));
-  EXPECT_EQ(proc->Wait(Context::WithTimeout(10s)).exit_code, 0u);
+  EXPECT_EQ(proc->Wait(Context::WithTimeout(lcdtest::Scaled(10s))).exit_code, 0u);
   proc->Delete(ctx_);
   close(p[0]);
   std::lock_guard l(*mu);
@@ -160,7 +160,8 @@ TEST_F(ExecTest, StdinWrittenAndClosedInsideTheStdioCallbackReachesTheExec) {
     return io;
   };
   auto proc = task_->Exec(ctx_, "inside", ExecSpec({"cat"}), true, cb);
-  EXPECT_EQ(proc->Wait(Context::WithTimeout(10s)).exit_code, 0u) << "cat never saw EOF";
+  EXPECT_EQ(proc->Wait(Context::WithTimeout(lcdtest::Scaled(10s))).exit_code, 0u)
+      << "cat never saw EOF";
   proc->Delete(ctx_);
   EXPECT_EQ(cap->Out(), "written early");
 }

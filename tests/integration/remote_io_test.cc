@@ -13,7 +13,7 @@ using namespace std::chrono_literals;
 namespace {
 // Polls until pred() or timeout.
 template <typename P>
-bool Eventually(P pred, std::chrono::milliseconds timeout = 5000ms) {
+bool Eventually(P pred, std::chrono::milliseconds timeout = lcdtest::Scaled(5000ms)) {
   auto end = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < end) {
     if (pred()) return true;
@@ -43,7 +43,7 @@ TEST_F(ClientTest, StdinReachesCatAndClosingItEndsCat) {
   EXPECT_TRUE(Eventually([&] { return cap->Out() == "ping\n"; })) << cap->Out();
   cap->fifos->WriteStdin("pong");
   cap->fifos->CloseStdin();
-  ExitStatus st = task->Wait(Context::WithTimeout(10s));
+  ExitStatus st = task->Wait(Context::WithTimeout(lcdtest::Scaled(10s)));
   EXPECT_EQ(st.exit_code, 0u);
   task->Delete(ctx_);
   EXPECT_EQ(cap->Out(), "ping\npong");
@@ -56,7 +56,7 @@ TEST_F(ClientTest, StdinClosedBeforeStartIsDeliveredAfterStart) {
   cap->fifos->WriteStdin("early");
   cap->fifos->CloseStdin();
   task->Start(ctx_);
-  EXPECT_EQ(task->Wait(Context::WithTimeout(10s)).exit_code, 0u);
+  EXPECT_EQ(task->Wait(Context::WithTimeout(lcdtest::Scaled(10s))).exit_code, 0u);
   task->Delete(ctx_);
   EXPECT_EQ(cap->Out(), "early");
 }
@@ -70,7 +70,7 @@ TEST_F(ClientTest, TerminalOutputArrivesOnStdoutAndResizeShowsInStty) {
   task->Start(ctx_);
   task->Resize(ctx_, 100, 40);
   cap->fifos->WriteStdin("go\n");
-  EXPECT_EQ(task->Wait(Context::WithTimeout(10s)).exit_code, 0u);
+  EXPECT_EQ(task->Wait(Context::WithTimeout(lcdtest::Scaled(10s))).exit_code, 0u);
   task->Delete(ctx_);
   EXPECT_NE(cap->Out().find("40 100\r\n"), std::string::npos) << cap->Out();
   EXPECT_EQ(cap->Err(), "");
@@ -89,7 +89,7 @@ TEST_F(ClientTest, AttachTaskFromASecondClientGetsLaterOutputAndStdin) {
   cap->fifos->WriteStdin("one\n");
   EXPECT_TRUE(Eventually([&] { return cap->Out() == "got:one\n"; })) << cap->Out();
   cap->fifos->CloseStdin();
-  EXPECT_EQ(task->Wait(Context::WithTimeout(10s)).exit_code, 0u);
+  EXPECT_EQ(task->Wait(Context::WithTimeout(lcdtest::Scaled(10s))).exit_code, 0u);
   task->Delete(ctx_);
   EXPECT_EQ(cap->Out(), "got:one\nbye\n");
 }

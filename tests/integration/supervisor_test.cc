@@ -89,7 +89,7 @@ class SupervisorTest : public ::testing::Test {
   void TearDown() override {
     for (const auto& r : roots_) {
       try {
-        Supervisor::StopDaemon(r, 2000ms);
+        Supervisor::StopDaemon(r, lcdtest::Scaled(2000ms));
       } catch (...) {
       }
       RemoveTree(r);
@@ -131,13 +131,14 @@ TEST_F(SupervisorTest, StartServesAndStopLeavesNoProcessSocketOrPidFile) {
   EXPECT_EQ(getsid(pid), pid);
 
   sup.Stop();
-  EXPECT_TRUE(WaitGone(pid, 1000ms)) << "containerd pid " << pid << " still exists";
+  EXPECT_TRUE(WaitGone(pid, lcdtest::Scaled(5000ms)))
+      << "containerd pid " << pid << " still exists";
   EXPECT_FALSE(Exists(root + "/containerd.sock"));
   EXPECT_FALSE(Exists(root + "/containerd.sock.ttrpc"));
   EXPECT_FALSE(Exists(root + "/debug.sock"));
   EXPECT_FALSE(Exists(root + "/containerd.pid"));
   EXPECT_EQ(sup.pid(), 0);
-  EXPECT_FALSE(sup.Serving(200ms));
+  EXPECT_FALSE(sup.Serving(lcdtest::Scaled(200ms)));
   sup.Stop();  // idempotent
 }
 
@@ -167,7 +168,7 @@ TEST_F(SupervisorTest, DestructorStopsTheDaemonItStarted) {
     Supervisor sup(Opts(root));
     pid = sup.pid();
   }
-  EXPECT_TRUE(WaitGone(pid, 1000ms));
+  EXPECT_TRUE(WaitGone(pid, lcdtest::Scaled(5000ms)));
   EXPECT_FALSE(Exists(root + "/containerd.sock"));
   EXPECT_FALSE(Exists(root + "/containerd.pid"));
 }
@@ -187,7 +188,7 @@ TEST_F(SupervisorTest, SecondSupervisorOnSameRootAdoptsTheRunningDaemon) {
   EXPECT_TRUE(first.Serving());
   EXPECT_EQ(first.pid(), pid);
   first.Stop();
-  EXPECT_TRUE(WaitGone(pid, 1000ms));
+  EXPECT_TRUE(WaitGone(pid, lcdtest::Scaled(5000ms)));
 }
 
 TEST_F(SupervisorTest, ConcurrentStartsOnOneRootShareOneDaemon) {
@@ -212,14 +213,14 @@ TEST_F(SupervisorTest, DetachedDaemonOutlivesItsObjectAndIsAdoptedAndStopped) {
     Supervisor sup(o);
     pid = sup.pid();
   }
-  std::this_thread::sleep_for(100ms);
+  std::this_thread::sleep_for(lcdtest::Scaled(100ms));  // room for a wrong kill to land
   ASSERT_FALSE(ProcessGone(pid));
   Supervisor later(Opts(root));
   EXPECT_TRUE(later.adopted());
   EXPECT_EQ(later.pid(), pid);
   EXPECT_TRUE(later.Serving());
   later.Stop();
-  EXPECT_TRUE(WaitGone(pid, 1000ms));
+  EXPECT_TRUE(WaitGone(pid, lcdtest::Scaled(5000ms)));
   EXPECT_FALSE(Exists(root + "/containerd.sock"));
   EXPECT_FALSE(Exists(root + "/containerd.pid"));
 }
@@ -248,7 +249,7 @@ TEST_F(SupervisorTest, DaemonStartedByAnotherProcessIsReusedAfterItExits) {
     EXPECT_TRUE(sup.Serving());
   }
   ASSERT_EQ(RunFixture("stop", root), 0);
-  EXPECT_TRUE(WaitGone(pid, 1000ms));
+  EXPECT_TRUE(WaitGone(pid, lcdtest::Scaled(5000ms)));
   EXPECT_FALSE(Exists(root)) << "lcd_test_daemon stop left the root behind";
 }
 
@@ -287,7 +288,7 @@ TEST_F(SupervisorTest, FixtureStopKillsLeftoverTasksAndShimsAndRemovesRoot) {
   ASSERT_FALSE(ShimsOf(sock).empty());
 
   ASSERT_EQ(RunFixture("stop", root), 0);
-  EXPECT_TRUE(WaitGone(task_pid, 2000ms)) << "the container's process survived";
+  EXPECT_TRUE(WaitGone(task_pid, lcdtest::Scaled(5000ms))) << "the container's process survived";
   EXPECT_TRUE(ShimsOf(sock).empty()) << "a shim of the stopped daemon survived";
   EXPECT_FALSE(Exists(root));
 }
@@ -298,7 +299,7 @@ TEST_F(SupervisorTest, StopDaemonWithoutObjectStopsItAndReportsNothingRunningAft
   o.detached = true;
   pid_t pid = Supervisor(o).pid();
   EXPECT_TRUE(Supervisor::StopDaemon(root));
-  EXPECT_TRUE(WaitGone(pid, 1000ms));
+  EXPECT_TRUE(WaitGone(pid, lcdtest::Scaled(5000ms)));
   EXPECT_FALSE(Exists(root + "/containerd.pid"));
   EXPECT_FALSE(Supervisor::StopDaemon(root));
 }
@@ -387,11 +388,12 @@ TEST_F(SupervisorTest, DaemonThatNeverServesIsDeadlineExceededWithLogTailAndIsKi
   std::string what;
   auto t0 = std::chrono::steady_clock::now();
   EXPECT_EQ(KindOf(o, &what), ErrorKind::kDeadlineExceeded);
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, lcdtest::Scaled(5s));
   EXPECT_NE(what.find("fake containerd: waiting forever"), std::string::npos) << what;
   const pid_t fake = static_cast<pid_t>(std::atoi(ReadFile(dir + "/fake.pid").c_str()));
   ASSERT_GT(fake, 0);
-  EXPECT_TRUE(WaitGone(fake, 1000ms)) << "the daemon that never served is still there";
+  EXPECT_TRUE(WaitGone(fake, lcdtest::Scaled(5000ms)))
+      << "the daemon that never served is still there";
   EXPECT_FALSE(Exists(root + "/containerd.pid"));
   EXPECT_FALSE(Exists(root + "/containerd.sock"));
 }

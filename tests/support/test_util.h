@@ -4,7 +4,10 @@
 
 #include <dirent.h>
 #include <ftw.h>
+#include <linux/magic.h>
+#include <poll.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -82,6 +85,30 @@ bool Eventually(P pred, std::chrono::milliseconds timeout) {
   return pred();
 }
 
+// ReadUntilDone reads fd into `got` until done(got) holds or timeout passes (EOF ends it too);
+// done's last answer. A handshake with a child's output, instead of sleeping.
+template <typename D>
+bool ReadUntilDone(int fd, D done, std::string& got, std::chrono::milliseconds timeout) {
+  auto end = std::chrono::steady_clock::now() + timeout;
+  while (!done(got)) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        end - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+    char buf[4096];
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) return done(got);
+    got.append(buf, static_cast<size_t>(n));
+  }
+  return true;
+}
+inline bool ReadUntil(int fd, const std::string& what, std::string& got,
+                      std::chrono::milliseconds timeout) {
+  return ReadUntilDone(
+      fd, [&](const std::string& g) { return g.find(what) != std::string::npos; }, got, timeout);
+}
+
 // The process is gone or a zombie.
 inline bool Gone(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
@@ -118,6 +145,22 @@ inline std::string RunCommand(const char* cmd) {
   std::unique_ptr<FILE, int (*)(FILE*)> p(popen(cmd, "r"), pclose);
   while (p && fgets(buf.data(), buf.size(), p.get())) out += buf.data();
   return out;
+}
+
+// The machine mounts the unified cgroup v2 hierarchy at /sys/fs/cgroup (else v1 or hybrid,
+// where containerd uses v1).
+inline bool CgroupV2() {
+  struct statfs s {};
+  return ::statfs("/sys/fs/cgroup", &s) == 0 && s.f_type == CGROUP2_SUPER_MAGIC;
+}
+
+// The cgroup file of a container the library made (cgroupsPath "/<ns>/<id>", cgroupfs driver):
+// v2 `/sys/fs/cgroup/<ns>/<id>/<v2_file>`, v1 `/sys/fs/cgroup/<controller>/<ns>/<id>/<v1_file>`.
+inline std::string ContainerCgroupFile(const std::string& ns, const std::string& id,
+                                       const std::string& controller, const std::string& v1_file,
+                                       const std::string& v2_file) {
+  return CgroupV2() ? "/sys/fs/cgroup/" + ns + "/" + id + "/" + v2_file
+                    : "/sys/fs/cgroup/" + controller + "/" + ns + "/" + id + "/" + v1_file;
 }
 
 inline int ThreadCount() { return CountEntries("/proc/self/task"); }
