@@ -53,7 +53,8 @@ class StreamIO final : public IO {
 
  private:
   void CopyOutput() {
-    pollfd fds[3] = {{fifos_->stdout_fd(), POLLIN, 0}, {fifos_->stderr_fd(), POLLIN, 0},
+    pollfd fds[3] = {{fifos_->stdout_fd(), POLLIN, 0},
+                     {fifos_->stderr_fd(), POLLIN, 0},
                      {cancel_fd_.get(), POLLIN, 0}};
     const std::function<void(std::string_view)>* sinks[2] = {&opts_.on_stdout, &opts_.on_stderr};
     int open_streams = (fds[0].fd >= 0) + (fds[1].fd >= 0);
