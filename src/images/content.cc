@@ -24,8 +24,14 @@ namespace content_v1 = remote::content_v1;
 namespace leases_v1 = remote::leases_v1;
 
 // containerd's Content.Write takes any size per message; 1 MiB keeps messages well under the
-// channel's 16 MiB limit while costing few round trips.
+// channel's 16 MiB limit while costing few messages. Data is gathered into messages of this size
+// whatever the caller's pieces (curl hands over 16-512 KiB at a time).
 constexpr size_t kWriteChunk = 1 << 20;
+// containerd's server answers every request of the stream in order and reads the next one only
+// after answering, but nothing obliges a client to wait for an answer before sending more:
+// WRITEs are sent ahead, and their (small) answers read once this many are outstanding, and
+// all of them before COMMIT. The server still checks every WRITE's offset against its own.
+constexpr int kMaxWritesInFlight = 8;
 
 using WriteStream = grpc::ClientReaderWriterInterface<content_v1::WriteContentRequest,
                                                       content_v1::WriteContentResponse>;
@@ -84,14 +90,24 @@ class RemoteWriter final : public ContentWriter {
   }
 
   ~RemoteWriter() override {
-    // Ends the stream politely so containerd releases the ref's lock before we return (the data
-    // written so far stays in its ingest, for a later write of the same ref to resume).
-    if (stream_) Finish();
+    // Sends what is buffered (a later write of the same ref resumes after it), then ends the
+    // stream politely so containerd releases the ref's lock before we return (the data written
+    // so far stays in its ingest).
+    if (!stream_) return;
+    if (!finished_ && !exists_ && !pending_.data().empty()) {
+      pending_.set_action(content_v1::WRITE);
+      pending_.set_offset(offset_);
+      stream_->Write(pending_);  // a failure ends the stream; Finish reports it to nobody
+    }
+    Finish();
   }
 
-  int64_t Offset() const override { return offset_; }
+  int64_t Offset() const override { return offset_ + static_cast<int64_t>(pending_.data().size()); }
   // Starts over: the next WRITE (at offset 0) truncates what the ingest holds.
-  void Restart() { offset_ = 0; }
+  void Restart() {
+    offset_ = 0;
+    pending_.clear_data();
+  }
 
   void Write(std::string_view data) override {
     if (exists_) return;
@@ -99,17 +115,12 @@ class RemoteWriter final : public ContentWriter {
       throw Error(ErrorKind::kFailedPrecondition, "content write already ended",
                   {.op = "Content.Write", .path = ref_});
     while (!data.empty()) {
-      size_t n = std::min(data.size(), kWriteChunk);
-      content_v1::WriteContentRequest req;
-      req.set_action(content_v1::WRITE);
-      req.set_offset(offset_);
-      req.set_data(data.data(), n);
-      content_v1::WriteContentResponse resp;
-      grpc::Status s = Exchange(req, &resp);
-      rpc_->Check(s, {.path = ref_});
-      offset_ = resp.offset();
-      digest_ = resp.digest();
+      std::string& buf = *pending_.mutable_data();
+      if (buf.capacity() < kWriteChunk) buf.reserve(kWriteChunk);
+      size_t n = std::min(data.size(), kWriteChunk - buf.size());
+      buf.append(data.data(), n);
       data.remove_prefix(n);
+      if (buf.size() >= kWriteChunk) SendPending();
     }
   }
 
@@ -120,6 +131,8 @@ class RemoteWriter final : public ContentWriter {
     if (finished_)
       throw Error(ErrorKind::kFailedPrecondition, "content write already ended",
                   {.op = "Content.Write", .path = ref_});
+    if (!pending_.data().empty()) SendPending();
+    Drain(0);
     if (!expected.empty() && !digest_.empty() && digest_ != expected) {
       // We know the written bytes do not match: nothing to commit.
       Finish();
@@ -163,6 +176,40 @@ class RemoteWriter final : public ContentWriter {
     return Finish();
   }
 
+  // Sends the buffered data as one WRITE at the current offset without waiting for its answer;
+  // reads answers while more than kMaxWritesInFlight are outstanding.
+  void SendPending() {
+    pending_.set_action(content_v1::WRITE);
+    pending_.set_offset(offset_);
+    const auto n = static_cast<int64_t>(pending_.data().size());
+    if (!stream_->Write(pending_)) Broken();
+    ++in_flight_;
+    offset_ += n;
+    pending_.clear_data();  // keeps its capacity for the next chunk
+    Drain(kMaxWritesInFlight);
+  }
+
+  // Reads answers to the WRITEs sent until at most `keep` are outstanding; the last one read
+  // gives the digest of the data written so far.
+  void Drain(int keep) {
+    content_v1::WriteContentResponse resp;
+    while (in_flight_ > keep) {
+      if (!stream_->Read(&resp)) Broken();
+      --in_flight_;
+      digest_ = resp.digest();
+    }
+  }
+
+  // The stream broke under a WRITE: its final status as an Error.
+  [[noreturn]] void Broken() {
+    grpc::Status s = Finish();
+    if (s.ok())
+      throw Error(ErrorKind::kUnavailable,
+                  "containerd ended the content write stream early; write the blob again",
+                  {.op = "Content.Write", .path = ref_});
+    rpc_->Fail(s, {.path = ref_});
+  }
+
   grpc::Status Finish() {
     if (finished_) return status_;
     finished_ = true;
@@ -196,8 +243,10 @@ class RemoteWriter final : public ContentWriter {
   std::string expected_digest_;
   std::unique_ptr<remote::Rpc> rpc_;
   std::unique_ptr<WriteStream> stream_;
-  int64_t offset_ = 0;
-  std::string digest_;  // of the data written so far, as containerd reports it
+  int64_t offset_ = 0;                       // bytes sent (the next WRITE's offset)
+  std::string digest_;                       // of the data written so far, as containerd reports it
+  content_v1::WriteContentRequest pending_;  // data not sent yet (less than kWriteChunk)
+  int in_flight_ = 0;                        // WRITEs sent whose answers are not read yet
   bool exists_ = false;
   bool finished_ = false;
   grpc::Status status_;
@@ -257,18 +306,22 @@ std::optional<ContentInfo> ContentStore::Info(const Context& ctx, const std::str
   return info;
 }
 
-std::string ContentStore::ReadAll(const Context& ctx, const std::string& digest, int64_t max_size) {
-  auto info = Info(ctx, digest);
-  if (!info)
-    throw Error(ErrorKind::kNotFound, NotFoundMessage(*conn_, digest), {.op = "Content.Read"});
-  if (info->size > max_size)
-    throw Error(ErrorKind::kInvalidArgument,
-                "content " + digest + " is " + std::to_string(info->size) +
-                    " bytes, over the limit of " + std::to_string(max_size) +
-                    " for a document read whole",
-                {.op = "Content.Read"});
+std::string ContentStore::ReadAll(const Context& ctx, const std::string& digest, int64_t max_size,
+                                  ContentInfo* info) {
   std::string out;
-  out.reserve(static_cast<size_t>(info->size));
+  if (info != nullptr) {
+    auto found = Info(ctx, digest);
+    if (!found)
+      throw Error(ErrorKind::kNotFound, NotFoundMessage(*conn_, digest), {.op = "Content.Read"});
+    if (found->size > max_size)
+      throw Error(ErrorKind::kInvalidArgument,
+                  "content " + digest + " is " + std::to_string(found->size) +
+                      " bytes, over the limit of " + std::to_string(max_size) +
+                      " for a document read whole",
+                  {.op = "Content.Read"});
+    out.reserve(static_cast<size_t>(found->size));
+    *info = std::move(*found);
+  }
   Read(ctx, digest, [&](std::string_view chunk) {
     if (static_cast<int64_t>(out.size() + chunk.size()) > max_size)
       throw Error(

@@ -51,8 +51,10 @@ class ContentStore {
   // take it between this check and its use); without a lease, Info only.
   bool Hold(const Context& ctx, const std::string& digest);
   // The whole blob; throws kNotFound naming the digest, kInvalidArgument when it is larger than
-  // max_size.
-  std::string ReadAll(const Context& ctx, const std::string& digest, int64_t max_size = 64 << 20);
+  // max_size. One Content.Read; with `info`, Content.Info first (its size checked before reading)
+  // and stored there.
+  std::string ReadAll(const Context& ctx, const std::string& digest, int64_t max_size = 64 << 20,
+                      ContentInfo* info = nullptr);
   // Streams the blob to sink in chunks.
   void Read(const Context& ctx, const std::string& digest,
             const std::function<void(std::string_view)>& sink);

@@ -43,38 +43,31 @@ std::string ListPlatforms(const std::vector<Platform>& ps) {
   return s.empty() ? "none" : s;
 }
 
-// A small JSON blob (index, manifest, config): from the content store when present, else from
-// the registry (verified), then written with its labels.
+// A small JSON blob (a config): from the content store when present (then held by the pull's
+// lease; `stored` is set), else from the registry (verified against its digest and size).
 std::string FetchSmall(const Context& ctx, Registry& reg, ContentStore& content,
-                       const Descriptor& d, const char* kind,
-                       const std::map<std::string, std::string>& labels) {
-  if (content.Hold(ctx, d.digest)) {
-    if (!labels.empty()) content.SetLabels(ctx, d.digest, labels);
-    return content.ReadAll(ctx, d.digest, 16 << 20);
-  }
+                       const Descriptor& d, const char* kind, bool& stored) {
+  stored = content.Hold(ctx, d.digest);
+  if (stored) return content.ReadAll(ctx, d.digest, 16 << 20);
+  if (IsIndexType(d.media_type) || IsManifestType(d.media_type)) return reg.FetchManifest(ctx, d);
+  if (d.size > (16 << 20))
+    throw Error(ErrorKind::kInvalidArgument, std::string(kind) + " " + d.digest + " is " +
+                                                 std::to_string(d.size) +
+                                                 " bytes, over the 16 MiB limit of a config");
   std::string data;
-  if (IsIndexType(d.media_type) || IsManifestType(d.media_type)) {
-    data = reg.FetchManifest(ctx, d);
-  } else {
-    if (d.size > (16 << 20))
-      throw Error(ErrorKind::kInvalidArgument, std::string(kind) + " " + d.digest + " is " +
-                                                   std::to_string(d.size) +
-                                                   " bytes, over the 16 MiB limit of a config");
-    reg.FetchBlob(ctx, d, 0, [&](std::string_view chunk) {
-      if (static_cast<int64_t>(data.size() + chunk.size()) > d.size)
-        throw Error(ErrorKind::kFailedPrecondition, std::string(kind) + " " + d.digest + " from " +
-                                                        reg.host() + " is longer than its size " +
-                                                        std::to_string(d.size) + ": refusing it");
-      data.append(chunk);
-    });
-    std::string got = Sha256Digest(data);
-    if (got != d.digest || static_cast<int64_t>(data.size()) != d.size)
-      throw Error(ErrorKind::kFailedPrecondition,
-                  std::string(kind) + " " + d.digest + " from " + reg.host() +
-                      " does not match its digest (got " + got + ", " +
-                      std::to_string(data.size()) + " bytes): refusing it");
-  }
-  content.WriteBlob(ctx, std::string(kind) + "-" + d.digest, data, d.digest, labels);
+  reg.FetchBlob(ctx, d, 0, [&](std::string_view chunk) {
+    if (static_cast<int64_t>(data.size() + chunk.size()) > d.size)
+      throw Error(ErrorKind::kFailedPrecondition, std::string(kind) + " " + d.digest + " from " +
+                                                      reg.host() + " is longer than its size " +
+                                                      std::to_string(d.size) + ": refusing it");
+    data.append(chunk);
+  });
+  std::string got = Sha256Digest(data);
+  if (got != d.digest || static_cast<int64_t>(data.size()) != d.size)
+    throw Error(ErrorKind::kFailedPrecondition,
+                std::string(kind) + " " + d.digest + " from " + reg.host() +
+                    " does not match its digest (got " + got + ", " + std::to_string(data.size()) +
+                    " bytes): refusing it");
   return data;
 }
 
@@ -202,14 +195,6 @@ std::string PullUnderLease(const std::shared_ptr<remote::Connection>& conn, cons
   const Manifest manifest =
       ParseManifest(manifest_json, "manifest " + manifest_desc.digest + " of " + name);
 
-  // Config, then the layers in parallel.
-  Report(progress, ShortDigest(manifest.config.digest), "config", ProgressState::kDownloading, 0,
-         manifest.config.size);
-  const ConfigFile config =
-      ParseConfig(FetchSmall(ctx, reg, content, manifest.config, "config", source),
-                  "config " + manifest.config.digest + " of " + name);
-  Report(progress, ShortDigest(manifest.config.digest), "config", ProgressState::kDone,
-         manifest.config.size, manifest.config.size);
   for (const auto& l : manifest.layers) {
     if (!IsLayerType(l.media_type))
       throw Error(ErrorKind::kInvalidArgument, "layer " + l.digest + " of " + name +
@@ -217,8 +202,9 @@ std::string PullUnderLease(const std::shared_ptr<remote::Connection>& conn, cons
                                                    ", which the library cannot unpack");
     Report(progress, ShortDigest(l.digest), "layer", ProgressState::kWaiting, 0, l.size);
   }
-  // The layers are fetched by up to max_concurrent_downloads threads while this thread unpacks
-  // each one as soon as it and those below it are in (as containerd's unpacker overlaps them).
+  // The layers are fetched by up to max_concurrent_downloads threads while this thread fetches
+  // the config and then unpacks each layer as soon as it and those below it are in (as
+  // containerd's unpacker overlaps them).
   {
     std::atomic<size_t> next{0};
     std::atomic<bool> abort{false};
@@ -252,8 +238,29 @@ std::string PullUnderLease(const std::shared_ptr<remote::Connection>& conn, cons
       if (first_error) std::rethrow_exception(first_error);
     };
     try {
+      // The config meanwhile. It is labelled with its GC reference to the top snapshot at once
+      // (the chain IDs are known from it): unpacking then has no label to set at its end.
+      const std::string config_id = ShortDigest(manifest.config.digest);
+      Report(progress, config_id, "config", ProgressState::kDownloading, 0, manifest.config.size);
+      bool stored = false;
+      const std::string config_json =
+          FetchSmall(ctx, reg, content, manifest.config, "config", stored);
+      const ConfigFile config =
+          ParseConfig(config_json, "config " + manifest.config.digest + " of " + name);
+      std::map<std::string, std::string> config_labels = source;
+      if (!options.snapshotter.empty() && !config.diff_ids.empty())
+        config_labels["containerd.io/gc.ref.snapshot." + options.snapshotter] =
+            ChainIDs(config.diff_ids).back();
+      if (stored)
+        content.SetLabels(ctx, manifest.config.digest, config_labels);
+      else
+        content.WriteBlob(ctx, "config-" + manifest.config.digest, config_json,
+                          manifest.config.digest, config_labels);
+      Report(progress, config_id, "config", ProgressState::kDone, manifest.config.size,
+             manifest.config.size);
       if (!options.snapshotter.empty())
-        UnpackLayers(conn, ctx, content, options.snapshotter, manifest, config, progress, wait_for);
+        UnpackLayers(conn, ctx, content, options.snapshotter, manifest, config, progress, wait_for,
+                     &config_labels);
       for (size_t i = 0; i < manifest.layers.size(); ++i) wait_for(i);
     } catch (...) {
       abort.store(true);

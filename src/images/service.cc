@@ -53,9 +53,11 @@ std::string UnpackTargetOf(const std::shared_ptr<remote::Connection>& conn_, con
   Descriptor md = SelectManifest(ctx, content, target, platform, name);
   Manifest m = ParseManifest(content.ReadAll(ctx, md.digest, 4 << 20),
                              "manifest " + md.digest + " of " + name);
-  ConfigFile cfg = ParseConfig(content.ReadAll(ctx, m.config.digest, 16 << 20),
+  ContentInfo config_info;  // its labels: the GC label is set only when missing
+  ConfigFile cfg = ParseConfig(content.ReadAll(ctx, m.config.digest, 16 << 20, &config_info),
                                "config " + m.config.digest + " of " + name);
-  return UnpackLayers(conn_, ctx, content, snapshotter, m, cfg, progress);
+  return UnpackLayers(conn_, ctx, content, snapshotter, m, cfg, progress, nullptr,
+                      &config_info.labels);
 }
 
 class ImageServiceImpl final : public ImageService {

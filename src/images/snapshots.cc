@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <future>
 #include <random>
 #include <utility>
 
@@ -202,7 +203,8 @@ std::string UnpackLayers(const std::shared_ptr<remote::Connection>& conn, const 
                          ContentStore& content, const std::string& snapshotter,
                          const Manifest& manifest, const ConfigFile& config,
                          const ProgressCallback& progress,
-                         const std::function<void(size_t)>& wait_for_layer) {
+                         const std::function<void(size_t)>& wait_for_layer,
+                         const std::map<std::string, std::string>* config_labels) {
   if (manifest.layers.size() != config.diff_ids.size())
     throw Error(ErrorKind::kInvalidArgument,
                 "the manifest has " + std::to_string(manifest.layers.size()) +
@@ -213,20 +215,34 @@ std::string UnpackLayers(const std::shared_ptr<remote::Connection>& conn, const 
   const std::vector<std::string> chain = ChainIDs(config.diff_ids);
   Snapshots snaps(conn, snapshotter, content.lease());
 
-  for (size_t i = 0; i < manifest.layers.size(); ++i) {
+  // The lowest layer not unpacked: from the top down, the first committed chain ID ends the
+  // search (a committed snapshot's parents are committed). An unpacked image costs one Stat.
+  size_t first = 0;
+  for (size_t i = manifest.layers.size(); i-- > 0;)
+    if (snaps.Stat(ctx, chain[i])) {
+      first = i + 1;
+      break;
+    }
+  for (size_t i = 0; i < first; ++i)
+    Report(progress, manifest.layers[i], ProgressState::kAlreadyExists, manifest.layers[i].size);
+
+  // The uncompressed label of a layer is set while the next one unpacks (at most one pending);
+  // a failure surfaces at the next join.
+  std::future<void> label;
+  auto join_label = [&] {
+    if (label.valid()) label.get();
+  };
+  for (size_t i = first; i < manifest.layers.size(); ++i) {
     const Descriptor& layer = manifest.layers[i];
     const std::string& diff_id = config.diff_ids[i];
     const std::string parent = i == 0 ? "" : chain[i - 1];
-    if (snaps.Stat(ctx, chain[i])) {
-      Report(progress, layer, ProgressState::kAlreadyExists, layer.size);
-      continue;
-    }
-    if (wait_for_layer) wait_for_layer(i);
-    Report(progress, layer, ProgressState::kExtracting, 0);
     const std::map<std::string, std::string> labels{{kSnapshotRefLabel, chain[i]}};
     const std::string key = ExtractKey(chain[i]);
+    // Prepared before the blob is there (a pull is still fetching it): off the critical path.
     std::vector<MountInfo> mounts = snaps.Prepare(ctx, key, parent, labels);
     try {
+      if (wait_for_layer) wait_for_layer(i);
+      Report(progress, layer, ProgressState::kExtracting, 0);
       Descriptor applied = ApplyLayer(*conn, ctx, layer, mounts, content.lease());
       if (applied.digest != diff_id)
         throw Error(ErrorKind::kFailedPrecondition,
@@ -251,12 +267,18 @@ std::string UnpackLayers(const std::shared_ptr<remote::Connection>& conn, const 
       }
       throw;
     }
+    join_label();
     if (layer.digest != diff_id)
-      content.SetLabels(ctx, layer.digest, {{kUncompressedLabel, diff_id}});
+      label = std::async(std::launch::async, [&content, ctx, digest = layer.digest, diff_id] {
+        content.SetLabels(ctx, digest, {{kUncompressedLabel, diff_id}});
+      });
     Report(progress, layer, ProgressState::kDone, layer.size);
   }
-  content.SetLabels(ctx, manifest.config.digest,
-                    {{kGcSnapshotPrefix + snaps.snapshotter(), chain.back()}});
+  join_label();
+  const std::string gc_label = kGcSnapshotPrefix + snaps.snapshotter();
+  if (config_labels == nullptr || !config_labels->contains(gc_label) ||
+      config_labels->at(gc_label) != chain.back())
+    content.SetLabels(ctx, manifest.config.digest, {{gc_label, chain.back()}});
   return chain.back();
 }
 

@@ -71,20 +71,24 @@ class Snapshots {
 Descriptor ApplyLayer(remote::Connection& conn, const Context& ctx, const Descriptor& layer,
                       const std::vector<MountInfo>& mounts, const std::string& lease);
 
-// Unpacks a manifest's layers into snapshots: per layer, skip when its chain ID is committed;
-// else Prepare("extract-<nanos>-<random> <chainID>", parent), Apply, check the applied digest
+// Unpacks a manifest's layers into snapshots: the layers whose chain IDs are committed are
+// skipped (found from the top down: one Stat for an unpacked image); for each other one,
+// Prepare("extract-<nanos>-<random> <chainID>", parent), Apply, check the applied digest
 // against the config's diff ID, Commit(chainID). Labels (containerd's): the layer blob gets
-// containerd.io/uncompressed = diff ID; the config blob gets
-// containerd.io/gc.ref.snapshot.<snapshotter> = top chain ID. Progress reports kExtracting and
+// containerd.io/uncompressed = diff ID (set while the next layer unpacks); the config blob gets
+// containerd.io/gc.ref.snapshot.<snapshotter> = top chain ID, unless config_labels (the config
+// blob's labels, when the caller knows them) hold it already. Progress reports kExtracting and
 // kDone per layer (kAlreadyExists for skipped ones). Returns the top chain ID.
-// wait_for_layer(i), when given, is called before layer i is applied (a pull passes one that
-// waits until the layer's blob is committed, so that unpacking overlaps fetching).
+// wait_for_layer(i), when given, is called before layer i is applied, after its snapshot is
+// prepared (a pull passes one that waits until the layer's blob is committed, so that unpacking
+// overlaps fetching).
 // Throws kInvalidArgument when the manifest's layers and the config's diff IDs disagree in
 // number, kFailedPrecondition when an applied digest differs from its diff ID (names both).
 std::string UnpackLayers(const std::shared_ptr<remote::Connection>& conn, const Context& ctx,
                          ContentStore& content, const std::string& snapshotter,
                          const Manifest& manifest, const ConfigFile& config,
                          const ProgressCallback& progress,
-                         const std::function<void(size_t)>& wait_for_layer = nullptr);
+                         const std::function<void(size_t)>& wait_for_layer = nullptr,
+                         const std::map<std::string, std::string>* config_labels = nullptr);
 
 }  // namespace libcontainerd::images
