@@ -499,14 +499,16 @@ class CniManager final : public Manager {
                   "network " + name + " is in use by container(s) " + list + ": delete them first",
                   ectx);
     }
+    // The isolation rules are ours for every bridge network; only the bridges of networks made
+    // here are ours to delete (a user's conflist may name a bridge of their own). They go first:
+    // when that fails, the network is still there to remove again.
+    if (n.network.driver == "bridge" && !n.network.bridge.empty()) {
+      RemoveIsolation(n.network.bridge);
+      if (n.list.raw.contains(kOwnKey)) DeleteLink(n.network.bridge);
+    }
     if (::unlink(n.network.config_path.c_str()) != 0 && errno != ENOENT)
       throw Error(ErrorKind::kUnknown, "remove network " + name,
                   {.op = "RemoveNetwork", .path = n.network.config_path, .sys_errno = errno});
-    // Only the bridges of networks made here are ours to remove.
-    if (n.network.driver == "bridge" && n.list.raw.contains(kOwnKey)) {
-      RemoveIsolation(n.network.bridge);
-      DeleteLink(n.network.bridge);
-    }
   }
 
   Attachment Attach(const Context& ctx, const std::string& ns, const std::string& id,

@@ -310,6 +310,24 @@ class NetTest : public ::testing::Test {
     return n;
   }
 
+  // Runs NetTestChild.AttachesThenKillsItself in a child process (fork + exec of this binary)
+  // with `args`, and expects it to die of SIGKILL.
+  static void RunKilledChild(const json& args) {
+    const std::string env = "LCD_NET_TEST_CHILD=" + args.dump();
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      char arg1[] = "--gtest_filter=NetTestChild.AttachesThenKillsItself";
+      char* argv[] = {const_cast<char*>("net_child"), arg1, nullptr};
+      ::putenv(const_cast<char*>(env.c_str()));
+      ::execv("/proc/self/exe", argv);
+      ::_exit(127);
+    }
+    ASSERT_GT(pid, 0);
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "child status " << status;
+  }
+
   static net::NetworkRequest Bridge(const std::string& network = "") {
     net::NetworkRequest r;
     r.mode = net::Mode::kBridge;
@@ -526,10 +544,10 @@ TEST_F(NetTest, DeleteLeavesNoVethRuleLeaseNamespaceOrRecord) {
   EXPECT_FALSE(fs::exists(opts_.state_dir + "/containers/" + ns_ + "/" + id));
 }
 
-// The child of KilledAfterAttachIsReleasedByTheNextClientsReconcile (a fresh process: this test
-// binary executed again with LCD_NET_TEST_CHILD set): attaches a container's network with its
-// own Manager, then SIGKILLs itself before any container is created. Without the variable (a
-// normal run) it has nothing to do.
+// The child of the Killed* tests (a fresh process: this test binary executed again with
+// LCD_NET_TEST_CHILD set, see NetTest::RunKilledChild): attaches a container's network with its
+// own Manager, then SIGKILLs itself before any container is created (or is killed during the
+// CNI ADD by a plugin of the test). Without the variable (a normal run) it has nothing to do.
 TEST(NetTestChild, AttachesThenKillsItself) {
   const char* env = std::getenv("LCD_NET_TEST_CHILD");
   if (!env) return;
@@ -539,6 +557,7 @@ TEST(NetTestChild, AttachesThenKillsItself) {
   o.config_dir = j["config_dir"];
   o.default_bridge = j["bridge"];
   o.default_subnet = j["subnet"];
+  if (j.contains("plugin_dirs")) o.plugin_dirs = j["plugin_dirs"].get<std::vector<std::string>>();
   auto m = net::NewManager(o);
   net::NetworkRequest req;
   req.mode = net::Mode::kBridge;
@@ -562,19 +581,7 @@ TEST_F(NetTest, KilledAfterAttachIsReleasedByTheNextClientsReconcile) {
             {"ns", ns_},
             {"id", id},
             {"port", "127.0.0.1:" + std::to_string(port) + ":80"}};
-  const std::string env = "LCD_NET_TEST_CHILD=" + j.dump();
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    char arg1[] = "--gtest_filter=NetTestChild.AttachesThenKillsItself";
-    char* argv[] = {const_cast<char*>("net_child"), arg1, nullptr};
-    ::putenv(const_cast<char*>(env.c_str()));
-    ::execv("/proc/self/exe", argv);
-    ::_exit(127);
-  }
-  ASSERT_GT(pid, 0);
-  int status = 0;
-  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "child status " << status;
+  ASSERT_NO_FATAL_FAILURE(RunKilledChild(j));
 
   // What the killed process left.
   auto left = manager_->Inspect(ns_, id);
@@ -604,6 +611,60 @@ TEST_F(NetTest, KilledAfterAttachIsReleasedByTheNextClientsReconcile) {
   for (const auto& chain : own)
     EXPECT_EQ(CountLinesWith(after, ":" + chain + " "), 0) << chain << " is left: " << after;
   EXPECT_EQ(HttpGet("127.0.0.1", port), "");
+}
+
+// (6, during ADD) A process SIGKILLed in the middle of the CNI ADD (a "firewall" plugin of the
+// test kills it after bridge and portmap have run): its record is left "adding", without the ADD
+// result; the next Client releases the address, the veth, the port rules and the namespace.
+TEST_F(NetTest, KilledDuringCniAddIsReleasedByTheNextClientsReconcile) {
+  Start("10.88.213.0/24");
+  bridges_.push_back(opts_.default_bridge);
+  const std::string killer = scratch_->path() + "/killer";
+  fs::create_directories(killer);
+  WriteFile(killer + "/firewall", "#!/bin/sh\nkill -KILL $PPID\nexit 1\n");
+  fs::permissions(killer + "/firewall", fs::perms::owner_all);
+  const std::string id = lcdtest::UniqueId("killedadd");
+  const uint16_t port = FreePort();
+  json j = {{"state_dir", opts_.state_dir},
+            {"config_dir", opts_.config_dir},
+            {"bridge", opts_.default_bridge},
+            {"subnet", opts_.default_subnet},
+            {"plugin_dirs", {killer, "/usr/lib/cni"}},
+            {"ns", ns_},
+            {"id", id},
+            {"port", "127.0.0.1:" + std::to_string(port) + ":80"}};
+  ASSERT_NO_FATAL_FAILURE(RunKilledChild(j));
+
+  const std::string record = opts_.state_dir + "/containers/" + ns_ + "/" + id + "/attachment.json";
+  json rec = json::parse(lcdtest::Slurp(record), nullptr, false);
+  ASSERT_TRUE(rec.is_object()) << record;
+  EXPECT_EQ(rec.value("state", ""), "adding");
+  EXPECT_TRUE(rec["result"].is_null());
+  EXPECT_EQ(Leases(net::kDefaultNetwork), 1);
+  EXPECT_EQ(BridgePorts(opts_.default_bridge), 1);
+  std::string ip;
+  for (const auto& e : fs::directory_iterator(opts_.state_dir + "/ipam/" + net::kDefaultNetwork))
+    if (e.path().filename().string().rfind("10.88.213.", 0) == 0) ip = e.path().filename();
+  ASSERT_FALSE(ip.empty());
+  const std::string during = IptablesSave();
+  auto own = ChainsWith(during, id);
+  own.merge(ChainsWith(during, ip + ":"));
+  EXPECT_GE(own.size(), 2u) << during;
+
+  auto m2 = net::NewManager(opts_);
+  ClientOptions co = lcdtest::TestClientOptions(ns_);
+  co.network = m2;
+  auto c2 = NewContainerdClient(co);
+  EXPECT_FALSE(m2->Inspect(ns_, id).has_value());
+  EXPECT_FALSE(fs::exists(record));
+  EXPECT_EQ(lcdtest::CountEntries(opts_.state_dir + "/netns"), 0);
+  EXPECT_EQ(Leases(net::kDefaultNetwork), 0);
+  EXPECT_EQ(BridgePorts(opts_.default_bridge), 0);
+  const std::string after = IptablesSave();
+  EXPECT_EQ(CountLinesWith(after, ip + ":"), 0) << after;
+  EXPECT_EQ(CountLinesWith(after, id), 0) << after;
+  for (const auto& chain : own)
+    EXPECT_EQ(CountLinesWith(after, ":" + chain + " "), 0) << chain << " is left: " << after;
 }
 
 // (7) 20 containers created in parallel on one bridge: 20 distinct addresses, all released.
