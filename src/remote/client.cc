@@ -237,11 +237,6 @@ std::shared_ptr<Connection> Connect(const ClientOptions& options) {
   args.SetMaxSendMessageSize(16 << 20);
   // Each client has its own connection (no sharing of subchannels between clients).
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  // Reconnect to a daemon that is down or restarting with the library's back-off, not gRPC's
-  // default (1 s growing to 120 s), so that calls succeed soon after it serves again.
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
-              static_cast<int>(kReconnectBackoffFirst.count()));
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, static_cast<int>(kReconnectBackoffMax.count()));
   auto channel =
       grpc::CreateCustomChannel("unix:" + path, grpc::InsecureChannelCredentials(), args);
   if (options.lazy_connect)

@@ -107,8 +107,7 @@ class Connection {
 
 // Opens the channel to the daemon named by options after validating address, namespace and
 // state_dir. Unless options.lazy_connect, also checks the socket file and waits (up to
-// connect_timeout) for the connection: kUnavailable naming the address when it fails. The
-// channel reconnects with the back-off below (kReconnectBackoffFirst/Max).
+// connect_timeout) for the connection: kUnavailable naming the address when it fails.
 std::shared_ptr<Connection> Connect(const ClientOptions& options);
 
 // Containers.Get with an unknown id reported as kNotFound naming the namespace (op names the
