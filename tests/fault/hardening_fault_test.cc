@@ -16,8 +16,8 @@
 #include <fstream>
 #include <iostream>
 #include <map>
-#include <optional>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 #include <sstream>
@@ -33,11 +33,10 @@
 
 using namespace libcontainerd;
 using namespace std::chrono_literals;
-using lcdtest::RecordingBackend;
 using lcdtest::Eventually;
 using lcdtest::Gone;
 using lcdtest::KindOf;
-using lcdtest::Retryable;
+using lcdtest::RecordingBackend;
 using lcdtest::ThreadCount;
 using Clock = std::chrono::steady_clock;
 
@@ -45,7 +44,9 @@ namespace {
 
 constexpr const char* kNs = "hard";
 
-long Ms(Clock::duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); }
+long Ms(Clock::duration d) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+}
 
 // Field 4 of /proc/<pid>/stat: the parent pid (0 when unreadable).
 pid_t ParentOf(pid_t pid) {
@@ -126,7 +127,6 @@ int RunArgv(const std::vector<std::string>& argv) {
   return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-
 class HardeningFault : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -153,7 +153,8 @@ class HardeningFault : public ::testing::Test {
     o.backend = std::move(backend);
     return NewContainerdClient(o);
   }
-  std::shared_ptr<Container> Create(const Context& ctx, const std::string& id, std::vector<std::string> args) {
+  std::shared_ptr<Container> Create(const Context& ctx, const std::string& id,
+                                    std::vector<std::string> args) {
     oci::SpecOptions o;
     o.id = id;
     o.ns = kNs;
@@ -163,7 +164,8 @@ class HardeningFault : public ::testing::Test {
   }
   int InitExits(const std::string& id) {
     int n = 0;
-    for (const auto& e : backend_->For(id)) n += e.type == EventType::kExit && e.info.process_id == id;
+    for (const auto& e : backend_->For(id))
+      n += e.type == EventType::kExit && e.info.process_id == id;
     return n;
   }
   // The runc state directory of container id (the shim appends the namespace to the root).
@@ -188,25 +190,36 @@ struct ChaosLedger {
   std::vector<std::string> bad;        // calls that failed with a kind outside the contract
   std::vector<std::string> hangs;      // calls that outlived their deadline
   std::vector<std::string> abandoned;  // lifecycles given up outside the contract
-  std::vector<std::string> exhausted;  // lifecycles given up after 60 s of unavailable/deadline answers
+  std::vector<std::string>
+      exhausted;  // lifecycles given up after 60 s of unavailable/deadline answers
   std::set<std::string> started;
   std::map<std::string, std::string> trace;  // id -> what its lifecycle saw last
-  std::vector<std::string> leftover_bundles;  // NewTask refused: containerd's bundle of a cut create
+  std::vector<std::string>
+      leftover_bundles;  // NewTask refused: containerd's bundle of a cut create
   std::vector<std::string> leftover_unresolved;  // ... and still refused after the kills stopped
   long phantom_tasks = 0;  // NewTask said AlreadyExists, then Tasks.Get said NotFound
   std::set<std::string> phantom_ids;
 };
 
+// The kinds a chaos step retries: the daemon is down (kUnavailable) or the attempt's deadline
+// passed first (kDeadlineExceeded). Nothing cancels here, so kCancelled is a failure, as is every
+// other kind that is not a lost answer (docs/reliability.md: "every failing call failed
+// kUnavailable", or kDeadlineExceeded, or a documented lost-answer kind on a retry).
+bool ChaosRetryable(ErrorKind k) {
+  return k == ErrorKind::kUnavailable || k == ErrorKind::kDeadlineExceeded;
+}
+
 // One step of a lifecycle: retried while it fails with a retryable kind (daemon restarting),
 // each attempt under its own 10 s Context. `lost(kind)` decides, on a retry only, whether a
 // non-retryable kind means the earlier attempt took effect (its answer was lost).
 template <typename F>
-bool Step(ChaosLedger& L, const std::string& what, F f,
-          std::function<bool(ErrorKind)> lost = [](ErrorKind) { return false; }, bool is_retry = false) {
+bool Step(
+    ChaosLedger& L, const std::string& what, F f,
+    std::function<bool(ErrorKind)> lost = [](ErrorKind) { return false; }, bool is_retry = false) {
   auto give_up = Clock::now() + 60s;
   std::string history;  // kinds and durations of the failed attempts, for an abandoned step
   for (int attempt = 0;; ++attempt) {
-    Context ctx = Context::WithTimeout(10s);
+    Context ctx = Context::WithTimeout(lcdtest::Scaled(10s));
     auto t0 = Clock::now();
     std::optional<Error> err;
     try {
@@ -218,19 +231,21 @@ bool Step(ChaosLedger& L, const std::string& what, F f,
     std::lock_guard l(L.mu);
     ++L.calls;
     L.max_call_ms = std::max(L.max_call_ms, ms);
-    if (ms > 11000) L.hangs.push_back(what + " took " + std::to_string(ms) + " ms");
+    if (ms > lcdtest::Scaled(11s).count())
+      L.hangs.push_back(what + " took " + std::to_string(ms) + " ms");
     if (!err) {
       ++L.ok;
       return true;
     }
     ++L.errors_by_kind[std::string(ToString(err->kind()))];
-    if (Retryable(err->kind())) {
+    if (ChaosRetryable(err->kind())) {
       history += " " + std::string(ToString(err->kind())) + "/" + std::to_string(ms) + "ms";
       if (Clock::now() > give_up) {
         // The daemon never stayed up long enough for this call (kills every 1-3 s against a
         // call that takes that long on a loaded machine): every attempt kept the contract.
         L.exhausted.push_back(what + ": " + err->what() + "; " + std::to_string(attempt + 1) +
-                              " attempts, the last:" + history.substr(history.size() > 200 ? history.size() - 200 : 0));
+                              " attempts, the last:" +
+                              history.substr(history.size() > 200 ? history.size() - 200 : 0));
         return false;
       }
       ++L.retried;
@@ -267,10 +282,15 @@ TEST_F(HardeningFault, ContainerdKilledDuringConcurrentLifecyclesLosesNoExitAndN
     std::string id = "chaos" + std::to_string(k);
     std::shared_ptr<Container> c;
     std::shared_ptr<Task> t;
-    if (!Step(L, id + " NewContainer", [&](const Context& ctx) { c = Create(ctx, id, {"sleep", "1000"}); },
-              is({ErrorKind::kAlreadyExists})))
+    if (!Step(
+            L, id + " NewContainer",
+            [&](const Context& ctx) {
+              c = Create(ctx, id, {"sleep", "1000"});
+            },
+            is({ErrorKind::kAlreadyExists})))
       return;
-    if (!c && !Step(L, id + " LoadContainer", [&](const Context& ctx) { c = client_->LoadContainer(ctx, id); }))
+    if (!c && !Step(L, id + " LoadContainer",
+                    [&](const Context& ctx) { c = client_->LoadContainer(ctx, id); }))
       return;
     // A NewTask whose answer was lost shows as AlreadyExists on the retry. containerd may still
     // have no task then (a Tasks.Create interrupted by the kill leaves its bundle behind): the
@@ -278,18 +298,21 @@ TEST_F(HardeningFault, ContainerdKilledDuringConcurrentLifecyclesLosesNoExitAndN
     bool via_get = false;
     for (int round = 0; !t; ++round) {
       bool leftover = false;
-      if (!Step(L, id + " NewTask", [&](const Context& ctx) {
-            try {
-              t = c->NewTask(ctx, "", false, nullptr);
-            } catch (const Error& e) {
-              // containerd 1.6's own leftover (a bundle directory of a create cut short by its
-              // crash, removed only at its next start): reported as kFailedPrecondition.
-              if (e.kind() != ErrorKind::kFailedPrecondition || e.message().find("holds the state") == std::string::npos)
-                throw;
-              leftover = true;
-            }
-          },
-                is({ErrorKind::kAlreadyExists}), round > 0))
+      if (!Step(
+              L, id + " NewTask",
+              [&](const Context& ctx) {
+                try {
+                  t = c->NewTask(ctx, "", false, nullptr);
+                } catch (const Error& e) {
+                  // containerd 1.6's own leftover (a bundle directory of a create cut short by its
+                  // crash, removed only at its next start): reported as kFailedPrecondition.
+                  if (e.kind() != ErrorKind::kFailedPrecondition ||
+                      e.message().find("holds the state") == std::string::npos)
+                    throw;
+                  leftover = true;
+                }
+              },
+              is({ErrorKind::kAlreadyExists}), round > 0))
         return;
       if (leftover) {
         // Gone after containerd's next restart: retried while the kills go on.
@@ -320,7 +343,8 @@ TEST_F(HardeningFault, ContainerdKilledDuringConcurrentLifecyclesLosesNoExitAndN
       ++L.phantom_tasks;
       L.phantom_ids.insert(id);
       if (round >= 20) {
-        L.abandoned.push_back(id + " NewTask: AlreadyExists but Tasks.Get NotFound, 20 times over 10 s");
+        L.abandoned.push_back(id +
+                              " NewTask: AlreadyExists but Tasks.Get NotFound, 20 times over 10 s");
         return;
       }
       L.mu.unlock();
@@ -335,8 +359,8 @@ TEST_F(HardeningFault, ContainerdKilledDuringConcurrentLifecyclesLosesNoExitAndN
       try {
         t->Start(ctx);
       } catch (const Error& e) {
-        if (Retryable(e.kind())) throw;
-        Context c2 = Context::WithTimeout(10s);
+        if (ChaosRetryable(e.kind())) throw;
+        Context c2 = Context::WithTimeout(lcdtest::Scaled(10s));
         Status st = t->GetStatus(c2);
         if (e.kind() == ErrorKind::kFailedPrecondition && st == Status::kStopped) {
           cut_short = true;
@@ -356,19 +380,28 @@ TEST_F(HardeningFault, ContainerdKilledDuringConcurrentLifecyclesLosesNoExitAndN
       L.started.insert(id);
     }
     std::shared_ptr<Process> p;
-    bool exec_ok = !cut_short && Step(L, id + " Exec", [&](const Context& ctx) {
-      p = t->Exec(ctx, "e" + std::to_string(k), [] {
-        oci::ProcessOptions o;
-        o.args = {"true"};
-        return oci::DefaultProcess(o);
-      }(), false, nullptr);
-    }, is({ErrorKind::kAlreadyExists}));
+    bool exec_ok = !cut_short && Step(
+                                     L, id + " Exec",
+                                     [&](const Context& ctx) {
+                                       p = t->Exec(
+                                           ctx, "e" + std::to_string(k),
+                                           [] {
+                                             oci::ProcessOptions o;
+                                             o.args = {"true"};
+                                             return oci::DefaultProcess(o);
+                                           }(),
+                                           false, nullptr);
+                                     },
+                                     is({ErrorKind::kAlreadyExists}));
     if (exec_ok && p) {
       Step(L, id + " Exec.Wait", [&](const Context& ctx) { p->Wait(ctx); });
-      Step(L, id + " Exec.Delete", [&](const Context& ctx) { p->Delete(ctx); }, is({ErrorKind::kNotFound}));
+      Step(
+          L, id + " Exec.Delete", [&](const Context& ctx) { p->Delete(ctx); },
+          is({ErrorKind::kNotFound}));
     }
-    if (!cut_short &&
-        !Step(L, id + " Kill", [&](const Context& ctx) { t->Kill(ctx, SIGKILL); }, is({ErrorKind::kNotFound})))
+    if (!cut_short && !Step(
+                          L, id + " Kill", [&](const Context& ctx) { t->Kill(ctx, SIGKILL); },
+                          is({ErrorKind::kNotFound})))
       return;
     ExitStatus waited;
     if (!Step(L, id + " Wait", [&](const Context& ctx) { waited = t->Wait(ctx); })) return;
@@ -378,14 +411,17 @@ TEST_F(HardeningFault, ContainerdKilledDuringConcurrentLifecyclesLosesNoExitAndN
                     ", Wait returned " + std::to_string(waited.exit_code);
     }
     int delete_tries = 0;
-    if (!Step(L, id + " Task.Delete", [&](const Context& ctx) { ++delete_tries, t->Delete(ctx); },
-              is({ErrorKind::kNotFound})))
+    if (!Step(
+            L, id + " Task.Delete", [&](const Context& ctx) { ++delete_tries, t->Delete(ctx); },
+            is({ErrorKind::kNotFound})))
       return;
     {
       std::lock_guard l(L.mu);
       L.trace[id] += ", Task.Delete in " + std::to_string(delete_tries) + " attempt(s)";
     }
-    if (!Step(L, id + " Container.Delete", [&](const Context& ctx) { c->Delete(ctx); }, is({ErrorKind::kNotFound})))
+    if (!Step(
+            L, id + " Container.Delete", [&](const Context& ctx) { c->Delete(ctx); },
+            is({ErrorKind::kNotFound})))
       return;
     ++completed;
     std::lock_guard l(L.mu);
@@ -397,7 +433,8 @@ TEST_F(HardeningFault, ContainerdKilledDuringConcurrentLifecyclesLosesNoExitAndN
   std::vector<std::string> log_lines;
   SetLogLevel(LogLevel::kDebug);
   SetLogSink([&](LogLevel, std::string_view m) {
-    if (m.find("exit") == std::string_view::npos && m.find("half-created") == std::string_view::npos &&
+    if (m.find("exit") == std::string_view::npos &&
+        m.find("half-created") == std::string_view::npos &&
         m.find("clearing") == std::string_view::npos)
       return;
     std::lock_guard l(log_mu);
@@ -425,7 +462,7 @@ TEST_F(HardeningFault, ContainerdKilledDuringConcurrentLifecyclesLosesNoExitAndN
       pid_t daemon = sup_->pid();
       if (daemon <= 0 || ::kill(daemon, SIGKILL) != 0) continue;
       ++kills;
-      Eventually([&] { return sup_->pid() != daemon && sup_->Serving(); }, 15s);
+      Eventually([&] { return sup_->pid() != daemon && sup_->Serving(); }, lcdtest::Scaled(15s));
     }
   });
   for (auto& w : workers) w.join();
@@ -441,13 +478,14 @@ TEST_F(HardeningFault, ContainerdKilledDuringConcurrentLifecyclesLosesNoExitAndN
       backend_->WaitFor(
           [&](const std::vector<lcdtest::Recorded>& evs) {
             for (const auto& e : evs)
-              if (e.container_id == id && e.type == EventType::kExit && e.info.process_id == id) return true;
+              if (e.container_id == id && e.type == EventType::kExit && e.info.process_id == id)
+                return true;
             return false;
           },
           15s);
     }
   }
-  std::this_thread::sleep_for(1s);  // room for a late duplicate
+  std::this_thread::sleep_for(lcdtest::Scaled(1s));  // room for a late duplicate
   for (const auto& id : L.started) {
     int n = InitExits(id);
     if (n == 1) {
@@ -478,8 +516,8 @@ TEST_F(HardeningFault, ContainerdKilledDuringConcurrentLifecyclesLosesNoExitAndN
     std::string id = duplicated[i].substr(0, duplicated[i].find(' '));
     for (const auto& e : backend_->For(id))
       if (e.type == EventType::kExit)
-        std::cout << "[chaos] duplicated " << id << ": exit pid " << e.info.pid << " code " << e.info.exit_code
-                  << " " << e.info.error << std::endl;
+        std::cout << "[chaos] duplicated " << id << ": exit pid " << e.info.pid << " code "
+                  << e.info.exit_code << " " << e.info.error << std::endl;
     std::cout << "[chaos] trace " << id << ": " << L.trace[id] << std::endl;
     explain.push_back(duplicated[i]);
   }
@@ -488,37 +526,48 @@ TEST_F(HardeningFault, ContainerdKilledDuringConcurrentLifecyclesLosesNoExitAndN
   for (const auto& l : explain) {
     std::string id = l.substr(0, l.find(' '));
     for (const auto& m : log_lines)
-      if (m.find(id + "/") != std::string::npos || m.find("container " + id + ":") != std::string::npos) std::cout << "[chaos] library log for " << id << ": " << m << std::endl;
+      if (m.find(id + "/") != std::string::npos ||
+          m.find("container " + id + ":") != std::string::npos)
+        std::cout << "[chaos] library log for " << id << ": " << m << std::endl;
   }
   std::ostringstream summary;
   summary << "lifecycles attempted " << std::min(next.load(), kLifecycles) << " of " << kLifecycles
-          << ", completed " << completed << ", in " << Ms(took) / 1000.0 << " s; containerd SIGKILLed "
-          << kills << " times (supervisor restarts " << sup_->restarts() << "); calls " << L.calls
-          << ", ok " << L.ok << ", retried " << L.retried << ", lost answers " << L.lost_answers
-          << ", max call " << L.max_call_ms << " ms; started " << L.started.size() << ": exit once "
-          << delivered << ", still running " << running << ", lost " << lost.size() << ", duplicated "
-          << duplicated.size() << "; NewTask AlreadyExists-without-task " << L.phantom_tasks << " times for "
-          << L.phantom_ids.size() << " ids; NewTask refused for containerd's leftover bundle "
-          << L.leftover_bundles.size() << " times (still refused after the kills stopped: "
-          << L.leftover_unresolved.size() << "); lifecycles given up after 60 s of unavailable answers "
-          << L.exhausted.size() << "; errors:";
+          << ", completed " << completed << ", in " << Ms(took) / 1000.0
+          << " s; containerd SIGKILLed " << kills << " times (supervisor restarts "
+          << sup_->restarts() << "); calls " << L.calls << ", ok " << L.ok << ", retried "
+          << L.retried << ", lost answers " << L.lost_answers << ", max call " << L.max_call_ms
+          << " ms; started " << L.started.size() << ": exit once " << delivered
+          << ", still running " << running << ", lost " << lost.size() << ", duplicated "
+          << duplicated.size() << "; NewTask AlreadyExists-without-task " << L.phantom_tasks
+          << " times for " << L.phantom_ids.size()
+          << " ids; NewTask refused for containerd's leftover bundle " << L.leftover_bundles.size()
+          << " times (still refused after the kills stopped: " << L.leftover_unresolved.size()
+          << "); lifecycles given up after 60 s of unavailable answers " << L.exhausted.size()
+          << "; errors:";
   for (const auto& [k, n] : L.errors_by_kind) summary << " " << k << "=" << n;
   std::cout << "[chaos] " << summary.str() << std::endl;
   RecordProperty("chaos", summary.str());
   for (const auto& a : L.abandoned) std::cout << "[chaos] abandoned: " << a << std::endl;
-  for (const auto& a : L.exhausted) std::cout << "[chaos] retried for 60 s, given up: " << a << std::endl;
+  for (const auto& a : L.exhausted)
+    std::cout << "[chaos] retried for 60 s, given up: " << a << std::endl;
 
   EXPECT_GE(kills, 5) << "too few daemon kills to mean anything";
-  EXPECT_TRUE(L.bad.empty()) << L.bad.size() << " calls failed outside the contract, first: " << L.bad[0];
+  EXPECT_TRUE(L.bad.empty()) << L.bad.size()
+                             << " calls failed outside the contract, first: " << L.bad[0];
   for (size_t i = 1; i < std::min<size_t>(L.bad.size(), 10); ++i) ADD_FAILURE() << L.bad[i];
-  EXPECT_TRUE(L.hangs.empty()) << L.hangs.size() << " calls outlived their 10 s deadline, first: " << L.hangs[0];
+  EXPECT_TRUE(L.hangs.empty()) << L.hangs.size()
+                               << " calls outlived their 10 s deadline, first: " << L.hangs[0];
   EXPECT_TRUE(lost.empty()) << lost.size() << " exits lost, first: " << lost[0];
-  for (size_t i = 1; i < std::min<size_t>(lost.size(), 10); ++i) ADD_FAILURE() << "exit lost: " << lost[i];
-  EXPECT_TRUE(duplicated.empty()) << duplicated.size() << " exits duplicated, first: " << duplicated[0];
+  for (size_t i = 1; i < std::min<size_t>(lost.size(), 10); ++i)
+    ADD_FAILURE() << "exit lost: " << lost[i];
+  EXPECT_TRUE(duplicated.empty()) << duplicated.size()
+                                  << " exits duplicated, first: " << duplicated[0];
   EXPECT_GE(completed.load(), 10) << "the daemon kills left almost no lifecycle complete";
-  EXPECT_EQ(L.phantom_tasks, 0) << "NewTask left AlreadyExists-without-a-task to the caller (a half-created "
-                                   "task the library should have cleared)";
-  EXPECT_TRUE(L.abandoned.empty()) << L.abandoned.size() << " lifecycles abandoned, first: " << L.abandoned[0];
+  EXPECT_EQ(L.phantom_tasks, 0)
+      << "NewTask left AlreadyExists-without-a-task to the caller (a half-created "
+         "task the library should have cleared)";
+  EXPECT_TRUE(L.abandoned.empty())
+      << L.abandoned.size() << " lifecycles abandoned, first: " << L.abandoned[0];
 
   // Every container deleted through the client: no shim of this daemon may be left running
   // (a half-created task's shim outlives its container record unless the library clears it).
@@ -532,9 +581,11 @@ TEST_F(HardeningFault, ContainerdKilledDuringConcurrentLifecyclesLosesNoExitAndN
     EXPECT_NO_THROW(c->Delete(Context())) << id;
   }
   std::vector<pid_t> shims;
-  bool none = Eventually([&] { return (shims = ShimsOf(sup_->address())).empty(); }, 15s);
+  bool none =
+      Eventually([&] { return (shims = ShimsOf(sup_->address())).empty(); }, lcdtest::Scaled(15s));
   std::cout << "[chaos] shims left after deleting every container: " << shims.size() << std::endl;
-  EXPECT_TRUE(none) << shims.size() << " shims of this daemon outlived every container, first pid " << shims[0];
+  EXPECT_TRUE(none) << shims.size() << " shims of this daemon outlived every container, first pid "
+                    << shims[0];
 }
 
 // ---- a shim SIGKILLed ----------------------------------------------------------------------
@@ -556,25 +607,27 @@ TEST_F(HardeningFault, ShimKilledDeliversTheTaskExitAndDeleteWorks) {
           if (e.container_id == id && e.type == EventType::kExit) return true;
         return false;
       },
-      20s))
+      lcdtest::Scaled(20s)))
       << "no exit event after the shim died";
   uint32_t code = 0;
   for (const auto& e : backend_->For(id))
     if (e.type == EventType::kExit) code = e.info.exit_code;
-  EXPECT_TRUE(code == 137 || code == 255) << "exit code " << code;
+  EXPECT_EQ(code, 137u) << "containerd reports a dead shim's task as SIGKILLed";
   std::cout << "[shim] exit code reported: " << code << std::endl;
-  EXPECT_TRUE(Eventually([&] { return Gone(task_pid); }, 10s)) << "the task's process outlived its shim";
+  EXPECT_TRUE(Eventually([&] { return Gone(task_pid); }, lcdtest::Scaled(10s)))
+      << "the task's process outlived its shim";
   // containerd removes a dead shim's task itself; Delete still answers with the exit the
   // Backend was told (the library remembers delivered exits), not with NotFound.
   auto t0 = Clock::now();
   ExitStatus deleted;
-  ASSERT_NO_THROW(deleted = t->Delete(Context::WithTimeout(10s)));
+  ASSERT_NO_THROW(deleted = t->Delete(Context::WithTimeout(lcdtest::Scaled(10s))));
   EXPECT_EQ(deleted.exit_code, code) << "Delete reported another exit than the event";
   EXPECT_LT(Ms(Clock::now() - t0), 10000);
-  EXPECT_EQ(KindOf([&] { t->Delete(Context()); }), ErrorKind::kNotFound) << "a second Delete must say NotFound";
+  EXPECT_EQ(KindOf([&] { t->Delete(Context()); }), ErrorKind::kNotFound)
+      << "a second Delete must say NotFound";
   EXPECT_EQ(KindOf([&] { c->GetTask(Context()); }), ErrorKind::kNotFound);
   EXPECT_NO_THROW(c->Delete(Context()));
-  std::this_thread::sleep_for(500ms);
+  std::this_thread::sleep_for(lcdtest::Scaled(500ms));  // room for a late duplicate
   EXPECT_EQ(InitExits(id), 1) << "the exit was not delivered exactly once";
 }
 
@@ -586,29 +639,47 @@ TEST_F(HardeningFault, RuncDeleteBehindOurBackEndsWaitersAndKillReportsNotFound)
   auto t = c->NewTask(Context(), "", false, nullptr);
   t->Start(Context());
   std::string runc_root = RuncRootOf(id);
-  ASSERT_TRUE(std::filesystem::exists(runc_root + "/" + id)) << "no runc state for " << id << " under " << runc_root;
-  std::atomic<bool> waited{false};
+  ASSERT_TRUE(std::filesystem::exists(runc_root + "/" + id))
+      << "no runc state for " << id << " under " << runc_root;
+  std::atomic<bool> waited{false}, in_wait{false};
+  SetLogLevel(LogLevel::kDebug);
+  SetLogSink([&](LogLevel, std::string_view m) {
+    if (m.find("Tasks.Wait " + id + ": waiting") != std::string_view::npos) in_wait = true;
+  });
   std::optional<ExitStatus> wait_status;
   std::string wait_error;
   std::thread waiter([&] {
     try {
-      wait_status = t->Wait(Context::WithTimeout(30s));
+      wait_status = t->Wait(Context::WithTimeout(lcdtest::Scaled(30s)));
     } catch (const Error& e) {
       wait_error = std::string(ToString(e.kind())) + ": " + e.what();
     }
     waited = true;
   });
-  std::this_thread::sleep_for(300ms);  // the waiter is blocked in Wait
+  // Handshake: the waiter is in its Wait (its debug log says so).
+  EXPECT_TRUE(Eventually([&] { return in_wait.load(); }, lcdtest::Scaled(10s)));
+  SetLogSink(nullptr);
+  SetLogLevel(LogLevel::kInfo);
+  auto deleted_at = Clock::now();
   ASSERT_EQ(RunArgv({"runc", "--root", runc_root, "delete", "--force", id}), 0);
-  EXPECT_TRUE(Eventually([&] { return waited.load(); }, 15s)) << "Wait did not return after runc delete";
+  EXPECT_TRUE(Eventually([&] { return waited.load(); }, lcdtest::Scaled(15s)))
+      << "Wait did not return after runc delete";
+  const long wait_ms = Ms(Clock::now() - deleted_at);
   waiter.join();
-  if (wait_status) std::cout << "[runc-delete] Wait returned exit " << wait_status->exit_code << std::endl;
-  else std::cout << "[runc-delete] Wait failed: " << wait_error << std::endl;
-  EXPECT_TRUE(wait_status.has_value()) << "Wait failed instead of returning the exit: " << wait_error;
+  std::cout << "[runc-delete] Wait returned " << wait_ms << " ms after runc delete" << std::endl;
+  if (wait_status)
+    std::cout << "[runc-delete] Wait returned exit " << wait_status->exit_code << std::endl;
+  else
+    std::cout << "[runc-delete] Wait failed: " << wait_error << std::endl;
+  EXPECT_TRUE(wait_status.has_value())
+      << "Wait failed instead of returning the exit: " << wait_error;
+  if (wait_status) {
+    EXPECT_EQ(wait_status->exit_code, 137u) << "runc delete --force SIGKILLs";
+  }
   std::string kill_error = "none";
   ErrorKind kind = static_cast<ErrorKind>(-1);
   try {
-    t->Kill(Context::WithTimeout(10s), SIGTERM);
+    t->Kill(Context::WithTimeout(lcdtest::Scaled(10s)), SIGTERM);
   } catch (const Error& e) {
     kind = e.kind();
     kill_error = e.what();
@@ -618,10 +689,10 @@ TEST_F(HardeningFault, RuncDeleteBehindOurBackEndsWaitersAndKillReportsNotFound)
   // The task can still be removed from containerd.
   EXPECT_NO_THROW({
     try {
-      t->Delete(Context::WithTimeout(10s));
+      t->Delete(Context::WithTimeout(lcdtest::Scaled(10s)));
     } catch (const Error& e) {
       std::cout << "[runc-delete] Delete: " << ToString(e.kind()) << ": " << e.what() << std::endl;
-      if (!IsNotFound(e)) t->ForceDelete(Context::WithTimeout(10s));
+      if (!IsNotFound(e)) t->ForceDelete(Context::WithTimeout(lcdtest::Scaled(10s)));
     }
   });
   EXPECT_EQ(KindOf([&] { c->GetTask(Context()); }), ErrorKind::kNotFound);
@@ -633,12 +704,13 @@ TEST_F(HardeningFault, AReaderThatNeverReadsDoesNotHangTheClient) {
   std::string id = "noreader";
   auto c = Create(Context(), id, {"sh", "-c", "head -c 10485760 /dev/zero; echo done >&2"});
   std::shared_ptr<DirectIO> kept;
-  auto t = c->NewTask(Context(), "", false, [&](std::shared_ptr<DirectIO> fifos) -> std::shared_ptr<IO> {
-    kept = fifos;  // returned as the IO: nobody ever reads its FIFOs
-    return fifos;
-  });
+  auto t =
+      c->NewTask(Context(), "", false, [&](std::shared_ptr<DirectIO> fifos) -> std::shared_ptr<IO> {
+        kept = fifos;  // returned as the IO: nobody ever reads its FIFOs
+        return fifos;
+      });
   t->Start(Context());
-  std::this_thread::sleep_for(1s);  // the writer has filled the pipe and blocks
+  std::this_thread::sleep_for(lcdtest::Scaled(1s));  // the writer has filled the pipe and blocks
   auto timed = [&](const char* what, auto f) {
     auto t0 = Clock::now();
     EXPECT_NO_THROW(f()) << what;
@@ -646,20 +718,34 @@ TEST_F(HardeningFault, AReaderThatNeverReadsDoesNotHangTheClient) {
     std::cout << "[noreader] " << what << ": " << ms << " ms" << std::endl;
     return ms;
   };
-  EXPECT_LT(timed("Pids", [&] { EXPECT_GE(t->Pids(Context::WithTimeout(10s)).size(), 1u); }), 5000);
-  EXPECT_LT(timed("GetStatus", [&] { EXPECT_EQ(t->GetStatus(Context::WithTimeout(10s)), Status::kRunning); }), 5000);
-  EXPECT_LT(timed("other lifecycle", [&] {
-              auto cap = std::make_shared<cio::Captured>();
-              auto c2 = Create(Context::WithTimeout(10s), "other", {"echo", "fine"});
-              auto t2 = c2->NewTask(Context::WithTimeout(10s), "", false, cio::Capture(cap));
-              t2->Start(Context::WithTimeout(10s));
-              t2->Wait(Context::WithTimeout(10s));
-              t2->Delete(Context::WithTimeout(10s));
-              c2->Delete(Context::WithTimeout(10s));
-              EXPECT_EQ(cap->Out(), "fine\n");
-            }),
-            15000);
-  EXPECT_LT(timed("ForceDelete of the blocked writer", [&] { t->ForceDelete(Context::WithTimeout(20s)); }), 20000);
+  EXPECT_LT(
+      timed("Pids",
+            [&] { EXPECT_GE(t->Pids(Context::WithTimeout(lcdtest::Scaled(10s))).size(), 1u); }),
+      lcdtest::Scaled(5000ms).count());
+  EXPECT_LT(timed("GetStatus",
+                  [&] {
+                    EXPECT_EQ(t->GetStatus(Context::WithTimeout(lcdtest::Scaled(10s))),
+                              Status::kRunning);
+                  }),
+            lcdtest::Scaled(5000ms).count());
+  EXPECT_LT(
+      timed(
+          "other lifecycle",
+          [&] {
+            auto cap = std::make_shared<cio::Captured>();
+            auto c2 = Create(Context::WithTimeout(lcdtest::Scaled(10s)), "other", {"echo", "fine"});
+            auto t2 = c2->NewTask(Context::WithTimeout(lcdtest::Scaled(10s)), "", false,
+                                  cio::Capture(cap));
+            t2->Start(Context::WithTimeout(lcdtest::Scaled(10s)));
+            t2->Wait(Context::WithTimeout(lcdtest::Scaled(10s)));
+            t2->Delete(Context::WithTimeout(lcdtest::Scaled(10s)));
+            c2->Delete(Context::WithTimeout(lcdtest::Scaled(10s)));
+            EXPECT_EQ(cap->Out(), "fine\n");
+          }),
+      lcdtest::Scaled(15000ms).count());
+  EXPECT_LT(timed("ForceDelete of the blocked writer",
+                  [&] { t->ForceDelete(Context::WithTimeout(lcdtest::Scaled(20s))); }),
+            lcdtest::Scaled(20000ms).count());
 }
 
 TEST_F(HardeningFault, TenMegabytesOfOutputArriveIntactByteForByte) {
@@ -677,7 +763,7 @@ TEST_F(HardeningFault, TenMegabytesOfOutputArriveIntactByteForByte) {
   auto t = c->NewTask(Context(), "", false, cio::Capture(cap));
   auto t0 = Clock::now();
   t->Start(Context());
-  EXPECT_EQ(t->Wait(Context::WithTimeout(60s)).exit_code, 0u);
+  EXPECT_EQ(t->Wait(Context::WithTimeout(lcdtest::Scaled(60s))).exit_code, 0u);
   t->Delete(Context());
   auto took = Clock::now() - t0;
   std::string out = cap->Out();
@@ -686,8 +772,8 @@ TEST_F(HardeningFault, TenMegabytesOfOutputArriveIntactByteForByte) {
     for (unsigned char ch : s) h = (h ^ ch) * 1099511628211ull;
     return h;
   };
-  std::cout << "[bigout] " << out.size() << " bytes in " << Ms(took) << " ms, fnv1a " << std::hex << fnv(out)
-            << " (expected " << fnv(expected) << ")" << std::dec << std::endl;
+  std::cout << "[bigout] " << out.size() << " bytes in " << Ms(took) << " ms, fnv1a " << std::hex
+            << fnv(out) << " (expected " << fnv(expected) << ")" << std::dec << std::endl;
   EXPECT_EQ(out.size(), expected.size());
   EXPECT_EQ(fnv(out), fnv(expected));
   if (out != expected) {
@@ -737,7 +823,7 @@ TEST_F(HardeningFault, ThousandLifecyclesLeaveFdsThreadsFifoDirsAndRssFlat) {
   };
   auto sample = [&](int baseline_threads) {
     // Let the event dispatch and gRPC threads of the last lifecycles wind down.
-    Eventually([&] { return ThreadCount() <= baseline_threads; }, 3s);
+    Eventually([&] { return ThreadCount() <= baseline_threads; }, lcdtest::Scaled(3s));
     return Sample{lcdtest::OpenFdCount(), ThreadCount(), DirCount(StateDir()), RssKb()};
   };
   auto t0 = Clock::now();
@@ -748,10 +834,10 @@ TEST_F(HardeningFault, ThousandLifecyclesLeaveFdsThreadsFifoDirsAndRssFlat) {
   auto per = (Clock::now() - t0) / std::max(target, 1);
   Sample atN = sample(at100.threads);
   std::ostringstream s;
-  s << "at 100: fds " << at100.fds << " threads " << at100.threads << " fifo dirs " << at100.fifo_dirs << " rss "
-    << at100.rss_kb << " kB; at " << target << ": fds " << atN.fds << " threads " << atN.threads << " fifo dirs "
-    << atN.fifo_dirs << " rss " << atN.rss_kb << " kB; " << Ms(per) << " ms per lifecycle (" << kWorkers
-    << " at a time)";
+  s << "at 100: fds " << at100.fds << " threads " << at100.threads << " fifo dirs "
+    << at100.fifo_dirs << " rss " << at100.rss_kb << " kB; at " << target << ": fds " << atN.fds
+    << " threads " << atN.threads << " fifo dirs " << atN.fifo_dirs << " rss " << atN.rss_kb
+    << " kB; " << Ms(per) << " ms per lifecycle (" << kWorkers << " at a time)";
   std::cout << "[loop] " << s.str() << std::endl;
   RecordProperty("loop", s.str());
   EXPECT_TRUE(failures.empty()) << failures.size() << " lifecycles failed, first: " << failures[0];

@@ -1,5 +1,10 @@
 // Stdio through FIFOs: output, stdin, terminals, attach.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
 #include <thread>
+#include <vector>
 
 #include "client_fixture.h"
 #include "harness.h"
@@ -107,4 +112,43 @@ TEST_F(ClientTest, ThrowingStdioCallbackFailsNewTaskAndLeavesNoFifo) {
   EXPECT_EQ(lcdtest::OpenFdCount(), fds);
   std::string dir = lcdtest::ClientStateDir() + "/" + ns_ + "/" + id;
   EXPECT_TRUE(!std::filesystem::exists(dir) || std::filesystem::is_empty(dir));
+}
+
+// docs/security.md: a FIFO set lives in a fresh directory of mode 0700 under the state dir (whose
+// directories the library makes 0700), its FIFOs are 0700, and a directory is never reused.
+TEST_F(ClientTest, FifoDirectoriesAndFifosAre0700AndNeverReused) {
+  std::string id = lcdtest::UniqueId("fifomode");
+  auto c = Create(id, {"cat"});
+  auto mode_of = [](const std::string& p, mode_t type) {
+    struct stat st {};
+    EXPECT_EQ(::lstat(p.c_str(), &st), 0) << p;
+    EXPECT_EQ(st.st_mode & S_IFMT, type) << p;
+    EXPECT_EQ(st.st_uid, ::geteuid()) << p;
+    return st.st_mode & 07777;
+  };
+  std::vector<std::string> dirs;
+  for (int round = 0; round < 2; ++round) {
+    auto cap = std::make_shared<cio::Captured>();
+    FifoConfig cfg;
+    auto task = c->NewTask(ctx_, "", true, [&](std::shared_ptr<DirectIO> fifos) {
+      cfg = fifos->Config();
+      return cio::Capture(cap)(fifos);
+    });
+    const std::string dir = std::filesystem::path(cfg.stdout_path).parent_path();
+    ASSERT_FALSE(dir.empty());
+    EXPECT_EQ(std::filesystem::path(dir).parent_path(),
+              std::filesystem::path(lcdtest::ClientStateDir()) / ns_ / id);
+    EXPECT_EQ(mode_of(dir, S_IFDIR), 0700u) << dir;
+    EXPECT_EQ(mode_of(lcdtest::ClientStateDir() + "/" + ns_, S_IFDIR), 0700u);
+    EXPECT_EQ(mode_of(lcdtest::ClientStateDir() + "/" + ns_ + "/" + id, S_IFDIR), 0700u);
+    for (const auto& f : {cfg.stdin_path, cfg.stdout_path, cfg.stderr_path})
+      EXPECT_EQ(mode_of(f, S_IFIFO), 0700u) << f;
+    dirs.push_back(dir);
+    task->Start(ctx_);
+    cap->fifos->CloseStdin();
+    EXPECT_EQ(task->Wait(Context::WithTimeout(lcdtest::Scaled(10s))).exit_code, 0u);
+    task->Delete(ctx_);
+    EXPECT_FALSE(std::filesystem::exists(dir)) << dir << " outlived its task";
+  }
+  EXPECT_NE(dirs[0], dirs[1]) << "a FIFO directory was reused";
 }

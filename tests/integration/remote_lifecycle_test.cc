@@ -123,6 +123,20 @@ TEST_F(ClientTest, DeletesAreRefusedWhileRunningAndForceDeleteLeavesNoProcess) {
   EXPECT_EQ(KindOf([&] { client_->LoadContainer(ctx_, c->ID()); }), ErrorKind::kNotFound);
 }
 
+// docs/security.md "two daemons sharing runc state": every shim the library starts gets the
+// Client's runc root (the daemon's ROOT/runc), never runc's default /run/containerd/runc.
+TEST_F(ClientTest, TheShimUsesTheClientsRuncRootNotTheDefault) {
+  std::string id = lcdtest::UniqueId("runcroot");
+  auto c = Create(id, {"sleep", "100"});
+  auto task = c->NewTask(ctx_, "", false, nullptr);
+  EXPECT_EQ(lcdtest::RuncRoot(), lcdtest::DaemonRoot() + "/runc");
+  EXPECT_TRUE(std::filesystem::exists(lcdtest::RuncRoot() + "/" + ns_ + "/" + id + "/state.json"));
+  EXPECT_FALSE(std::filesystem::exists("/run/containerd/runc/" + ns_ + "/" + id));
+  task->ForceDelete(ctx_);
+  EXPECT_FALSE(std::filesystem::exists(lcdtest::RuncRoot() + "/" + ns_ + "/" + id));
+  c->Delete(ctx_);
+}
+
 TEST_F(ClientTest, SigkillGives137AndASecondKillIsNotFound) {
   auto c = Create(lcdtest::UniqueId("kill"), {"sleep", "100"});
   auto task = c->NewTask(ctx_, "", false, nullptr);
