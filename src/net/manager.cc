@@ -43,6 +43,8 @@ using json = nlohmann::json;
 constexpr const char* kRecordFile = "attachment.json";
 constexpr const char* kOwnKey = "libcontainerd";  // our part of a conflist (labels)
 constexpr const char* kCniVersion = "1.0.0";
+// How long Reconcile leaves a record of this very process alone after its last write.
+constexpr std::chrono::seconds kSettle{60};
 
 // ---- small helpers ----
 
@@ -732,10 +734,14 @@ class CniManager final : public Manager {
         if (inflight_.count(ns + "/" + r.at.container_id)) continue;
         const bool owner_alive =
             r.owner_pid > 0 && !r.owner_start.empty() && ProcessStart(r.owner_pid) == r.owner_start;
-        const bool mine = owner_alive && r.owner_pid == ::getpid();
+        // This process's own record: its Attach is over, but the caller may still be creating
+        // the container (NewContainer between Attach and Containers.Create while another Client
+        // of this process starts): left alone for kSettle after its last write.
+        const bool mine_settled = owner_alive && r.owner_pid == ::getpid() &&
+                                  RecordAge(r.at.ns, r.at.container_id) > kSettle;
         if (r.state != "ready") {
-          if (!owner_alive || mine) stale.push_back(r);
-        } else if (!existing.count(r.at.container_id) && (!owner_alive || mine)) {
+          if (!owner_alive || mine_settled) stale.push_back(r);
+        } else if (!existing.count(r.at.container_id) && (!owner_alive || mine_settled)) {
           stale.push_back(r);
         }
       }
@@ -783,6 +789,13 @@ class CniManager final : public Manager {
   }
   std::string RecordPath(const std::string& ns, const std::string& id) const {
     return ContainerDir(ns, id) + "/" + kRecordFile;
+  }
+
+  // Time since the record was last written (large when it cannot be told).
+  std::chrono::seconds RecordAge(const std::string& ns, const std::string& id) const {
+    struct stat st {};
+    if (::stat(RecordPath(ns, id).c_str(), &st) != 0) return std::chrono::hours(24);
+    return std::chrono::seconds(::time(nullptr) - st.st_mtime);
   }
 
   void WriteRecord(const Record& r) {
