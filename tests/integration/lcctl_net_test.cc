@@ -188,6 +188,7 @@ class LcctlNet : public ::testing::Test {
       rm.insert(rm.end(), images.begin(), images.end());
       Run(rm);
     }
+    lcdtest::Exec({"ctr", "-a", lcdtest::DaemonAddress(), "namespaces", "rm", ns_});
     // The library keeps its namespace directory a (shared) mount point, as `ip netns` does
     // /run/netns: it goes with this test's --root.
     const std::string netns = dir_.path() + "/root/net/netns";

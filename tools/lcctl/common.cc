@@ -70,11 +70,7 @@ std::shared_ptr<lcd::net::Manager> Session::net() {
   mo.state_dir = (g_.root.empty() ? std::string(kDefaultRoot) : g_.root) + "/net";
   mo.config_dir = g_.net_config_dir;
   if (!g_.cni_path.empty()) mo.plugin_dirs = g_.cni_path;
-  try {  // TEMPORARY until net::NewManager lands (engineer N3a): no Manager, no --net
-    net_ = lcd::net::NewManager(mo);
-  } catch (const lcd::Error& e) {
-    if (e.kind() != lcd::ErrorKind::kNotImplemented) throw;
-  }
+  net_ = lcd::net::NewManager(mo);
   return net_;
 }
 

@@ -33,8 +33,7 @@ int Ls(Session& s, const ParsedArgs& a) {
   }
   if (s.globals().json) {
     std::map<std::string, lcd::net::Attachment> nets;  // local files: no RPC
-    if (auto m = s.net())
-      for (auto& at : m->List(s.globals().ns)) nets[at.container_id] = at;
+    for (auto& at : s.net()->List(s.globals().ns)) nets[at.container_id] = at;
     nlohmann::json arr = nlohmann::json::array();
     for (const auto& r : records) {
       auto it = tasks.find(r.id);
@@ -89,8 +88,7 @@ int Info(Session& s, const ParsedArgs& a) {
                       {"updated_at", FormatTime(r.updated_at)}};
   j["spec"] = nlohmann::json::parse(r.spec_json.empty() ? "null" : r.spec_json, nullptr, false);
   // Its network, when the library attached one (--net); null for the runtime's own namespace.
-  std::optional<lcd::net::Attachment> at;
-  if (auto m = s.net()) at = m->Inspect(s.globals().ns, id);
+  auto at = s.net()->Inspect(s.globals().ns, id);
   j["network"] = at ? AttachmentJson(*at) : nlohmann::json(nullptr);
   try {
     auto t = s.inspector().GetProcess(s.Ctx(), id, "");

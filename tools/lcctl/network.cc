@@ -139,12 +139,6 @@ nlohmann::json AttachmentJson(const net::Attachment& at) {
 
 namespace {
 
-net::Manager& Net(Session& s) {
-  auto m = s.net();
-  if (!m) throw ExitError(kExitFailure, "networking is being written (issue 16)");  // TEMPORARY
-  return *m;
-}
-
 nlohmann::json NetworkJson(const net::Network& n) {
   return {{"name", n.name},     {"driver", n.driver},   {"bridge", n.bridge},
           {"subnet", n.subnet}, {"gateway", n.gateway}, {"config_path", n.config_path},
@@ -173,7 +167,7 @@ int Create(Session& s, const ParsedArgs& a) {
     if (l.empty() || eq == 0) throw UsageError("invalid --label \"" + l + "\": expected KEY=VALUE");
     o.labels[l.substr(0, eq)] = eq == std::string::npos ? "" : l.substr(eq + 1);
   }
-  net::Network n = Net(s).CreateNetwork(name, o);
+  net::Network n = s.net()->CreateNetwork(name, o);
   if (s.globals().json)
     PrintJson(NetworkJson(n));
   else
@@ -183,7 +177,7 @@ int Create(Session& s, const ParsedArgs& a) {
 
 int Ls(Session& s, const ParsedArgs& a) {
   NeedArgs(a, 0, 0, "no arguments");
-  auto networks = Net(s).ListNetworks();
+  auto networks = s.net()->ListNetworks();
   if (a.Has("quiet")) {
     for (const auto& n : networks) std::printf("%s\n", n.name.c_str());
     return 0;
@@ -204,7 +198,7 @@ int Ls(Session& s, const ParsedArgs& a) {
 
 net::Network InspectOrExit(Session& s, const std::string& name) {
   try {
-    return Net(s).InspectNetwork(name);
+    return s.net()->InspectNetwork(name);
   } catch (const lcd::Error& e) {
     if (lcd::IsNotFound(e))
       throw ExitError(kExitFailure, "network " + name + " not found in " +
@@ -221,7 +215,7 @@ int Inspect(Session& s, const ParsedArgs& a) {
     nlohmann::json j = NetworkJson(InspectOrExit(s, name));
     // The containers of this namespace (-n) attached to it.
     nlohmann::json containers = nlohmann::json::object();
-    for (const auto& at : Net(s).List(s.globals().ns))
+    for (const auto& at : s.net()->List(s.globals().ns))
       if (at.mode == net::Mode::kBridge && at.network == name)
         containers[at.container_id] = AttachmentJson(at);
     j["containers"] = containers;
@@ -236,7 +230,7 @@ int Rm(Session& s, const ParsedArgs& a) {
   int rc = 0;
   for (const auto& name : a.positionals) {
     try {
-      Net(s).RemoveNetwork(name);
+      s.net()->RemoveNetwork(name);
       std::printf("%s\n", name.c_str());
       std::fflush(stdout);
     } catch (const lcd::Error& e) {
