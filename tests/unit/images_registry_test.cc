@@ -17,6 +17,7 @@
 
 #include "images/registry.h"
 #include "libcontainerd/errors.h"
+#include "test_util.h"
 
 using namespace libcontainerd;
 using namespace libcontainerd::images;
@@ -489,11 +490,12 @@ TEST(RegistryHttp, NotFoundNamesTheBlobAndRegistry) {
 }
 
 TEST(RegistryHttp, CancelledContextStopsAStalledTransfer) {
-  std::atomic<bool> release{false};
+  std::atomic<bool> release{false}, stalled{false};
   ScriptedServer reg([&](const SeenRequest& r) -> std::string {
     if (r.target == "/v2/") return Response(200, "{}");
     // Headers and a little data, then a stall until the test ends.
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    stalled = true;
+    auto deadline = std::chrono::steady_clock::now() + lcdtest::Scaled(std::chrono::seconds(10));
     while (!release && std::chrono::steady_clock::now() < deadline)
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     return Response(200, "late");
@@ -503,7 +505,8 @@ TEST(RegistryHttp, CancelledContextStopsAStalledTransfer) {
   Registry registry(ParseReference(reg.host() + "/repo:t"), o);
   Context ctx = Context::Background();
   std::thread canceller([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    // Handshake: the transfer is stalled in the server (was a fixed 300 ms sleep).
+    lcdtest::Eventually([&] { return stalled.load(); }, lcdtest::Scaled(std::chrono::seconds(10)));
     ctx.Cancel();
   });
   auto t0 = std::chrono::steady_clock::now();
@@ -513,7 +516,7 @@ TEST(RegistryHttp, CancelledContextStopsAStalledTransfer) {
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::kCancelled);
   }
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, lcdtest::Scaled(std::chrono::seconds(5)));
   release = true;
   canceller.join();
 }
@@ -522,7 +525,7 @@ TEST(RegistryHttp, DeadlineStopsAStalledTransfer) {
   std::atomic<bool> release{false};
   ScriptedServer reg([&](const SeenRequest& r) -> std::string {
     if (r.target == "/v2/") return Response(200, "{}");
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    auto deadline = std::chrono::steady_clock::now() + lcdtest::Scaled(std::chrono::seconds(10));
     while (!release && std::chrono::steady_clock::now() < deadline)
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     return Response(200, "late");
@@ -537,6 +540,6 @@ TEST(RegistryHttp, DeadlineStopsAStalledTransfer) {
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::kDeadlineExceeded) << e.what();
   }
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, lcdtest::Scaled(std::chrono::seconds(5)));
   release = true;
 }
