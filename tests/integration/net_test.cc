@@ -26,6 +26,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <set>
@@ -220,9 +221,11 @@ class NetTest : public ::testing::Test {
     std::ofstream(path, std::ios::trunc) << text;
   }
 
-  net::Network MakeNetwork(const std::string& name, const std::string& subnet) {
+  net::Network MakeNetwork(const std::string& name, const std::string& subnet,
+                           std::map<std::string, std::string> labels = {}) {
     net::NetworkCreateOptions o;
     o.subnet = subnet;
+    o.labels = std::move(labels);
     o.bridge = "lcdt" + RandomHex(6);
     bridges_.push_back(o.bridge);
     return manager_->CreateNetwork(name, o);
@@ -382,8 +385,15 @@ TEST_F(NetTest, PublishedHttpdOnTheDefaultBridgeServesLoopbackAndItsOwnAddress) 
 // network does not reach them.
 TEST_F(NetTest, ContainersReachEachOtherOnOneNetworkAndNotAcrossTwo) {
   Start("10.88.202.0/24");
-  MakeNetwork("front", "10.88.203.0/24");
+  const net::Network front = MakeNetwork("front", "10.88.203.0/24", {{"team", "web"}});
   MakeNetwork("back", "10.88.204.0/24");
+  EXPECT_EQ(front.driver, "bridge");
+  EXPECT_EQ(front.subnet, "10.88.203.0/24");
+  EXPECT_EQ(front.gateway, "10.88.203.1");
+  EXPECT_EQ(front.labels, (std::map<std::string, std::string>{{"team", "web"}}));
+  EXPECT_EQ(front.config_path, opts_.config_dir + "/front.conflist");
+  EXPECT_EQ(manager_->InspectNetwork("front"), front);
+  EXPECT_EQ(manager_->ListNetworks().size(), 2u);
   Running web =
       Run(lcdtest::UniqueId("web"), {"httpd", "-f", "-p", "80", "-h", "/mnt"}, Bridge("front"));
   Running peer = Run(lcdtest::UniqueId("peer"), {"sleep", "120"}, Bridge("front"));
