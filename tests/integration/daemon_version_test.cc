@@ -18,7 +18,7 @@ TEST(GeneratedStubs, VersionMatchesTheInstalledContainerd) {
       grpc::CreateChannel("unix:" + lcdtest::DaemonAddress(), grpc::InsecureChannelCredentials());
   auto stub = containerd::services::version::v1::Version::NewStub(channel);
   grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  ctx.set_deadline(std::chrono::system_clock::now() + lcdtest::Scaled(std::chrono::seconds(5)));
   google::protobuf::Empty req;
   containerd::services::version::v1::VersionResponse resp;
   grpc::Status s = stub->Version(&ctx, req, &resp);
@@ -34,7 +34,7 @@ TEST(GeneratedStubs, HealthCheckServes) {
       grpc::CreateChannel("unix:" + lcdtest::DaemonAddress(), grpc::InsecureChannelCredentials());
   auto stub = grpc::health::v1::Health::NewStub(channel);
   grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  ctx.set_deadline(std::chrono::system_clock::now() + lcdtest::Scaled(std::chrono::seconds(5)));
   grpc::health::v1::HealthCheckRequest req;
   grpc::health::v1::HealthCheckResponse resp;
   ASSERT_TRUE(stub->Check(&ctx, req, &resp).ok());
