@@ -278,16 +278,18 @@ ContentStore::ContentStore(std::shared_ptr<remote::Connection> conn, std::string
     : conn_(std::move(conn)), lease_(std::move(lease)) {}
 
 bool ContentStore::Hold(const Context& ctx, const std::string& digest) {
-  if (!lease_.empty()) {
-    // The reference first, then the check: a blob that is there after this stays there.
-    remote::Rpc rpc(*conn_, ctx, "Leases.AddResource");
-    leases_v1::AddResourceRequest req;
-    req.set_id(lease_);
-    req.mutable_resource()->set_id(digest);
-    req.mutable_resource()->set_type("content");
-    google::protobuf::Empty resp;
-    rpc.Check(conn_->leases().AddResource(rpc.get(), req, &resp), {.path = digest});
-  }
+  // An absent blob needs no reference (what is written later is written under the lease): one
+  // read, no write, for every blob of a cold pull.
+  if (!Info(ctx, digest)) return false;
+  if (lease_.empty()) return true;
+  // Present: the reference, then the check again: a blob that is there after this stays there.
+  remote::Rpc rpc(*conn_, ctx, "Leases.AddResource");
+  leases_v1::AddResourceRequest req;
+  req.set_id(lease_);
+  req.mutable_resource()->set_id(digest);
+  req.mutable_resource()->set_type("content");
+  google::protobuf::Empty resp;
+  rpc.Check(conn_->leases().AddResource(rpc.get(), req, &resp), {.path = digest});
   return Info(ctx, digest).has_value();
 }
 

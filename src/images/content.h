@@ -48,7 +48,8 @@ class ContentStore {
   // nullopt when the blob is not stored.
   std::optional<ContentInfo> Info(const Context& ctx, const std::string& digest);
   // True when the blob is stored, and from then on held by this store's lease (so the GC cannot
-  // take it between this check and its use); without a lease, Info only.
+  // take it between this check and its use): Info, and only when it is there AddResource and Info
+  // again; without a lease, Info only.
   bool Hold(const Context& ctx, const std::string& digest);
   // The whole blob; throws kNotFound naming the digest, kInvalidArgument when it is larger than
   // max_size. One Content.Read; with `info`, Content.Info first (its size checked before reading)
