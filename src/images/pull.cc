@@ -8,6 +8,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <exception>
+#include <future>
 #include <mutex>
 #include <thread>
 
@@ -202,6 +203,25 @@ std::string PullUnderLease(const std::shared_ptr<remote::Connection>& conn, cons
                                                    ", which the library cannot unpack");
     Report(progress, ShortDigest(l.digest), "layer", ProgressState::kWaiting, 0, l.size);
   }
+  // Parents after children, each labelled with its GC references: written as soon as every layer
+  // is in (while the last one unpacks), else at the end.
+  auto write_parents = [&] {
+    std::map<std::string, std::string> mlabels = source;
+    mlabels["containerd.io/gc.ref.content.config"] = manifest.config.digest;
+    for (size_t i = 0; i < manifest.layers.size(); ++i)
+      mlabels["containerd.io/gc.ref.content.l." + std::to_string(i)] = manifest.layers[i].digest;
+    content.WriteBlob(ctx, "manifest-" + manifest_desc.digest, manifest_json, manifest_desc.digest,
+                      mlabels);
+    for (size_t k = indexes.size(); k-- > 0;) {
+      Index index = ParseIndex(index_json[k], "index " + indexes[k].digest);
+      std::map<std::string, std::string> ilabels = source;
+      for (size_t i = 0; i < index.manifests.size(); ++i)
+        ilabels["containerd.io/gc.ref.content.m." + std::to_string(i)] = index.manifests[i].digest;
+      content.WriteBlob(ctx, "index-" + indexes[k].digest, index_json[k], indexes[k].digest,
+                        ilabels);
+    }
+  };
+  std::future<void> parents;
   // The layers are fetched by up to max_concurrent_downloads threads while this thread fetches
   // the config and then unpacks each layer as soon as it and those below it are in (as
   // containerd's unpacker overlaps them).
@@ -236,6 +256,10 @@ std::string PullUnderLease(const std::shared_ptr<remote::Connection>& conn, cons
       std::unique_lock l(mu);
       cv.wait(l, [&] { return fetched[i] || first_error; });
       if (first_error) std::rethrow_exception(first_error);
+      l.unlock();
+      // Called in layer order by this thread: after the last one, every layer is committed.
+      if (i + 1 == manifest.layers.size() && !parents.valid())
+        parents = std::async(std::launch::async, write_parents);
     };
     try {
       // The config meanwhile. It is labelled with its GC reference to the top snapshot at once
@@ -273,20 +297,10 @@ std::string PullUnderLease(const std::shared_ptr<remote::Connection>& conn, cons
     threads.clear();
   }
 
-  // Parents after children, each labelled with its GC references.
-  std::map<std::string, std::string> mlabels = source;
-  mlabels["containerd.io/gc.ref.content.config"] = manifest.config.digest;
-  for (size_t i = 0; i < manifest.layers.size(); ++i)
-    mlabels["containerd.io/gc.ref.content.l." + std::to_string(i)] = manifest.layers[i].digest;
-  content.WriteBlob(ctx, "manifest-" + manifest_desc.digest, manifest_json, manifest_desc.digest,
-                    mlabels);
-  for (size_t k = indexes.size(); k-- > 0;) {
-    Index index = ParseIndex(index_json[k], "index " + indexes[k].digest);
-    std::map<std::string, std::string> ilabels = source;
-    for (size_t i = 0; i < index.manifests.size(); ++i)
-      ilabels["containerd.io/gc.ref.content.m." + std::to_string(i)] = index.manifests[i].digest;
-    content.WriteBlob(ctx, "index-" + indexes[k].digest, index_json[k], indexes[k].digest, ilabels);
-  }
+  if (parents.valid())
+    parents.get();
+  else
+    write_parents();
 
   ImageStore(conn).Put(ctx, ImageRecord{.name = name, .target = root});
   return name;
