@@ -7,6 +7,7 @@
 // `run` measures in-process through the public API and, alternately in the same loop (ours,
 // then the peers, then ours again...), the command-line peers as child processes, so that drift
 // of the machine affects every variant alike. See bench/run.sh and bench/RESULTS.md.
+#include <dirent.h>
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/mman.h>
@@ -24,9 +25,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <deque>
 #include <ctime>
-#include <dirent.h>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -34,14 +34,13 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "libcontainerd/cio.h"
 #include "libcontainerd/client.h"
@@ -65,7 +64,8 @@ using json = nlohmann::json;
 constexpr const char* kMilliRate = "1e-3 lifecycles/s";
 
 int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+      .count();
 }
 int64_t CpuNs(clockid_t clock = CLOCK_PROCESS_CPUTIME_ID) {
   timespec ts{};
@@ -87,10 +87,10 @@ struct Series {
   std::string bench;    // "lifecycle", "exec", ...
   std::string variant;  // "api", "ctr", ...
   std::string unit = "ns";
-  std::string what;     // one line: what one sample is
-  bool peer = false;    // a tool we compare against (not ours)
+  std::string what;   // one line: what one sample is
+  bool peer = false;  // a tool we compare against (not ours)
   std::vector<int64_t> samples;
-  std::string error;    // set when the series could not be measured
+  std::string error;  // set when the series could not be measured
 };
 
 double Percentile(std::vector<int64_t> v, double q) {
@@ -105,7 +105,7 @@ double Percentile(std::vector<int64_t> v, double q) {
 }
 
 json SeriesJson(const Series& s) {
-  json j{{"bench", s.bench}, {"variant", s.variant}, {"unit", s.unit}, {"what", s.what},
+  json j{{"bench", s.bench}, {"variant", s.variant},  {"unit", s.unit},      {"what", s.what},
          {"peer", s.peer},   {"n", s.samples.size()}, {"samples", s.samples}};
   if (!s.samples.empty()) {
     j["median"] = Percentile(s.samples, 0.5);
@@ -201,9 +201,9 @@ struct Config {
   std::set<std::string> only;  // empty: all
   std::string ctr = "ctr";
   std::string runc = "runc";
-  std::string lcctl;  // empty or missing: lcctl rows are pending
-  std::string jsonl;  // JSON lines go here (default stdout)
-  std::string results;  // summary JSON (results.json)
+  std::string lcctl;     // empty or missing: lcctl rows are pending
+  std::string jsonl;     // JSON lines go here (default stdout)
+  std::string results;   // summary JSON (results.json)
   std::string markdown;  // the table, as Markdown
   bool smoke = false;
   std::map<std::string, std::string> meta;  // --meta KEY=VALUE: machine description etc.
@@ -212,18 +212,19 @@ struct Config {
 
 [[noreturn]] void Usage(const char* msg = nullptr) {
   if (msg) std::fprintf(stderr, "lcd_bench: %s\n", msg);
-  std::fprintf(stderr,
-               "usage: lcd_bench daemon-start ROOT\n"
-               "       lcd_bench daemon-stop ROOT [NAMESPACE...]\n"
-               "       lcd_bench run [--daemon-root ROOT | --address SOCK --runc-root DIR]\n"
-               "                     [--ns NS] [--rootfs DIR] [--state-dir DIR] [--iters N]\n"
-               "                     [--event-iters N] [--stats-n N] [--rss-n N]\n"
-               "                     [--only lifecycle,exec,stats,events,throughput,rss]\n"
-               "                     [--ctr PATH|''] [--runc PATH|''] [--lcctl PATH|'']\n"
-               "                     [--jsonl FILE] [--results FILE] [--markdown FILE] [--smoke]\n"
-               "                     [--meta KEY=VALUE]...\n"
-               "--daemon-root defaults to $LCD_TEST_ROOT (the integration fixture's daemon).\n"
-               "--smoke: one iteration of everything, small counts (CI; timings are not checked).\n");
+  std::fprintf(
+      stderr,
+      "usage: lcd_bench daemon-start ROOT\n"
+      "       lcd_bench daemon-stop ROOT [NAMESPACE...]\n"
+      "       lcd_bench run [--daemon-root ROOT | --address SOCK --runc-root DIR]\n"
+      "                     [--ns NS] [--rootfs DIR] [--state-dir DIR] [--iters N]\n"
+      "                     [--event-iters N] [--stats-n N] [--rss-n N]\n"
+      "                     [--only lifecycle,exec,stats,events,throughput,rss]\n"
+      "                     [--ctr PATH|''] [--runc PATH|''] [--lcctl PATH|'']\n"
+      "                     [--jsonl FILE] [--results FILE] [--markdown FILE] [--smoke]\n"
+      "                     [--meta KEY=VALUE]...\n"
+      "--daemon-root defaults to $LCD_TEST_ROOT (the integration fixture's daemon).\n"
+      "--smoke: one iteration of everything, small counts (CI; timings are not checked).\n");
   std::exit(2);
 }
 
@@ -243,30 +244,46 @@ Config ParseRun(int argc, char** argv) {
       if (*end || n < 1) Usage(("bad number for " + a + ": " + v).c_str());
       return static_cast<int>(n);
     };
-    if (a == "--daemon-root") c.daemon_root = val();
-    else if (a == "--address") c.address = val();
-    else if (a == "--runc-root") c.runc_root = val();
-    else if (a == "--ns") c.ns = val();
-    else if (a == "--rootfs") c.rootfs = val();
-    else if (a == "--state-dir") c.state_dir = val();
-    else if (a == "--iters") c.iters = num();
-    else if (a == "--event-iters") c.event_iters = num();
-    else if (a == "--stats-n") c.stats_n = num();
-    else if (a == "--rss-n") c.rss_n = num();
-    else if (a == "--ctr") c.ctr = val();
-    else if (a == "--runc") c.runc = val();
-    else if (a == "--lcctl") c.lcctl = val();
-    else if (a == "--jsonl") c.jsonl = val();
-    else if (a == "--results") c.results = val();
-    else if (a == "--markdown") c.markdown = val();
-    else if (a == "--smoke") c.smoke = true;
+    if (a == "--daemon-root")
+      c.daemon_root = val();
+    else if (a == "--address")
+      c.address = val();
+    else if (a == "--runc-root")
+      c.runc_root = val();
+    else if (a == "--ns")
+      c.ns = val();
+    else if (a == "--rootfs")
+      c.rootfs = val();
+    else if (a == "--state-dir")
+      c.state_dir = val();
+    else if (a == "--iters")
+      c.iters = num();
+    else if (a == "--event-iters")
+      c.event_iters = num();
+    else if (a == "--stats-n")
+      c.stats_n = num();
+    else if (a == "--rss-n")
+      c.rss_n = num();
+    else if (a == "--ctr")
+      c.ctr = val();
+    else if (a == "--runc")
+      c.runc = val();
+    else if (a == "--lcctl")
+      c.lcctl = val();
+    else if (a == "--jsonl")
+      c.jsonl = val();
+    else if (a == "--results")
+      c.results = val();
+    else if (a == "--markdown")
+      c.markdown = val();
+    else if (a == "--smoke")
+      c.smoke = true;
     else if (a == "--meta") {
       std::string kv = val();
       auto eq = kv.find('=');
       if (eq == std::string::npos) Usage(("--meta wants KEY=VALUE, got " + kv).c_str());
       c.meta[kv.substr(0, eq)] = kv.substr(eq + 1);
-    }
-    else if (a == "--only") {
+    } else if (a == "--only") {
       std::stringstream ss(val());
       std::string b;
       while (std::getline(ss, b, ',')) c.only.insert(b);
@@ -280,7 +297,8 @@ Config ParseRun(int argc, char** argv) {
     if (c.runc_root.empty()) c.runc_root = Supervisor::RuncRootFor(c.daemon_root);
   }
   if (c.state_dir.empty())
-    c.state_dir = (c.daemon_root.empty() ? std::string("/tmp") : c.daemon_root) + "/bench-" + std::to_string(getpid());
+    c.state_dir = (c.daemon_root.empty() ? std::string("/tmp") : c.daemon_root) + "/bench-" +
+                  std::to_string(getpid());
   if (c.smoke) {
     c.iters = 1;
     c.event_iters = 1;
@@ -302,7 +320,8 @@ Config ParseRun(int argc, char** argv) {
 
 class ExitRecorder final : public Backend {
  public:
-  void ProcessEvent(const std::string& container_id, EventType type, const EventInfo& info) override {
+  void ProcessEvent(const std::string& container_id, EventType type,
+                    const EventInfo& info) override {
     if (type != EventType::kExit || info.process_id != container_id) return;
     int64_t t = NowNs();
     std::lock_guard l(mu_);
@@ -323,8 +342,8 @@ class ExitRecorder final : public Backend {
 };
 
 constexpr int kSteps = 7;
-constexpr const char* kStepNames[kSteps] = {"spec",       "new_container", "new_task",        "start",
-                                            "wait",       "delete_task",   "delete_container"};
+constexpr const char* kStepNames[kSteps] = {"spec", "new_container", "new_task",        "start",
+                                            "wait", "delete_task",   "delete_container"};
 
 class Bench {
  public:
@@ -350,17 +369,22 @@ class Bench {
     so.rootfs = cfg_.rootfs;
     return oci::DefaultSpec(so);
   }
-  std::string Id(const std::string& what) { return what + "-" + std::to_string(getpid()) + "-" + std::to_string(++seq_); }
+  std::string Id(const std::string& what) {
+    return what + "-" + std::to_string(getpid()) + "-" + std::to_string(++seq_);
+  }
 
   Series& Add(std::string bench, std::string variant, std::string what, bool peer = false,
               std::string unit = "ns") {
-    series_.push_back(Series{std::move(bench), std::move(variant), std::move(unit), std::move(what), peer, {}, {}});
+    series_.push_back(Series{
+        std::move(bench), std::move(variant), std::move(unit), std::move(what), peer, {}, {}});
     return series_.back();
   }
   void Emit(const Series& s) {
     std::string line = SeriesJson(s).dump();
-    if (jsonl_) *jsonl_ << line << "\n" << std::flush;
-    else std::cout << line << "\n" << std::flush;
+    if (jsonl_)
+      *jsonl_ << line << "\n" << std::flush;
+    else
+      std::cout << line << "\n" << std::flush;
   }
   // Runs one sample of a child command into `s` (and its peak RSS into `rss`). A failure
   // stops the series: its error is kept and later samples are skipped.
@@ -380,7 +404,9 @@ class Bench {
     if (!cfg_.smoke && i == n) std::fprintf(stderr, "\n");
   }
 
-  std::vector<std::string> Ctr() const { return {cfg_.ctr, "--address", cfg_.address, "-n", cfg_.ns}; }
+  std::vector<std::string> Ctr() const {
+    return {cfg_.ctr, "--address", cfg_.address, "-n", cfg_.ns};
+  }
   std::vector<std::string> Lcctl() const { return {cfg_.lcctl, "-a", cfg_.address, "-n", cfg_.ns}; }
 
   void Clean();
@@ -446,7 +472,8 @@ void Bench::ApiLifecycle(bool with_stdio, int64_t* cpu_ns, int64_t* thread_cpu_n
   step(0);
   auto c = client_->NewContainer(Ctx(), id, spec, "", RuncOptions{});
   step(1);
-  auto t = c->NewTask(Ctx(), "", false, with_stdio ? cio::Capture(std::make_shared<cio::Captured>()) : nullptr);
+  auto t = c->NewTask(Ctx(), "", false,
+                      with_stdio ? cio::Capture(std::make_shared<cio::Captured>()) : nullptr);
   step(2);
   t->Start(Ctx());
   step(3);
@@ -458,7 +485,8 @@ void Bench::ApiLifecycle(bool with_stdio, int64_t* cpu_ns, int64_t* thread_cpu_n
   step(6);
   if (thread_cpu_ns) *thread_cpu_ns = CpuNs(CLOCK_THREAD_CPUTIME_ID) - tcpu0;
   if (cpu_ns) *cpu_ns = CpuNs() - cpu0;
-  if (st.exit_code != 0) throw Error(ErrorKind::kUnknown, "/bin/true exited " + std::to_string(st.exit_code));
+  if (st.exit_code != 0)
+    throw Error(ErrorKind::kUnknown, "/bin/true exited " + std::to_string(st.exit_code));
 }
 
 void Bench::BenchRss() {
@@ -475,17 +503,20 @@ void Bench::BenchRss() {
     specs.push_back(SpecFor(ids.back(), {"/bin/true"}));
   }
   long specs_made = VmRssKb();
-  for (int i = 0; i < cfg_.rss_n; ++i) held.push_back(client->NewContainer(Ctx(), ids[i], specs[i], "", RuncOptions{}));
+  for (int i = 0; i < cfg_.rss_n; ++i)
+    held.push_back(client->NewContainer(Ctx(), ids[i], specs[i], "", RuncOptions{}));
   specs.clear();
   long holding = VmRssKb();
   s.what = "VmRSS of this process holding a Client and " + std::to_string(cfg_.rss_n) +
            " Container objects (samples: before client, client connected, holding)";
   s.samples = {before, connected, holding};
-  Series& d = Add("rss", "client_delta", "VmRSS growth: client connected minus before", false, "kB");
+  Series& d =
+      Add("rss", "client_delta", "VmRSS growth: client connected minus before", false, "kB");
   d.samples = {connected - before};
-  Series& d2 = Add("rss", "containers_delta",
-                   "VmRSS growth from " + std::to_string(cfg_.rss_n) + " Container objects (specs excluded)",
-                   false, "kB");
+  Series& d2 =
+      Add("rss", "containers_delta",
+          "VmRSS growth from " + std::to_string(cfg_.rss_n) + " Container objects (specs excluded)",
+          false, "kB");
   d2.samples = {holding - specs_made};
   for (auto& c : held) c->Delete(Ctx());
   Emit(s);
@@ -494,10 +525,16 @@ void Bench::BenchRss() {
 }
 
 void Bench::BenchLifecycle() {
-  Series& api = Add("lifecycle", "api", "create container, new task, start, Wait, delete task, delete container (stdio /dev/null)");
-  Series& api_cpu = Add("lifecycle", "api_cpu", "CPU time of this process (all threads, user + kernel) during one API lifecycle");
-  Series& api_tcpu = Add("lifecycle", "api_thread_cpu", "CPU time of the calling thread (user + kernel) during one API lifecycle");
-  Series& api_io = Add("lifecycle", "api_stdio", "as api, stdio through a FIFO set copied by the library");
+  Series& api = Add(
+      "lifecycle", "api",
+      "create container, new task, start, Wait, delete task, delete container (stdio /dev/null)");
+  Series& api_cpu =
+      Add("lifecycle", "api_cpu",
+          "CPU time of this process (all threads, user + kernel) during one API lifecycle");
+  Series& api_tcpu = Add("lifecycle", "api_thread_cpu",
+                         "CPU time of the calling thread (user + kernel) during one API lifecycle");
+  Series& api_io =
+      Add("lifecycle", "api_stdio", "as api, stdio through a FIFO set copied by the library");
   Series& ctr_null = Add("lifecycle", "ctr_null_io", "ctr run --rm --null-io --rootfs", true);
   Series& ctr = Add("lifecycle", "ctr", "ctr run --rm --rootfs (stdio through FIFOs)", true);
   Series& lcctl = Add("lifecycle", "lcctl", "lcctl run --rm --rootfs");
@@ -506,18 +543,25 @@ void Bench::BenchLifecycle() {
   Series& lcctl_version = Add("startup", "lcctl", "lcctl version: start, connect, one RPC, exit");
   std::vector<Series*> step_series;
   for (const char* name : kStepNames)
-    step_series.push_back(&Add("lifecycle_step", name, std::string("wall time of the API lifecycle's step: ") + name));
-  Series& rss_ctr = Add("footprint", "ctr", "peak RSS of `ctr run --rm` (wait4 ru_maxrss)", true, "kB");
-  Series& rss_lcctl = Add("footprint", "lcctl", "peak RSS of `lcctl run --rm` (wait4 ru_maxrss)", false, "kB");
-  Series& rss_runc = Add("footprint", "runc", "peak RSS of `runc run` (wait4 ru_maxrss)", true, "kB");
+    step_series.push_back(&Add("lifecycle_step", name,
+                               std::string("wall time of the API lifecycle's step: ") + name));
+  Series& rss_ctr =
+      Add("footprint", "ctr", "peak RSS of `ctr run --rm` (wait4 ru_maxrss)", true, "kB");
+  Series& rss_lcctl =
+      Add("footprint", "lcctl", "peak RSS of `lcctl run --rm` (wait4 ru_maxrss)", false, "kB");
+  Series& rss_runc =
+      Add("footprint", "runc", "peak RSS of `runc run` (wait4 ru_maxrss)", true, "kB");
   if (cfg_.lcctl.empty()) lcctl.error = rss_lcctl.error = lcctl_version.error = "lcctl not built";
-  if (cfg_.ctr.empty()) ctr.error = ctr_null.error = rss_ctr.error = ctr_version.error = "ctr not installed";
+  if (cfg_.ctr.empty())
+    ctr.error = ctr_null.error = rss_ctr.error = ctr_version.error = "ctr not installed";
   if (cfg_.runc.empty()) runc.error = rss_runc.error = "runc not installed";
   ApiLifecycle(false);  // warm-up: connection, first shim binary pages
   // The calling thread's user/kernel split, summed over the API lifecycles (rusage is too
   // coarse for one lifecycle).
   int64_t thread_user_ns = 0, thread_sys_ns = 0;
-  auto tv_ns = [](const timeval& tv) { return int64_t{tv.tv_sec} * 1'000'000'000 + int64_t{tv.tv_usec} * 1000; };
+  auto tv_ns = [](const timeval& tv) {
+    return int64_t{tv.tv_sec} * 1'000'000'000 + int64_t{tv.tv_usec} * 1000;
+  };
   for (int i = 1; i <= cfg_.iters; ++i) {
     Progress("lifecycle", i, cfg_.iters);
     int64_t cpu = 0, tcpu = 0;
@@ -544,7 +588,8 @@ void Bench::BenchLifecycle() {
     api_io.samples.push_back(NowNs() - t0);
     if (!cfg_.ctr.empty()) {
       auto a = Ctr();
-      a.insert(a.end(), {"run", "--rm", "--runc-root", cfg_.runc_root, "--rootfs", cfg_.rootfs, Id("ctr"), "/bin/true"});
+      a.insert(a.end(), {"run", "--rm", "--runc-root", cfg_.runc_root, "--rootfs", cfg_.rootfs,
+                         Id("ctr"), "/bin/true"});
       Child(ctr, &rss_ctr, a);
     }
     if (!cfg_.lcctl.empty()) {
@@ -552,19 +597,25 @@ void Bench::BenchLifecycle() {
       a.insert(a.end(), {"run", "--rm", "--rootfs", cfg_.rootfs, Id("lcctl"), "/bin/true"});
       Child(lcctl, &rss_lcctl, a);
     }
-    if (!cfg_.ctr.empty()) Child(ctr_version, nullptr, {cfg_.ctr, "--address", cfg_.address, "version"});
-    if (!cfg_.lcctl.empty()) Child(lcctl_version, nullptr, {cfg_.lcctl, "-a", cfg_.address, "version"});
+    if (!cfg_.ctr.empty())
+      Child(ctr_version, nullptr, {cfg_.ctr, "--address", cfg_.address, "version"});
+    if (!cfg_.lcctl.empty())
+      Child(lcctl_version, nullptr, {cfg_.lcctl, "-a", cfg_.address, "version"});
     if (!cfg_.runc.empty())
-      Child(runc, &rss_runc, {cfg_.runc, "--root", cfg_.state_dir + "/runc-floor", "run", "--bundle", bundle_, Id("runc")});
+      Child(runc, &rss_runc,
+            {cfg_.runc, "--root", cfg_.state_dir + "/runc-floor", "run", "--bundle", bundle_,
+             Id("runc")});
   }
-  Series& tu = Add("lifecycle", "api_thread_user_cpu_mean", "calling thread's user CPU per API lifecycle (rusage, mean)");
-  Series& ts = Add("lifecycle", "api_thread_sys_cpu_mean", "calling thread's kernel CPU per API lifecycle (rusage, mean)");
+  Series& tu = Add("lifecycle", "api_thread_user_cpu_mean",
+                   "calling thread's user CPU per API lifecycle (rusage, mean)");
+  Series& ts = Add("lifecycle", "api_thread_sys_cpu_mean",
+                   "calling thread's kernel CPU per API lifecycle (rusage, mean)");
   tu.samples = {thread_user_ns / cfg_.iters};
   ts.samples = {thread_sys_ns / cfg_.iters};
   Emit(tu);
   Emit(ts);
-  for (auto* s : {&api, &api_cpu, &api_tcpu, &api_io, &ctr_null, &ctr, &lcctl, &runc, &rss_ctr, &rss_lcctl, &rss_runc,
-                  &ctr_version, &lcctl_version})
+  for (auto* s : {&api, &api_cpu, &api_tcpu, &api_io, &ctr_null, &ctr, &lcctl, &runc, &rss_ctr,
+                  &rss_lcctl, &rss_runc, &ctr_version, &lcctl_version})
     Emit(*s);
   for (auto* s : step_series) Emit(*s);
 }
@@ -582,10 +633,12 @@ void Bench::BenchExec() {
   t->Start(Ctx());
   oci::Process proc = oci::DefaultProcess({.args = {"/bin/true"}});
   auto exec_once = [&](bool stdio) {
-    auto p = t->Exec(Ctx(), Id("e"), proc, false, stdio ? cio::Capture(std::make_shared<cio::Captured>()) : nullptr);
+    auto p = t->Exec(Ctx(), Id("e"), proc, false,
+                     stdio ? cio::Capture(std::make_shared<cio::Captured>()) : nullptr);
     ExitStatus st = p->Wait(Ctx());
     p->Delete(Ctx());
-    if (st.exit_code != 0) throw Error(ErrorKind::kUnknown, "exec /bin/true exited " + std::to_string(st.exit_code));
+    if (st.exit_code != 0)
+      throw Error(ErrorKind::kUnknown, "exec /bin/true exited " + std::to_string(st.exit_code));
   };
   exec_once(true);  // warm-up
   for (int i = 1; i <= cfg_.iters; ++i) {
@@ -624,7 +677,8 @@ void Bench::BenchStats() {
   std::vector<std::shared_ptr<Task>> ts;
   for (int i = 0; i < n; ++i) {
     ids.push_back(Id("st"));
-    cs.push_back(client_->NewContainer(Ctx(), ids.back(), SpecFor(ids.back(), {"sleep", "100000"}), "", RuncOptions{}));
+    cs.push_back(client_->NewContainer(Ctx(), ids.back(), SpecFor(ids.back(), {"sleep", "100000"}),
+                                       "", RuncOptions{}));
     ts.push_back(cs.back()->NewTask(Ctx(), "", false, nullptr));
     ts.back()->Start(Ctx());
   }
@@ -660,9 +714,11 @@ void Bench::BenchStats() {
 }
 
 void Bench::BenchEvents() {
-  Series& s = Add("events", "kill_to_exit_event", "Task::Kill(SIGKILL) called to Backend::ProcessEvent(exit) of the init process");
+  Series& s = Add("events", "kill_to_exit_event",
+                  "Task::Kill(SIGKILL) called to Backend::ProcessEvent(exit) of the init process");
   Series& w = Add("events", "kill_to_wait_return",
-                  "reference: Task::Kill(SIGKILL) called to the return of a Task::Wait blocked before the kill");
+                  "reference: Task::Kill(SIGKILL) called to the return of a Task::Wait blocked "
+                  "before the kill");
   auto rec = std::make_shared<ExitRecorder>();
   auto client = NewContainerdClient(Opts(rec));
   for (int i = 1; i <= cfg_.event_iters; ++i) {
@@ -686,7 +742,9 @@ void Bench::BenchEvents() {
     t->Delete(Ctx());
     c->Delete(Ctx());
     if (!at) {
-      s.error = "no exit event reached Backend::ProcessEvent within 3 s (events not delivered by this build)";
+      s.error =
+          "no exit event reached Backend::ProcessEvent within 3 s (events not delivered by this "
+          "build)";
       pending_.push_back("event latency: " + s.error);
       std::fprintf(stderr, "\nlcd_bench: %s\n", s.error.c_str());
       break;
@@ -700,10 +758,11 @@ void Bench::BenchEvents() {
 void Bench::BenchThroughput() {
   for (int workers : {1, 4, 16}) {
     const int total = std::max(cfg_.throughput_total, workers);
-    Series& s = Add("throughput", "api_" + std::to_string(workers) + "_workers",
-                    "lifecycles per second, " + std::to_string(workers) + " threads sharing one Client, " +
-                        std::to_string(total) + " lifecycles per round",
-                    false, kMilliRate);
+    Series& s =
+        Add("throughput", "api_" + std::to_string(workers) + "_workers",
+            "lifecycles per second, " + std::to_string(workers) + " threads sharing one Client, " +
+                std::to_string(total) + " lifecycles per round",
+            false, kMilliRate);
     Series& lat = Add("throughput", "api_" + std::to_string(workers) + "_workers_latency",
                       "one lifecycle's wall time under that concurrency");
     for (int round = 0; round < cfg_.throughput_rounds; ++round) {
@@ -730,7 +789,8 @@ void Bench::BenchThroughput() {
         });
       for (auto& th : threads) th.join();
       int64_t wall = NowNs() - t0;
-      if (!failure.empty()) throw Error(ErrorKind::kUnknown, "throughput worker failed: " + failure);
+      if (!failure.empty())
+        throw Error(ErrorKind::kUnknown, "throughput worker failed: " + failure);
       s.samples.push_back(static_cast<int64_t>(std::llround(double(total) * 1e12 / double(wall))));
       lat.samples.insert(lat.samples.end(), lats.begin(), lats.end());
     }
@@ -746,9 +806,12 @@ std::string Fmt(double v, const std::string& unit) {
   char buf[64];
   if (std::isnan(v)) return "-";
   if (unit == "ns") {
-    if (v >= 1e9) std::snprintf(buf, sizeof buf, "%.2f s", v / 1e9);
-    else if (v >= 1e6) std::snprintf(buf, sizeof buf, "%.2f ms", v / 1e6);
-    else std::snprintf(buf, sizeof buf, "%.1f us", v / 1e3);
+    if (v >= 1e9)
+      std::snprintf(buf, sizeof buf, "%.2f s", v / 1e9);
+    else if (v >= 1e6)
+      std::snprintf(buf, sizeof buf, "%.2f ms", v / 1e6);
+    else
+      std::snprintf(buf, sizeof buf, "%.1f us", v / 1e3);
   } else if (unit == kMilliRate) {
     std::snprintf(buf, sizeof buf, "%.2f lifecycles/s", v / 1000.0);
   } else if (unit == "kB") {
@@ -759,7 +822,8 @@ std::string Fmt(double v, const std::string& unit) {
   return buf;
 }
 
-const Series* Find(const std::deque<Series>& all, const std::string& bench, const std::string& variant) {
+const Series* Find(const std::deque<Series>& all, const std::string& bench,
+                   const std::string& variant) {
   for (const auto& s : all)
     if (s.bench == bench && s.variant == variant && !s.samples.empty()) return &s;
   return nullptr;
@@ -779,8 +843,10 @@ void Bench::Report() {
     json jr = json::object();
     if (!s.samples.empty()) {
       for (const auto& p : series_) {
-        if (&p == &s || !p.peer || p.bench != s.bench || p.samples.empty() || p.unit != s.unit) continue;
-        if (s.variant.find("_cpu") != std::string::npos) continue;  // CPU is not comparable to wall time
+        if (&p == &s || !p.peer || p.bench != s.bench || p.samples.empty() || p.unit != s.unit)
+          continue;
+        if (s.variant.find("_cpu") != std::string::npos)
+          continue;  // CPU is not comparable to wall time
         double r = Percentile(s.samples, 0.5) / Percentile(p.samples, 0.5);
         char buf[64];
         std::snprintf(buf, sizeof buf, "%.3gx %s", r, p.variant.c_str());
@@ -788,8 +854,9 @@ void Bench::Report() {
         jr[p.variant] = r;
       }
     }
-    md << "| " << s.bench << " | " << s.variant << (s.peer ? " (peer)" : "") << " | " << s.samples.size()
-       << " | " << (s.samples.empty() ? "-" : Fmt(Percentile(s.samples, 0.5), s.unit)) << " | "
+    md << "| " << s.bench << " | " << s.variant << (s.peer ? " (peer)" : "") << " | "
+       << s.samples.size() << " | "
+       << (s.samples.empty() ? "-" : Fmt(Percentile(s.samples, 0.5), s.unit)) << " | "
        << (s.samples.empty() ? "-" : Fmt(Percentile(s.samples, 0.9), s.unit)) << " | "
        << (s.error.empty() ? ratios : "not measured: " + s.error) << " | " << s.what << " |\n";
     rows.push_back({{"bench", s.bench}, {"variant", s.variant}, {"ratios", jr}});
@@ -797,10 +864,12 @@ void Bench::Report() {
   for (const auto& s : series_) {
     if (s.bench != "rss") continue;
     md << "| rss | " << s.variant << " | " << s.samples.size() << " | "
-       << (s.samples.empty() ? "-" : Fmt(double(s.samples.back()), s.unit)) << " | - | | " << s.what;
+       << (s.samples.empty() ? "-" : Fmt(double(s.samples.back()), s.unit)) << " | - | | "
+       << s.what;
     if (s.samples.size() > 1) {
       md << ": ";
-      for (size_t i = 0; i < s.samples.size(); ++i) md << (i ? ", " : "") << Fmt(double(s.samples[i]), s.unit);
+      for (size_t i = 0; i < s.samples.size(); ++i)
+        md << (i ? ", " : "") << Fmt(double(s.samples[i]), s.unit);
     }
     md << " |\n";
   }
@@ -818,11 +887,13 @@ void Bench::Report() {
   const Series* ev = Find(series_, "events", "kill_to_exit_event");
   std::vector<Target> targets = {
       {"lifecycle via lcctl <= 0.9x ctr run --rm", ratio("lifecycle", "lcctl", "ctr"), 0.9, "x"},
-      {"lifecycle via the API <= 0.85x ctr run --rm (both stdio /dev/null)", ratio("lifecycle", "api", "ctr_null_io"), 0.85, "x"},
-      {"lifecycle via the API (stdio FIFOs) <= 0.85x ctr run --rm", ratio("lifecycle", "api_stdio", "ctr"), 0.85, "x"},
+      {"lifecycle via the API <= 0.85x ctr run --rm (both stdio /dev/null)",
+       ratio("lifecycle", "api", "ctr_null_io"), 0.85, "x"},
+      {"lifecycle via the API (stdio FIFOs) <= 0.85x ctr run --rm",
+       ratio("lifecycle", "api_stdio", "ctr"), 0.85, "x"},
       {"exec via the API <= 0.9x ctr task exec", ratio("exec", "api", "ctr"), 0.9, "x"},
-      {"batched stats of " + std::to_string(cfg_.stats_n) + " <= 0.1x " + std::to_string(cfg_.stats_n) +
-           " ctr task metrics",
+      {"batched stats of " + std::to_string(cfg_.stats_n) + " <= 0.1x " +
+           std::to_string(cfg_.stats_n) + " ctr task metrics",
        ratio("stats", "api_batched", "ctr"), 0.1, "x"},
       {"event latency p99 < 5 ms", ev ? Percentile(ev->samples, 0.99) / 1e6 : NAN, 5.0, "ms"},
       {"lcctl peak RSS <= 0.5x ctr's", ratio("footprint", "lcctl", "ctr"), 0.5, "x"},
@@ -832,12 +903,17 @@ void Bench::Report() {
   md << "\n| target | measured | result |\n| --- | ---: | --- |\n";
   json jt = json::array();
   for (const auto& t : targets) {
-    std::string result = std::isnan(t.value) ? "pending (not measured)" : t.value <= t.limit ? "met" : "missed";
+    std::string result = std::isnan(t.value)  ? "pending (not measured)"
+                         : t.value <= t.limit ? "met"
+                                              : "missed";
     char buf[64];
     std::snprintf(buf, sizeof buf, "%.3g %s", t.value, t.unit.c_str());
     md << "| " << t.name << " | " << (std::isnan(t.value) ? "-" : buf) << " | " << result << " |\n";
-    jt.push_back({{"target", t.name}, {"limit", t.limit}, {"unit", t.unit},
-                  {"value", std::isnan(t.value) ? json(nullptr) : json(t.value)}, {"result", result}});
+    jt.push_back({{"target", t.name},
+                  {"limit", t.limit},
+                  {"unit", t.unit},
+                  {"value", std::isnan(t.value) ? json(nullptr) : json(t.value)},
+                  {"result", result}});
   }
   std::cout << "\n" << md.str() << std::flush;
   if (!cfg_.markdown.empty()) std::ofstream(cfg_.markdown) << md.str();
@@ -869,7 +945,6 @@ void Bench::Report() {
 }
 
 int Bench::Run() {
-
   getloadavg(load_start_, 3);
   if (!cfg_.jsonl.empty()) jsonl_ = std::make_unique<std::ofstream>(cfg_.jsonl);
   std::filesystem::create_directories(cfg_.state_dir);
@@ -878,7 +953,8 @@ int Bench::Run() {
   if (cfg_.want("rss")) BenchRss();  // first: least disturbed heap
   client_ = NewContainerdClient(Opts());
   Clean();
-  if (cfg_.lcctl.empty()) pending_.push_back("lcctl rows: lcctl is not built (no tools/lcctl main yet)");
+  if (cfg_.lcctl.empty())
+    pending_.push_back("lcctl rows: lcctl is not built (no tools/lcctl main yet)");
   if (cfg_.want("lifecycle")) BenchLifecycle();
   if (cfg_.want("exec")) BenchExec();
   if (cfg_.want("stats")) BenchStats();
@@ -926,7 +1002,8 @@ int DaemonStop(const std::string& root, const std::vector<std::string>& namespac
           c->Delete(ctx);
         }
       } catch (const Error& e) {
-        std::fprintf(stderr, "lcd_bench daemon-stop: cleaning namespace %s: %s\n", ns.c_str(), e.what());
+        std::fprintf(stderr, "lcd_bench daemon-stop: cleaning namespace %s: %s\n", ns.c_str(),
+                     e.what());
       }
     }
   }
@@ -942,7 +1019,8 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   std::string cmd = argv[1];
   SetLogSink([](LogLevel level, std::string_view msg) {
-    if (level >= LogLevel::kWarning) std::fprintf(stderr, "lcd_bench: library: %.*s\n", int(msg.size()), msg.data());
+    if (level >= LogLevel::kWarning)
+      std::fprintf(stderr, "lcd_bench: library: %.*s\n", int(msg.size()), msg.data());
   });
   try {
     if (cmd == "daemon-start" && argc == 3) return DaemonStart(argv[2]);
@@ -953,7 +1031,8 @@ int main(int argc, char** argv) {
     }
     if (cmd == "run") return Bench(ParseRun(argc - 2, argv + 2)).Run();
   } catch (const Error& e) {
-    std::fprintf(stderr, "lcd_bench %s: %s (%s)\n", cmd.c_str(), e.what(), std::string(ToString(e.kind())).c_str());
+    std::fprintf(stderr, "lcd_bench %s: %s (%s)\n", cmd.c_str(), e.what(),
+                 std::string(ToString(e.kind())).c_str());
     return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "lcd_bench %s: %s\n", cmd.c_str(), e.what());

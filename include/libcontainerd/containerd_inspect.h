@@ -49,11 +49,12 @@ class ContainerdInspector {
   // Every task of the namespace (init processes).
   virtual std::vector<ProcessRecord> ListTasks(const Context& ctx) = 0;
   // One process: exec_id empty for the init process.
-  virtual ProcessRecord GetProcess(const Context& ctx, const std::string& id, const std::string& exec_id) = 0;
+  virtual ProcessRecord GetProcess(const Context& ctx, const std::string& id,
+                                   const std::string& exec_id) = 0;
   // Signals a process (exec_id empty: the init process); all=true signals every process of
   // the container (init only). Throws kNotFound when it has exited.
-  virtual void Kill(const Context& ctx, const std::string& id, const std::string& exec_id, int signal,
-                    bool all) = 0;
+  virtual void Kill(const Context& ctx, const std::string& id, const std::string& exec_id,
+                    int signal, bool all) = 0;
   // A handle to an existing exec process, without IO (Kill, Resize, Wait, Delete).
   virtual std::shared_ptr<Process> LoadExec(const Context& ctx, const std::string& id,
                                             const std::string& exec_id) = 0;

@@ -5,9 +5,9 @@
 // Thread-safety: Error is an immutable value; copying it is safe from any thread.
 #pragma once
 
+#include <stdexcept>
 #include <string>
 #include <string_view>
-#include <stdexcept>
 
 namespace libcontainerd {
 
@@ -29,11 +29,11 @@ std::string_view ToString(ErrorKind kind) noexcept;
 
 // Context attached to an error; every field is optional (empty / 0 when not known).
 struct ErrorContext {
-  std::string op;            // operation, e.g. "NewTask", "Tasks.Create"
+  std::string op;  // operation, e.g. "NewTask", "Tasks.Create"
   std::string container_id;
   std::string exec_id;
-  std::string path;          // file system path involved
-  int sys_errno = 0;         // errno of a failed system call
+  std::string path;   // file system path involved
+  int sys_errno = 0;  // errno of a failed system call
 };
 
 // The library's exception. what() is a complete one-line message:
@@ -55,7 +55,9 @@ class Error : public std::runtime_error {
 
 // Convenience predicates.
 inline bool IsNotFound(const Error& e) noexcept { return e.kind() == ErrorKind::kNotFound; }
-inline bool IsAlreadyExists(const Error& e) noexcept { return e.kind() == ErrorKind::kAlreadyExists; }
+inline bool IsAlreadyExists(const Error& e) noexcept {
+  return e.kind() == ErrorKind::kAlreadyExists;
+}
 inline bool IsFailedPrecondition(const Error& e) noexcept {
   return e.kind() == ErrorKind::kFailedPrecondition;
 }

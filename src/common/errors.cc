@@ -6,15 +6,24 @@ namespace libcontainerd {
 
 std::string_view ToString(ErrorKind kind) noexcept {
   switch (kind) {
-    case ErrorKind::kNotFound: return "not found";
-    case ErrorKind::kAlreadyExists: return "already exists";
-    case ErrorKind::kFailedPrecondition: return "failed precondition";
-    case ErrorKind::kInvalidArgument: return "invalid argument";
-    case ErrorKind::kUnavailable: return "unavailable";
-    case ErrorKind::kDeadlineExceeded: return "deadline exceeded";
-    case ErrorKind::kCancelled: return "cancelled";
-    case ErrorKind::kNotImplemented: return "not implemented";
-    case ErrorKind::kUnknown: return "unknown";
+    case ErrorKind::kNotFound:
+      return "not found";
+    case ErrorKind::kAlreadyExists:
+      return "already exists";
+    case ErrorKind::kFailedPrecondition:
+      return "failed precondition";
+    case ErrorKind::kInvalidArgument:
+      return "invalid argument";
+    case ErrorKind::kUnavailable:
+      return "unavailable";
+    case ErrorKind::kDeadlineExceeded:
+      return "deadline exceeded";
+    case ErrorKind::kCancelled:
+      return "cancelled";
+    case ErrorKind::kNotImplemented:
+      return "not implemented";
+    case ErrorKind::kUnknown:
+      return "unknown";
   }
   return "unknown";
 }

@@ -16,10 +16,14 @@ std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
 
 std::string_view ToString(LogLevel level) noexcept {
   switch (level) {
-    case LogLevel::kDebug: return "debug";
-    case LogLevel::kInfo: return "info";
-    case LogLevel::kWarning: return "warning";
-    case LogLevel::kError: return "error";
+    case LogLevel::kDebug:
+      return "debug";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kWarning:
+      return "warning";
+    case LogLevel::kError:
+      return "error";
   }
   return "info";
 }
@@ -40,7 +44,8 @@ bool LogEnabled(LogLevel level) noexcept {
 
 LogSink StderrLogSink() {
   return [](LogLevel level, std::string_view msg) {
-    std::string line = "libcontainerd " + std::string(ToString(level)) + ": " + std::string(msg) + "\n";
+    std::string line =
+        "libcontainerd " + std::string(ToString(level)) + ": " + std::string(msg) + "\n";
     std::fwrite(line.data(), 1, line.size(), stderr);
   };
 }

@@ -43,12 +43,18 @@ EventType ParseEventType(std::string_view s) noexcept {
 
 std::string_view ToString(Status s) noexcept {
   switch (s) {
-    case Status::kUnknown: return "unknown";
-    case Status::kCreated: return "created";
-    case Status::kRunning: return "running";
-    case Status::kStopped: return "stopped";
-    case Status::kPaused: return "paused";
-    case Status::kPausing: return "pausing";
+    case Status::kUnknown:
+      return "unknown";
+    case Status::kCreated:
+      return "created";
+    case Status::kRunning:
+      return "running";
+    case Status::kStopped:
+      return "stopped";
+    case Status::kPaused:
+      return "paused";
+    case Status::kPausing:
+      return "pausing";
   }
   return "unknown";
 }
@@ -61,7 +67,8 @@ void ValidateIdentifier(std::string_view what, std::string_view id) {
                     " (use 1-76 letters or digits, separated by single '.', '_' or '-')");
   };
   if (id.empty()) fail("it is empty");
-  if (id.size() > kMaxLen) fail("it has " + std::to_string(id.size()) + " characters, more than 76");
+  if (id.size() > kMaxLen)
+    fail("it has " + std::to_string(id.size()) + " characters, more than 76");
   bool prev_sep = true;  // the first character must be alphanumeric
   for (char c : id) {
     if (IsAlnum(c)) {

@@ -42,21 +42,37 @@ Process DefaultProcessImpl(const ProcessOptions& o);
 
 std::vector<Mount> DefaultMounts() {
   return {
-      {.destination = "/proc", .type = "proc", .source = "proc",
+      {.destination = "/proc",
+       .type = "proc",
+       .source = "proc",
        .options = {"nosuid", "noexec", "nodev"}},
-      {.destination = "/dev", .type = "tmpfs", .source = "tmpfs",
+      {.destination = "/dev",
+       .type = "tmpfs",
+       .source = "tmpfs",
        .options = {"nosuid", "strictatime", "mode=755", "size=65536k"}},
-      {.destination = "/dev/pts", .type = "devpts", .source = "devpts",
+      {.destination = "/dev/pts",
+       .type = "devpts",
+       .source = "devpts",
        .options = {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}},
-      {.destination = "/dev/shm", .type = "tmpfs", .source = "shm",
+      {.destination = "/dev/shm",
+       .type = "tmpfs",
+       .source = "shm",
        .options = {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
-      {.destination = "/dev/mqueue", .type = "mqueue", .source = "mqueue",
+      {.destination = "/dev/mqueue",
+       .type = "mqueue",
+       .source = "mqueue",
        .options = {"nosuid", "noexec", "nodev"}},
-      {.destination = "/sys", .type = "sysfs", .source = "sysfs",
+      {.destination = "/sys",
+       .type = "sysfs",
+       .source = "sysfs",
        .options = {"nosuid", "noexec", "nodev", "ro"}},
-      {.destination = "/sys/fs/cgroup", .type = "cgroup", .source = "cgroup",
+      {.destination = "/sys/fs/cgroup",
+       .type = "cgroup",
+       .source = "cgroup",
        .options = {"nosuid", "noexec", "nodev", "relatime", "ro"}},
-      {.destination = "/run", .type = "tmpfs", .source = "tmpfs",
+      {.destination = "/run",
+       .type = "tmpfs",
+       .source = "tmpfs",
        .options = {"nosuid", "strictatime", "mode=755", "size=65536k"}},
   };
 }
@@ -68,15 +84,15 @@ LinuxDeviceCgroup AllowChar(int64_t major, std::optional<int64_t> minor) {
 std::vector<LinuxDeviceCgroup> DefaultDeviceRules() {
   return {
       {.allow = false, .access = "rwm"},  // deny everything, then allow the usual nodes
-      AllowChar(1, 3),                     // /dev/null
-      AllowChar(1, 8),                     // /dev/random
-      AllowChar(1, 7),                     // /dev/full
-      AllowChar(5, 0),                     // /dev/tty
-      AllowChar(1, 5),                     // /dev/zero
-      AllowChar(1, 9),                     // /dev/urandom
-      AllowChar(5, 1),                     // /dev/console
-      AllowChar(136, std::nullopt),        // /dev/pts/*
-      AllowChar(5, 2),                     // /dev/ptmx
+      AllowChar(1, 3),                    // /dev/null
+      AllowChar(1, 8),                    // /dev/random
+      AllowChar(1, 7),                    // /dev/full
+      AllowChar(5, 0),                    // /dev/tty
+      AllowChar(1, 5),                    // /dev/zero
+      AllowChar(1, 9),                    // /dev/urandom
+      AllowChar(5, 1),                    // /dev/console
+      AllowChar(136, std::nullopt),       // /dev/pts/*
+      AllowChar(5, 2),                    // /dev/ptmx
   };
 }
 
@@ -116,7 +132,8 @@ void ApplyProcessOptions(Process& p, const std::vector<std::string>& args,
                          const std::string& user, const std::string& rootfs, bool terminal) {
   p.args = args;
   MergeEnv(p.env, env);
-  if (cwd.empty() || cwd[0] != '/') BadOption("cwd", "must be an absolute path, got \"" + cwd + "\"");
+  if (cwd.empty() || cwd[0] != '/')
+    BadOption("cwd", "must be an absolute path, got \"" + cwd + "\"");
   p.cwd = cwd;
   if (!user.empty()) p.user = ResolveUserImpl(rootfs, user);
   if (terminal) {
@@ -141,8 +158,8 @@ Process BaseProcess() {
 
 void MakePrivileged(Spec& s) {
   std::vector<std::string> caps = detail::CurrentCapabilities();
-  s.process->capabilities = LinuxCapabilities{
-      .bounding = caps, .effective = caps, .permitted = caps};
+  s.process->capabilities =
+      LinuxCapabilities{.bounding = caps, .effective = caps, .permitted = caps};
   s.process->apparmor_profile.clear();
   s.process->selinux_label.clear();
   s.linux->masked_paths.clear();
@@ -161,9 +178,10 @@ void MakePrivileged(Spec& s) {
 
 const std::vector<std::string>& DefaultCapabilities() {
   static const std::vector<std::string> caps = {
-      "CAP_CHOWN",  "CAP_DAC_OVERRIDE", "CAP_FSETID",  "CAP_FOWNER",           "CAP_MKNOD",
-      "CAP_NET_RAW", "CAP_SETGID",      "CAP_SETUID",  "CAP_SETFCAP",          "CAP_SETPCAP",
-      "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+      "CAP_CHOWN",   "CAP_DAC_OVERRIDE", "CAP_FSETID",           "CAP_FOWNER",
+      "CAP_MKNOD",   "CAP_NET_RAW",      "CAP_SETGID",           "CAP_SETUID",
+      "CAP_SETFCAP", "CAP_SETPCAP",      "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT",
+      "CAP_KILL",    "CAP_AUDIT_WRITE",
   };
   return caps;
 }
@@ -179,8 +197,7 @@ User ResolveUserImpl(const std::string& rootfs, const std::string& user) {
   size_t colon = user.find(':');
   std::string u = user.substr(0, colon);
   std::string g = colon == std::string::npos ? "" : user.substr(colon + 1);
-  if (u.empty() || (colon != std::string::npos && g.empty()) ||
-      g.find(':') != std::string::npos) {
+  if (u.empty() || (colon != std::string::npos && g.empty()) || g.find(':') != std::string::npos) {
     BadOption("user", "\"" + user + "\" is not uid, uid:gid, name or name:group");
   }
   bool need_passwd = !IsNumber(u) || g.empty();  // a name, or the gid of a bare uid
@@ -273,9 +290,9 @@ Spec DefaultSpecImpl(const SpecOptions& o) {
   s.process = BaseProcess();
   s.mounts = DefaultMounts();
   Linux& l = s.linux.emplace();
-  l.masked_paths = {"/proc/acpi",          "/proc/asound",     "/proc/kcore",
-                    "/proc/keys",          "/proc/latency_stats", "/proc/timer_list",
-                    "/proc/timer_stats",   "/proc/sched_debug", "/sys/firmware",
+  l.masked_paths = {"/proc/acpi",        "/proc/asound",        "/proc/kcore",
+                    "/proc/keys",        "/proc/latency_stats", "/proc/timer_list",
+                    "/proc/timer_stats", "/proc/sched_debug",   "/sys/firmware",
                     "/proc/scsi"};
   l.readonly_paths = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"};
   if (!o.id.empty()) {
@@ -283,14 +300,15 @@ Spec DefaultSpecImpl(const SpecOptions& o) {
     l.cgroups_path = "/" + o.ns + "/" + o.id;
   }
   l.resources = LinuxResources{.devices = DefaultDeviceRules()};
-  for (const char* t : {kPidNamespace, kIpcNamespace, kUtsNamespace, kMountNamespace,
-                        kNetworkNamespace}) {
+  for (const char* t :
+       {kPidNamespace, kIpcNamespace, kUtsNamespace, kMountNamespace, kNetworkNamespace}) {
     l.namespaces.push_back({.type = t});
   }
 
   // Root file system.
   if (!o.rootfs.empty()) {
-    if (o.rootfs[0] != '/') BadOption("rootfs", "must be an absolute path, got \"" + o.rootfs + "\"");
+    if (o.rootfs[0] != '/')
+      BadOption("rootfs", "must be an absolute path, got \"" + o.rootfs + "\"");
     s.root->path = o.rootfs;
   }
   s.root->readonly = o.readonly_rootfs;
@@ -299,12 +317,12 @@ Spec DefaultSpecImpl(const SpecOptions& o) {
 
   // Namespaces shared with the host.
   for (const auto& h : o.host_namespaces) {
-    static const std::string_view kKnown[] = {kPidNamespace, kNetworkNamespace, kMountNamespace,
-                                              kIpcNamespace, kUtsNamespace,     kUserNamespace,
+    static const std::string_view kKnown[] = {kPidNamespace,   kNetworkNamespace, kMountNamespace,
+                                              kIpcNamespace,   kUtsNamespace,     kUserNamespace,
                                               kCgroupNamespace};
     if (std::find(std::begin(kKnown), std::end(kKnown), h) == std::end(kKnown)) {
-      BadOption("host_namespaces", "unknown namespace \"" + h +
-                                       "\" (pid, network, mount, ipc, uts, user, cgroup)");
+      BadOption("host_namespaces",
+                "unknown namespace \"" + h + "\" (pid, network, mount, ipc, uts, user, cgroup)");
     }
     std::erase_if(l.namespaces, [&](const LinuxNamespace& n) { return n.type == h; });
   }

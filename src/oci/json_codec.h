@@ -10,13 +10,12 @@
 #include <cstdint>
 #include <limits>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "libcontainerd/errors.h"
 
@@ -45,7 +44,8 @@ class JsonPath {
  public:
   JsonPath() = default;  // the root: "" ("$" in messages)
   JsonPath(const JsonPath& parent, std::string_view key) : parent_(&parent), key_(key) {}
-  JsonPath(const JsonPath& parent, size_t index) : parent_(&parent), index_(index), is_index_(true) {}
+  JsonPath(const JsonPath& parent, size_t index)
+      : parent_(&parent), index_(index), is_index_(true) {}
   JsonPath(const JsonPath&) = delete;
   JsonPath& operator=(const JsonPath&) = delete;
 
@@ -58,7 +58,9 @@ class JsonPath {
   size_t index_ = 0;
   bool is_index_ = false;
 };
-[[noreturn]] inline void Fail(const JsonPath& path, const std::string& rule) { Fail(path.str(), rule); }
+[[noreturn]] inline void Fail(const JsonPath& path, const std::string& rule) {
+  Fail(path.str(), rule);
+}
 
 // "a string", "a number", "an object", ... for messages.
 const char* TypeName(const json& j);
@@ -125,7 +127,8 @@ void DecodeInteger(const json& j, const JsonPath& path, T& out) {
     } else {
       if (s < static_cast<int64_t>(std::numeric_limits<T>::min()) ||
           s > static_cast<int64_t>(std::numeric_limits<T>::max())) {
-        Fail(path, "expected " + IntegerName<T>() + ", got " + std::to_string(s) + " (out of range)");
+        Fail(path,
+             "expected " + IntegerName<T>() + ", got " + std::to_string(s) + " (out of range)");
       }
     }
     out = static_cast<T>(s);
@@ -202,9 +205,9 @@ class Encoder {
 };
 
 // Each struct's member list; defined in spec_json.cc for the const and non-const struct.
-#define LCD_OCI_FIELDS(Type)                                             \
-  template <class S, class V>                                            \
-    requires std::same_as<std::remove_const_t<S>, Type>                  \
+#define LCD_OCI_FIELDS(Type)                          \
+  template <class S, class V>                         \
+  requires std::same_as<std::remove_const_t<S>, Type> \
   void VisitFields(S& s, V& v)
 
 template <class S>
@@ -255,7 +258,8 @@ void DecodeValue(const json& j, const JsonPath& path, T& out) {
     out.clear();
     for (auto it = j.begin(); it != j.end(); ++it) {
       auto& slot = out[it.key()];
-      if (!it.value().is_null()) DecodeValue(it.value(), JsonPath(path, std::string_view(it.key())), slot);
+      if (!it.value().is_null())
+        DecodeValue(it.value(), JsonPath(path, std::string_view(it.key())), slot);
     }
   } else {
     DecodeObject(j, path, out);
@@ -264,7 +268,8 @@ void DecodeValue(const json& j, const JsonPath& path, T& out) {
 
 template <class T>
 json EncodeValue(const T& v) {
-  if constexpr (std::is_same_v<T, bool> || std::is_integral_v<T> || std::is_same_v<T, std::string>) {
+  if constexpr (std::is_same_v<T, bool> || std::is_integral_v<T> ||
+                std::is_same_v<T, std::string>) {
     return json(v);
   } else if constexpr (IsOptional<T>::value) {
     return v ? EncodeValue(*v) : json(nullptr);

@@ -115,8 +115,8 @@ std::string ReadFileInRoot(const std::string& rootfs, const std::string& path) {
     if (n == 0) break;
     text.append(buf, static_cast<size_t>(n));
     if (text.size() > kMaxSize) {
-      throw Error(ErrorKind::kInvalidArgument, path + " in rootfs " + rootfs + " is larger than 16 MiB",
-                  ctx);
+      throw Error(ErrorKind::kInvalidArgument,
+                  path + " in rootfs " + rootfs + " is larger than 16 MiB", ctx);
     }
   }
   return text;

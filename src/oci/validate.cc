@@ -31,22 +31,22 @@ bool OneOf(std::string_view v, const std::string_view (&set)[N]) {
 constexpr std::string_view kNamespaceTypes[] = {"pid", "network", "mount", "ipc",
                                                 "uts", "user",    "cgroup"};
 constexpr std::string_view kRlimits[] = {
-    "RLIMIT_AS",     "RLIMIT_CORE",       "RLIMIT_CPU",     "RLIMIT_DATA",   "RLIMIT_FSIZE",
-    "RLIMIT_LOCKS",  "RLIMIT_MEMLOCK",    "RLIMIT_MSGQUEUE", "RLIMIT_NICE",  "RLIMIT_NOFILE",
-    "RLIMIT_NPROC",  "RLIMIT_RSS",        "RLIMIT_RTPRIO",  "RLIMIT_RTTIME", "RLIMIT_SIGPENDING",
-    "RLIMIT_STACK"};
-constexpr std::string_view kPropagation[] = {"",        "private", "rprivate", "slave",
-                                             "rslave",  "shared",  "rshared",  "unbindable",
-                                             "runbindable"};
+    "RLIMIT_AS",     "RLIMIT_CORE",   "RLIMIT_CPU",        "RLIMIT_DATA",
+    "RLIMIT_FSIZE",  "RLIMIT_LOCKS",  "RLIMIT_MEMLOCK",    "RLIMIT_MSGQUEUE",
+    "RLIMIT_NICE",   "RLIMIT_NOFILE", "RLIMIT_NPROC",      "RLIMIT_RSS",
+    "RLIMIT_RTPRIO", "RLIMIT_RTTIME", "RLIMIT_SIGPENDING", "RLIMIT_STACK"};
+constexpr std::string_view kPropagation[] = {
+    "", "private", "rprivate", "slave", "rslave", "shared", "rshared", "unbindable", "runbindable"};
 constexpr std::string_view kSeccompActions[] = {
-    "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_TRAP",
-    "SCMP_ACT_ERRNO", "SCMP_ACT_TRACE", "SCMP_ACT_ALLOW", "SCMP_ACT_LOG", "SCMP_ACT_NOTIFY"};
-constexpr std::string_view kSeccompOps[] = {"SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE",
-                                            "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT",
+    "SCMP_ACT_KILL",  "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD",
+    "SCMP_ACT_TRAP",  "SCMP_ACT_ERRNO",        "SCMP_ACT_TRACE",
+    "SCMP_ACT_ALLOW", "SCMP_ACT_LOG",          "SCMP_ACT_NOTIFY"};
+constexpr std::string_view kSeccompOps[] = {"SCMP_CMP_NE",       "SCMP_CMP_LT", "SCMP_CMP_LE",
+                                            "SCMP_CMP_EQ",       "SCMP_CMP_GE", "SCMP_CMP_GT",
                                             "SCMP_CMP_MASKED_EQ"};
-constexpr std::string_view kSeccompFlags[] = {"SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG",
-                                              "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
-                                              "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"};
+constexpr std::string_view kSeccompFlags[] = {
+    "SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+    "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"};
 
 class Checker {
  public:
@@ -68,8 +68,11 @@ class Checker {
     if (p.capabilities) {
       const auto& c = *p.capabilities;
       const std::pair<const char*, const std::vector<std::string>*> sets[] = {
-          {"bounding", &c.bounding},   {"effective", &c.effective}, {"inheritable", &c.inheritable},
-          {"permitted", &c.permitted}, {"ambient", &c.ambient}};
+          {"bounding", &c.bounding},
+          {"effective", &c.effective},
+          {"inheritable", &c.inheritable},
+          {"permitted", &c.permitted},
+          {"ambient", &c.ambient}};
       for (const auto& [name, list] : sets) {
         for (size_t i = 0; i < list->size(); ++i) {
           if (!detail::IsKnownCapability((*list)[i])) {
@@ -84,7 +87,8 @@ class Checker {
       const auto& r = p.rlimits[i];
       std::string path = IndexPath(ChildPath(at, "rlimits"), i);
       if (!OneOf(r.type, kRlimits)) {
-        Fail(ChildPath(path, "type"), "unknown rlimit \"" + r.type + "\" (names are like RLIMIT_NOFILE)");
+        Fail(ChildPath(path, "type"),
+             "unknown rlimit \"" + r.type + "\" (names are like RLIMIT_NOFILE)");
       }
       if (!seen.insert(r.type).second) Fail(ChildPath(path, "type"), "duplicate rlimit " + r.type);
       if (r.soft > r.hard) Fail(ChildPath(path, "soft"), "must be <= hard");
@@ -163,7 +167,8 @@ class Checker {
       }
     }
     for (const auto& [file, value] : r.unified) {
-      if (file.empty() || file.find('/') != std::string::npos || file.find('.') == std::string::npos) {
+      if (file.empty() || file.find('/') != std::string::npos ||
+          file.find('.') == std::string::npos) {
         Fail(ChildPath(ChildPath(at, "unified"), file),
              "must be a cgroup v2 file name like memory.max");
       }
@@ -182,8 +187,10 @@ class Checker {
     for (size_t i = 0; i < s.mounts.size(); ++i) {
       const auto& m = s.mounts[i];
       std::string path = IndexPath("mounts", i);
-      if (!IsAbsolute(m.destination)) Fail(ChildPath(path, "destination"), "must be an absolute path");
-      if (m.type == "bind" || std::find(m.options.begin(), m.options.end(), "bind") != m.options.end() ||
+      if (!IsAbsolute(m.destination))
+        Fail(ChildPath(path, "destination"), "must be an absolute path");
+      if (m.type == "bind" ||
+          std::find(m.options.begin(), m.options.end(), "bind") != m.options.end() ||
           std::find(m.options.begin(), m.options.end(), "rbind") != m.options.end()) {
         if (m.source.empty()) Fail(ChildPath(path, "source"), "is required for a bind mount");
       }
@@ -226,9 +233,12 @@ class Checker {
 
   void Hooks(const oci::Hooks& h) {
     const std::pair<const char*, const std::vector<Hook>*> lists[] = {
-        {"prestart", &h.prestart},           {"createRuntime", &h.create_runtime},
-        {"createContainer", &h.create_container}, {"startContainer", &h.start_container},
-        {"poststart", &h.poststart},         {"poststop", &h.poststop}};
+        {"prestart", &h.prestart},
+        {"createRuntime", &h.create_runtime},
+        {"createContainer", &h.create_container},
+        {"startContainer", &h.start_container},
+        {"poststart", &h.poststart},
+        {"poststop", &h.poststop}};
     for (const auto& [name, list] : lists) {
       for (size_t i = 0; i < list->size(); ++i) {
         std::string path = IndexPath(ChildPath("hooks", name), i);
@@ -245,11 +255,13 @@ class Checker {
       const auto& n = l.namespaces[i];
       std::string path = IndexPath("linux.namespaces", i);
       if (!OneOf(n.type, kNamespaceTypes)) {
-        Fail(ChildPath(path, "type"),
-             "unknown namespace type \"" + n.type + "\" (pid, network, mount, ipc, uts, user, cgroup)");
+        Fail(ChildPath(path, "type"), "unknown namespace type \"" + n.type +
+                                          "\" (pid, network, mount, ipc, uts, user, cgroup)");
       }
-      if (!types.insert(n.type).second) Fail(ChildPath(path, "type"), "duplicate namespace " + n.type);
-      if (!n.path.empty() && !IsAbsolute(n.path)) Fail(ChildPath(path, "path"), "must be an absolute path");
+      if (!types.insert(n.type).second)
+        Fail(ChildPath(path, "type"), "duplicate namespace " + n.type);
+      if (!n.path.empty() && !IsAbsolute(n.path))
+        Fail(ChildPath(path, "path"), "must be an absolute path");
     }
     bool userns = types.count("user") > 0;
     if ((!l.uid_mappings.empty() || !l.gid_mappings.empty()) && !userns) {
@@ -316,7 +328,8 @@ class Checker {
 
   void Seccomp(const LinuxSeccomp& s) {
     if (!OneOf(s.default_action, kSeccompActions)) {
-      Fail("linux.seccomp.defaultAction", "unknown action \"" + s.default_action + "\" (SCMP_ACT_*)");
+      Fail("linux.seccomp.defaultAction",
+           "unknown action \"" + s.default_action + "\" (SCMP_ACT_*)");
     }
     for (size_t i = 0; i < s.architectures.size(); ++i) {
       if (s.architectures[i].rfind("SCMP_ARCH_", 0) != 0) {
@@ -342,7 +355,8 @@ class Checker {
         const auto& a = c.args[k];
         std::string apath = IndexPath(ChildPath(path, "args"), k);
         if (a.index > 5) Fail(ChildPath(apath, "index"), "must be 0..5");
-        if (!OneOf(a.op, kSeccompOps)) Fail(ChildPath(apath, "op"), "unknown operator (SCMP_CMP_*)");
+        if (!OneOf(a.op, kSeccompOps))
+          Fail(ChildPath(apath, "op"), "unknown operator (SCMP_CMP_*)");
       }
     }
   }

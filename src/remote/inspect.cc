@@ -1,6 +1,5 @@
 // ContainerdInspector: containerd records and exec handles for tools (lcctl).
 #include "libcontainerd/containerd_inspect.h"
-
 #include "libcontainerd/errors.h"
 #include "remote/connection.h"
 #include "remote/convert.h"
@@ -64,7 +63,8 @@ class Inspector final : public ContainerdInspector {
     return out;
   }
 
-  ProcessRecord GetProcess(const Context& ctx, const std::string& id, const std::string& exec_id) override {
+  ProcessRecord GetProcess(const Context& ctx, const std::string& id,
+                           const std::string& exec_id) override {
     ValidateIdentifier("container id", id);
     if (!exec_id.empty()) ValidateIdentifier("exec id", exec_id);
     ErrorContext ectx{.op = "GetProcess", .container_id = id, .exec_id = exec_id};
@@ -75,21 +75,25 @@ class Inspector final : public ContainerdInspector {
     tasks_v1::GetResponse resp;
     grpc::Status s = conn_->tasks().Get(rpc.get(), req, &resp);
     if (s.error_code() == grpc::StatusCode::NOT_FOUND)
-      throw Error(ErrorKind::kNotFound, exec_id.empty() ? "container has no task" : "exec process not found", ectx);
+      throw Error(ErrorKind::kNotFound,
+                  exec_id.empty() ? "container has no task" : "exec process not found", ectx);
     rpc.Check(s, ectx);
     return ToRecord(resp.process(), exec_id);
   }
 
-  void Kill(const Context& ctx, const std::string& id, const std::string& exec_id, int signal, bool all) override {
+  void Kill(const Context& ctx, const std::string& id, const std::string& exec_id, int signal,
+            bool all) override {
     ValidateIdentifier("container id", id);
     if (!exec_id.empty()) ValidateIdentifier("exec id", exec_id);
     auto core = std::make_shared<ProcessCore>(conn_, id, exec_id, 0);
     core->Kill(ctx, signal, all);
   }
 
-  std::shared_ptr<Process> LoadExec(const Context& ctx, const std::string& id, const std::string& exec_id) override {
+  std::shared_ptr<Process> LoadExec(const Context& ctx, const std::string& id,
+                                    const std::string& exec_id) override {
     if (exec_id.empty())
-      throw Error(ErrorKind::kInvalidArgument, "exec id is empty", {.op = "LoadExec", .container_id = id});
+      throw Error(ErrorKind::kInvalidArgument, "exec id is empty",
+                  {.op = "LoadExec", .container_id = id});
     ProcessRecord r = GetProcess(ctx, id, exec_id);
     auto core = std::make_shared<ProcessCore>(conn_, id, exec_id, r.pid);
     if (r.status != Status::kCreated) core->MarkStarted();

@@ -50,8 +50,10 @@ std::vector<std::string> ListApplets(const std::string& busybox) {
   char buf[4096];
   for (;;) {
     ssize_t n = read(rd.get(), buf, sizeof buf);
-    if (n > 0) out.append(buf, static_cast<size_t>(n));
-    else if (n == 0 || errno != EINTR) break;
+    if (n > 0)
+      out.append(buf, static_cast<size_t>(n));
+    else if (n == 0 || errno != EINTR)
+      break;
   }
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
@@ -96,9 +98,11 @@ void BuildBusyboxRootfs(const std::string& dir, const RootfsOptions& options) {
   fs::path target(dir);
   std::error_code ec;
   fs::create_directories(target.parent_path(), ec);
-  if (ec) ThrowErrno(ErrorKind::kUnknown, ec.value(), "create " + target.parent_path().string(), ctx);
+  if (ec)
+    ThrowErrno(ErrorKind::kUnknown, ec.value(), "create " + target.parent_path().string(), ctx);
   std::random_device rd;
-  fs::path tmp = target.parent_path() / (target.filename().string() + ".tmp-" + std::to_string(rd()));
+  fs::path tmp =
+      target.parent_path() / (target.filename().string() + ".tmp-" + std::to_string(rd()));
   try {
     for (const char* d : {"bin", "sbin", "usr/bin", "usr/sbin", "proc", "sys", "dev", "tmp", "etc",
                           "root", "home", "var/tmp", "run", "mnt"})
@@ -110,15 +114,17 @@ void BuildBusyboxRootfs(const std::string& dir, const RootfsOptions& options) {
       fs::path link = tmp / "bin" / name;
       if (!fs::exists(fs::symlink_status(link))) fs::create_symlink("busybox", link);
     }
-    WriteFile(tmp / "etc/passwd",
-              "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n");
+    WriteFile(
+        tmp / "etc/passwd",
+        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n");
     WriteFile(tmp / "etc/group", "root:x:0:\nnogroup:x:65534:\n");
     WriteFile(tmp / "etc/hosts", "127.0.0.1 localhost\n::1 localhost\n");
     WriteFile(tmp / "etc/hostname", "busybox\n");
     WriteFile(tmp / kMarker, stamp);
     // Replace atomically: move an old tree aside first, then rename the new one in.
     if (fs::exists(target)) {
-      fs::path old = target.parent_path() / (target.filename().string() + ".old-" + std::to_string(rd()));
+      fs::path old =
+          target.parent_path() / (target.filename().string() + ".old-" + std::to_string(rd()));
       fs::rename(target, old);
       fs::rename(tmp, target);
       fs::remove_all(old, ec);
@@ -131,7 +137,8 @@ void BuildBusyboxRootfs(const std::string& dir, const RootfsOptions& options) {
         std::stringstream cur;
         cur << m.rdbuf();
         fs::remove_all(tmp, ec);
-        if (!(m && cur.str() == stamp)) ThrowErrno(ErrorKind::kUnknown, rec.value(), "rename rootfs into place", ctx);
+        if (!(m && cur.str() == stamp))
+          ThrowErrno(ErrorKind::kUnknown, rec.value(), "rename rootfs into place", ctx);
       }
     }
   } catch (const fs::filesystem_error& e) {

@@ -34,7 +34,7 @@ constexpr const char* kSocketName = "containerd.sock";
 constexpr const char* kInstallHint =
     "install Debian's `containerd` package (apt-get install containerd) or run scripts/setup";
 constexpr const char* kStandardDirs[] = {"/usr/local/sbin", "/usr/local/bin", "/usr/sbin",
-                                         "/usr/bin", "/sbin", "/bin"};
+                                         "/usr/bin",        "/sbin",          "/bin"};
 
 // Pids we spawned and have not reaped yet: only those are passed to waitpid, so a liveness
 // check never steals the exit status of another child of the program.
@@ -292,7 +292,8 @@ pid_t SpawnDaemon(const std::string& binary, const Paths& paths) {
     }
     env.push_back(std::move(kv));
   }
-  if (!have_path) env.emplace_back("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+  if (!have_path)
+    env.emplace_back("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
   std::vector<char*> argv, envp;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -312,8 +313,8 @@ pid_t SpawnDaemon(const std::string& binary, const Paths& paths) {
   sigfillset(&all);
   posix_spawnattr_setsigmask(&attr, &none);
   posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
-                                      POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   pid_t pid = 0;
   int rc;
   {
@@ -485,8 +486,8 @@ void AppendLogLine(const std::string& path, const std::string& message) {
   std::time_t now = std::time(nullptr);
   std::tm tm{};
   if (::gmtime_r(&now, &tm)) std::strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  std::string line = std::string("time=\"") + ts + "\" level=info msg=\"libcontainerd supervisor: " +
-                     message + "\"\n";
+  std::string line = std::string("time=\"") + ts +
+                     "\" level=info msg=\"libcontainerd supervisor: " + message + "\"\n";
   ssize_t ignored = ::write(fd.get(), line.data(), line.size());
   (void)ignored;
 }

@@ -19,17 +19,17 @@ inline constexpr std::size_t kMaxSocketPath = 104;
 
 // Every file of a state root.
 struct Paths {
-  std::string root;        // normalised, absolute, no trailing slash
-  std::string config;      // ROOT/config.toml
-  std::string socket;      // ROOT/containerd.sock
+  std::string root;    // normalised, absolute, no trailing slash
+  std::string config;  // ROOT/config.toml
+  std::string socket;  // ROOT/containerd.sock
   std::string ttrpc_socket;
   std::string debug_socket;
-  std::string pid_file;    // ROOT/containerd.pid
-  std::string log;         // ROOT/containerd.log
-  std::string lock;        // ROOT/supervisor.lock
-  std::string data_root;   // ROOT/root
-  std::string state;       // ROOT/state
-  std::string runc_root;   // ROOT/runc
+  std::string pid_file;   // ROOT/containerd.pid
+  std::string log;        // ROOT/containerd.log
+  std::string lock;       // ROOT/supervisor.lock
+  std::string data_root;  // ROOT/root
+  std::string state;      // ROOT/state
+  std::string runc_root;  // ROOT/runc
 };
 
 // Normalises root and derives the paths. Throws Error{kInvalidArgument} for an empty or

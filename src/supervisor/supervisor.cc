@@ -44,8 +44,8 @@ bool StopRoot(const sv::Paths& paths, pid_t hint, std::chrono::milliseconds grac
   for (pid_t p : sv::FindDaemonsOf(paths)) targets.insert(p);
   for (pid_t p : targets) {
     sv::AppendLogLine(paths.log, "stopping containerd pid " + std::to_string(p));
-    Log(LogLevel::kInfo, "supervisor " + paths.root + ": stopping containerd pid " +
-                             std::to_string(p));
+    Log(LogLevel::kInfo,
+        "supervisor " + paths.root + ": stopping containerd pid " + std::to_string(p));
     if (!sv::Terminate(p, grace))
       throw Error(ErrorKind::kUnknown,
                   "containerd pid " + std::to_string(p) + " did not exit even after SIGKILL",
@@ -63,9 +63,9 @@ struct Supervisor::Impl {
   std::string binary;
   bool adopted = false;
 
-  std::mutex op_mu;                 // serialises start / recover / stop of this object
+  std::mutex op_mu;  // serialises start / recover / stop of this object
   std::atomic<pid_t> pid{0};
-  std::atomic<bool> owned{false};   // this object started the current daemon
+  std::atomic<bool> owned{false};  // this object started the current daemon
   std::atomic<bool> stopped{false};
   std::atomic<bool> aborting{false};  // Stop() in progress: abandon a restart
   std::atomic<int> restarts{0};
@@ -131,9 +131,9 @@ struct Supervisor::Impl {
       if (sv::CheckHealth(paths.socket, std::clamp(left, 50ms, 500ms))) break;
       if (aborting) fail(ErrorKind::kCancelled, "was abandoned: the supervisor is stopping");
       if (Clock::now() >= deadline)
-        fail(ErrorKind::kDeadlineExceeded,
-             "did not serve on " + paths.socket + " within " +
-                 std::to_string(opts.start_timeout.count()) + " ms and was killed");
+        fail(ErrorKind::kDeadlineExceeded, "did not serve on " + paths.socket + " within " +
+                                               std::to_string(opts.start_timeout.count()) +
+                                               " ms and was killed");
       std::this_thread::sleep_for(20ms);
     }
     pid = p;
@@ -152,13 +152,13 @@ struct Supervisor::Impl {
       candidate = recorded;
     } else {
       if (::access(paths.pid_file.c_str(), F_OK) == 0) {
-        std::string why =
-            recorded == 0 ? "holds no pid"
-            : !sv::ProcessAlive(recorded)
-                ? "names pid " + std::to_string(recorded) + ", which is not running"
-                : "names pid " + std::to_string(recorded) +
-                      ", which is not this root's containerd (" +
-                      JoinArgs(sv::Cmdline(recorded)) + "); that process is left alone";
+        std::string why = recorded == 0 ? "holds no pid"
+                          : !sv::ProcessAlive(recorded)
+                              ? "names pid " + std::to_string(recorded) + ", which is not running"
+                              : "names pid " + std::to_string(recorded) +
+                                    ", which is not this root's containerd (" +
+                                    JoinArgs(sv::Cmdline(recorded)) +
+                                    "); that process is left alone";
         Note(LogLevel::kWarning, "stale pid file " + paths.pid_file + " " + why);
       }
       auto found = sv::FindDaemonsOf(paths);
@@ -174,8 +174,8 @@ struct Supervisor::Impl {
           sv::WriteFileAtomic(paths.pid_file, std::to_string(candidate) + "\n", 0644);
         pid = candidate;
         adopted = true;
-        Note(LogLevel::kInfo, "adopted containerd pid " + std::to_string(candidate) +
-                                  " serving on " + paths.socket);
+        Note(LogLevel::kInfo,
+             "adopted containerd pid " + std::to_string(candidate) + " serving on " + paths.socket);
         return;
       }
       if (sv::IsDaemonOf(candidate, paths)) {
@@ -221,8 +221,8 @@ struct Supervisor::Impl {
                                   ", started by another supervisor");
         return Outcome::kRecovered;
       }
-      Note(LogLevel::kWarning, "containerd pid " + std::to_string(seen) + " " + reason +
-                                   "; restarting it");
+      Note(LogLevel::kWarning,
+           "containerd pid " + std::to_string(seen) + " " + reason + "; restarting it");
       if (sv::IsDaemonOf(seen, paths)) sv::KillHard(seen, false);
       const auto t0 = Clock::now();
       StartFresh();

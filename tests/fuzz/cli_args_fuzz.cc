@@ -92,7 +92,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (const auto& s : specs)
       if (s.name == name) spec = &s;
     if (spec->name.find('=') != std::string::npos) continue;  // unreachable by construction
-    for (const auto& v : values) again.push_back(spec->takes_value ? "--" + name + "=" + v : "--" + name);
+    for (const auto& v : values)
+      again.push_back(spec->takes_value ? "--" + name + "=" + v : "--" + name);
   }
   again.push_back("--");
   for (const auto& p : parsed.positionals) again.push_back(p);

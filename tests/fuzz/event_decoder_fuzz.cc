@@ -25,7 +25,7 @@ constexpr Case kCases[] = {
     {"/tasks/paused", "containerd.events.TaskPaused"},
     {"/tasks/resumed", "containerd.events.TaskResumed"},
     {"/tasks/exit", "type.googleapis.com/containerd.events.TaskExit"},
-    {"/tasks/exit", "containerd.events.TaskOOM"},  // mismatch: always an error
+    {"/tasks/exit", "containerd.events.TaskOOM"},       // mismatch: always an error
     {"/tasks/delete", "containerd.events.TaskDelete"},  // ignored topic
 };
 constexpr size_t kNumCases = sizeof(kCases) / sizeof(kCases[0]);

@@ -21,16 +21,19 @@ TEST_F(ClientTest, FiftyLifecyclesFromEightThreadsLeaveNothingBehind) {
       for (int i; (i = next++) < 50;) {
         try {
           std::string id = "many-" + std::to_string(i);
-          auto c = Create(id, {"sh", "-c", "echo " + std::to_string(i) + "; exit " + std::to_string(i % 50)});
+          auto c = Create(
+              id, {"sh", "-c", "echo " + std::to_string(i) + "; exit " + std::to_string(i % 50)});
           auto cap = std::make_shared<cio::Captured>();
           auto task = c->NewTask(ctx_, "", false, cio::Capture(cap));
           task->Start(ctx_);
           task->Wait(ctx_);
           auto st = task->Delete(ctx_);
           c->Delete(ctx_);
-          if (st.exit_code != static_cast<uint32_t>(i % 50) || cap->Out() != std::to_string(i) + "\n") {
+          if (st.exit_code != static_cast<uint32_t>(i % 50) ||
+              cap->Out() != std::to_string(i) + "\n") {
             std::lock_guard l(mu);
-            failures.push_back(id + ": exit " + std::to_string(st.exit_code) + " out " + cap->Out());
+            failures.push_back(id + ": exit " + std::to_string(st.exit_code) + " out " +
+                               cap->Out());
           } else {
             ++ok;
           }

@@ -56,7 +56,8 @@ oci::SpecOptions ClientTest::Options(const std::string& id, std::vector<std::str
   return o;
 }
 
-std::shared_ptr<Container> ClientTest::Create(const std::string& id, std::vector<std::string> args) {
+std::shared_ptr<Container> ClientTest::Create(const std::string& id,
+                                              std::vector<std::string> args) {
   return Create(Options(id, std::move(args)));
 }
 
@@ -64,6 +65,8 @@ std::shared_ptr<Container> ClientTest::Create(const oci::SpecOptions& opts) {
   return client_->NewContainer(ctx_, opts.id, oci::DefaultSpec(opts), "", RuncOptions{});
 }
 
-bool PidAlive(uint32_t pid) { return pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM); }
+bool PidAlive(uint32_t pid) {
+  return pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM);
+}
 
 }  // namespace lcdtest

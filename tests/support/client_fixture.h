@@ -30,8 +30,10 @@ class ClientTest : public ::testing::Test {
   void TearDown() override;
 
   // A spec from DefaultSpec over the test rootfs with `args`; `tweak` may change options.
-  libcontainerd::oci::SpecOptions Options(const std::string& id, std::vector<std::string> args) const;
-  std::shared_ptr<libcontainerd::Container> Create(const std::string& id, std::vector<std::string> args);
+  libcontainerd::oci::SpecOptions Options(const std::string& id,
+                                          std::vector<std::string> args) const;
+  std::shared_ptr<libcontainerd::Container> Create(const std::string& id,
+                                                   std::vector<std::string> args);
   std::shared_ptr<libcontainerd::Container> Create(const libcontainerd::oci::SpecOptions& opts);
 
   // Kills and deletes every task and container of this test's namespace.

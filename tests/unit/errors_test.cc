@@ -1,7 +1,8 @@
+#include "libcontainerd/errors.h"
+
 #include <grpcpp/support/status.h>
 #include <gtest/gtest.h>
 
-#include "libcontainerd/errors.h"
 #include "remote/status.h"
 
 using namespace libcontainerd;

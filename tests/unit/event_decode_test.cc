@@ -91,8 +91,8 @@ TEST(DecodeEnvelope, ExitOfExecCarriesExecIdPidStatusAndTime) {
   EXPECT_EQ(d.info.process_id, "exec-9");
   EXPECT_EQ(d.info.pid, 1234u);
   EXPECT_EQ(d.info.exit_code, 137u);
-  EXPECT_EQ(d.info.exited_at, SystemTime{} + std::chrono::seconds(1764412887) +
-                                  std::chrono::nanoseconds(987654321));
+  EXPECT_EQ(d.info.exited_at,
+            SystemTime{} + std::chrono::seconds(1764412887) + std::chrono::nanoseconds(987654321));
 }
 
 TEST(DecodeEnvelope, ExitOfInitHasContainerIdAsProcessId) {
@@ -127,11 +127,12 @@ TEST(DecodeEnvelope, OomPausedResumedCarryOnlyContainer) {
   paused.set_container_id("a2");
   pb::TaskResumed resumed;
   resumed.set_container_id("a3");
-  const std::tuple<const char*, const google::protobuf::Message*, EventType, const char*> cases[] = {
-      {"/tasks/oom", &oom, EventType::kOOM, "a1"},
-      {"/tasks/paused", &paused, EventType::kPaused, "a2"},
-      {"/tasks/resumed", &resumed, EventType::kResumed, "a3"},
-  };
+  const std::tuple<const char*, const google::protobuf::Message*, EventType, const char*> cases[] =
+      {
+          {"/tasks/oom", &oom, EventType::kOOM, "a1"},
+          {"/tasks/paused", &paused, EventType::kPaused, "a2"},
+          {"/tasks/resumed", &resumed, EventType::kResumed, "a3"},
+      };
   for (const auto& [topic, msg, type, id] : cases) {
     SCOPED_TRACE(topic);
     const Decoded d = MustDecode(topic, *msg);
@@ -172,7 +173,8 @@ TEST(DecodeEnvelope, PrefixedTypeUrlIsAccepted) {
   pb::TaskStart m;
   m.set_container_id("p1");
   m.set_pid(5);
-  auto d = DecodeEnvelope("/tasks/start", "type.googleapis.com/containerd.events.TaskStart", Bytes(m));
+  auto d =
+      DecodeEnvelope("/tasks/start", "type.googleapis.com/containerd.events.TaskStart", Bytes(m));
   ASSERT_TRUE(d);
   EXPECT_EQ(d->info.container_id, "p1");
 }
@@ -193,7 +195,8 @@ TEST(DecodeEnvelope, PayloadTypeNotMatchingTopicIsInvalidArgument) {
   oom.set_container_id("c");
   EXPECT_EQ(KindOf("/tasks/exit", Url(oom), Bytes(oom)), ErrorKind::kInvalidArgument);
   EXPECT_EQ(KindOf("/tasks/start", "", ""), ErrorKind::kInvalidArgument);
-  EXPECT_EQ(KindOf("/tasks/start", "containerd.events.TaskStartX", ""), ErrorKind::kInvalidArgument);
+  EXPECT_EQ(KindOf("/tasks/start", "containerd.events.TaskStartX", ""),
+            ErrorKind::kInvalidArgument);
   try {
     DecodeEnvelope("/tasks/paused", "containerd.events.TaskResumed", "");
     FAIL() << "no error";
@@ -211,9 +214,9 @@ TEST(DecodeEnvelope, UndecodablePayloadIsInvalidArgument) {
       std::string("\x18\xff\xff", 3),  // truncated varint
       std::string("\x0c", 1),          // end-group tag without a group
   };
-  for (const auto& topic : {"/tasks/create", "/tasks/start", "/tasks/exit", "/tasks/oom",
-                            "/tasks/exec-added", "/tasks/exec-started", "/tasks/paused",
-                            "/tasks/resumed"}) {
+  for (const auto& topic :
+       {"/tasks/create", "/tasks/start", "/tasks/exit", "/tasks/oom", "/tasks/exec-added",
+        "/tasks/exec-started", "/tasks/paused", "/tasks/resumed"}) {
     SCOPED_TRACE(topic);
     std::string url = "containerd.events.Task";
     std::string_view t = topic;

@@ -1,6 +1,5 @@
 // Validation: each rule rejects a bad value with "<json.path>: <rule>" and accepts a good one.
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <cstdlib>
@@ -46,24 +45,25 @@ std::vector<Rule> Rules() {
        [](Spec& s) { s.oci_version = "1.0.2"; }, "ociVersion: is required"},
       {"oci version 1.x", [](Spec& s) { s.oci_version = "2.0"; },
        [](Spec& s) { s.oci_version = "1.1.0"; }, "ociVersion: must be a 1.x version, got \"2.0\""},
-      {"root required", [](Spec& s) { s.root.reset(); }, [](Spec& s) { s.root = Root{.path = "r"}; },
-       "root: is required"},
-      {"root path required", [](Spec& s) { s.root->path = ""; }, [](Spec& s) { s.root->path = "rootfs"; },
-       "root.path: is required"},
+      {"root required", [](Spec& s) { s.root.reset(); },
+       [](Spec& s) { s.root = Root{.path = "r"}; }, "root: is required"},
+      {"root path required", [](Spec& s) { s.root->path = ""; },
+       [](Spec& s) { s.root->path = "rootfs"; }, "root.path: is required"},
       {"process required", [](Spec& s) { s.process.reset(); }, [](Spec&) {},
        "process: is required to run a container"},
       {"args required", [](Spec& s) { s.process->args.clear(); },
        [](Spec& s) { s.process->args = {"/bin/true"}; },
        "process.args: must not be empty (the command to run)"},
-      {"cwd absolute", [](Spec& s) { s.process->cwd = "tmp"; }, [](Spec& s) { s.process->cwd = "/tmp"; },
-       "process.cwd: must be an absolute path"},
+      {"cwd absolute", [](Spec& s) { s.process->cwd = "tmp"; },
+       [](Spec& s) { s.process->cwd = "/tmp"; }, "process.cwd: must be an absolute path"},
       {"env KEY=value", [](Spec& s) { s.process->env.push_back("NOVALUE"); },
        [](Spec& s) { s.process->env.push_back("EMPTY="); }, "process.env[1]: must be KEY=value"},
       {"umask range", [](Spec& s) { s.process->user.umask = 01000; },
        [](Spec& s) { s.process->user.umask = 0777; }, "process.user.umask: must be <= 0777"},
       {"capability names", [](Spec& s) { s.process->capabilities->effective.push_back("CAP_FLY"); },
        [](Spec& s) { s.process->capabilities->effective.push_back("CAP_SYS_ADMIN"); },
-       "process.capabilities.effective[14]: unknown capability \"CAP_FLY\" (names are like CAP_NET_ADMIN)"},
+       "process.capabilities.effective[14]: unknown capability \"CAP_FLY\" (names are like "
+       "CAP_NET_ADMIN)"},
       {"rlimit names", [](Spec& s) { s.process->rlimits[0].type = "NOFILE"; },
        [](Spec& s) { s.process->rlimits[0].type = "RLIMIT_NPROC"; },
        "process.rlimits[0].type: unknown rlimit \"NOFILE\" (names are like RLIMIT_NOFILE)"},
@@ -71,17 +71,29 @@ std::vector<Rule> Rules() {
        [](Spec& s) { s.process->rlimits.push_back({.type = "RLIMIT_CORE"}); },
        "process.rlimits[1].type: duplicate rlimit RLIMIT_NOFILE"},
       {"rlimit soft <= hard", [](Spec& s) { s.process->rlimits[0].soft = 2048; },
-       [](Spec& s) { s.process->rlimits[0].soft = 1024; }, "process.rlimits[0].soft: must be <= hard"},
+       [](Spec& s) { s.process->rlimits[0].soft = 1024; },
+       "process.rlimits[0].soft: must be <= hard"},
       {"oom score range", [](Spec& s) { s.process->oom_score_adj = 1001; },
-       [](Spec& s) { s.process->oom_score_adj = -1000; }, "process.oomScoreAdj: must be in -1000..1000"},
-      {"console size needs terminal", [](Spec& s) { s.process->console_size = Box{24, 80}; },
-       [](Spec& s) { s.process->console_size = Box{24, 80}; s.process->terminal = true; },
+       [](Spec& s) { s.process->oom_score_adj = -1000; },
+       "process.oomScoreAdj: must be in -1000..1000"},
+      {"console size needs terminal",
+       [](Spec& s) {
+         s.process->console_size = Box{24, 80};
+       },
+       [](Spec& s) {
+         s.process->console_size = Box{24, 80};
+         s.process->terminal = true;
+       },
        "process.consoleSize: needs terminal: true"},
-      {"mount destination absolute", [](Spec& s) { s.mounts.push_back({.destination = "data", .type = "tmpfs"}); },
+      {"mount destination absolute",
+       [](Spec& s) { s.mounts.push_back({.destination = "data", .type = "tmpfs"}); },
        [](Spec& s) { s.mounts.push_back({.destination = "/data", .type = "tmpfs"}); },
        "mounts[8].destination: must be an absolute path"},
-      {"bind mount source", [](Spec& s) { s.mounts.push_back({.destination = "/d", .options = {"rbind"}}); },
-       [](Spec& s) { s.mounts.push_back({.destination = "/d", .source = "/tmp", .options = {"rbind"}}); },
+      {"bind mount source",
+       [](Spec& s) { s.mounts.push_back({.destination = "/d", .options = {"rbind"}}); },
+       [](Spec& s) {
+         s.mounts.push_back({.destination = "/d", .source = "/tmp", .options = {"rbind"}});
+       },
        "mounts[8].source: is required for a bind mount"},
       {"hook path absolute", [](Spec& s) { s.hooks = Hooks{.poststop = {{.path = "hook"}}}; },
        [](Spec& s) { s.hooks = Hooks{.poststop = {{.path = "/bin/hook"}}}; },
@@ -93,16 +105,18 @@ std::vector<Rule> Rules() {
        "linux: is required for a Linux container"},
       {"namespace types", [](Spec& s) { s.linux->namespaces.push_back({.type = "time"}); },
        [](Spec& s) { s.linux->namespaces.push_back({.type = "cgroup"}); },
-       "linux.namespaces[5].type: unknown namespace type \"time\" (pid, network, mount, ipc, uts, user, cgroup)"},
+       "linux.namespaces[5].type: unknown namespace type \"time\" (pid, network, mount, ipc, uts, "
+       "user, cgroup)"},
       {"duplicate namespaces", [](Spec& s) { s.linux->namespaces.push_back({.type = "pid"}); },
        [](Spec& s) { s.linux->namespaces.push_back({.type = "user"}); },
        "linux.namespaces[5].type: duplicate namespace pid"},
-      {"namespace path absolute",
-       [](Spec& s) { s.linux->namespaces[4].path = "proc/1/ns/net"; },
+      {"namespace path absolute", [](Spec& s) { s.linux->namespaces[4].path = "proc/1/ns/net"; },
        [](Spec& s) { s.linux->namespaces[4].path = "/proc/1/ns/net"; },
        "linux.namespaces[4].path: must be an absolute path"},
       {"mappings need userns",
-       [](Spec& s) { s.linux->uid_mappings = {{0, 1000, 1}}; },
+       [](Spec& s) {
+         s.linux->uid_mappings = {{0, 1000, 1}};
+       },
        [](Spec& s) {
          s.linux->uid_mappings = {{0, 1000, 1}};
          s.linux->namespaces.push_back({.type = "user"});
@@ -128,7 +142,8 @@ std::vector<Rule> Rules() {
          s.linux->gid_mappings = {{0, 1000, 10}, {100, 1010, 1}};
        },
        "linux.gidMappings[1]: host ids overlap mapping 0"},
-      {"mapping size", [](Spec& s) {
+      {"mapping size",
+       [](Spec& s) {
          s.linux->namespaces.push_back({.type = "user"});
          s.linux->uid_mappings = {{0, 1000, 0}};
        },
@@ -166,12 +181,14 @@ std::vector<Rule> Rules() {
        [](Spec& s) { s.linux->resources->cpu->period = 1000000; },
        "linux.resources.cpu.period: must be 1000..1000000 (microseconds)"},
       {"cpu shares", [](Spec& s) { s.linux->resources->cpu->shares = 1; },
-       [](Spec& s) { s.linux->resources->cpu->shares = 2; }, "linux.resources.cpu.shares: must be 2..262144"},
+       [](Spec& s) { s.linux->resources->cpu->shares = 2; },
+       "linux.resources.cpu.shares: must be 2..262144"},
       {"cpuset", [](Spec& s) { s.linux->resources->cpu->cpus = "all"; },
        [](Spec& s) { s.linux->resources->cpu->cpus = "0-1,3"; },
        "linux.resources.cpu.cpus: must be a CPU list like 0-3,5"},
       {"pids limit", [](Spec& s) { s.linux->resources->pids->limit = 0; },
-       [](Spec& s) { s.linux->resources->pids->limit = -1; }, "linux.resources.pids.limit: must be > 0 or -1"},
+       [](Spec& s) { s.linux->resources->pids->limit = -1; },
+       "linux.resources.pids.limit: must be > 0 or -1"},
       {"device rule type", [](Spec& s) { s.linux->resources->devices[1].type = "x"; },
        [](Spec& s) { s.linux->resources->devices[1].type = "b"; },
        "linux.resources.devices[1].type: must be a, c or b"},
@@ -188,19 +205,23 @@ std::vector<Rule> Rules() {
        [](Spec& s) { s.linux->resources->unified["memory.high"] = "max"; },
        "linux.resources.unified[\"../x\"]: must be a cgroup v2 file name like memory.max"},
       {"device node path", [](Spec& s) { s.linux->devices = {{.path = "dev/fuse", .type = "c"}}; },
-       [](Spec& s) { s.linux->devices = {{.path = "/dev/fuse", .type = "c", .major = 10, .minor = 229}}; },
+       [](Spec& s) {
+         s.linux->devices = {{.path = "/dev/fuse", .type = "c", .major = 10, .minor = 229}};
+       },
        "linux.devices[0].path: must be an absolute path"},
       {"device node type", [](Spec& s) { s.linux->devices = {{.path = "/dev/x", .type = "a"}}; },
        [](Spec& s) { s.linux->devices = {{.path = "/dev/x", .type = "p"}}; },
        "linux.devices[0].type: must be c, b, u or p"},
       {"rootfs propagation", [](Spec& s) { s.linux->rootfs_propagation = "everywhere"; },
        [](Spec& s) { s.linux->rootfs_propagation = "rslave"; },
-       "linux.rootfsPropagation: must be private, rprivate, slave, rslave, shared, rshared, unbindable or runbindable"},
+       "linux.rootfsPropagation: must be private, rprivate, slave, rslave, shared, rshared, "
+       "unbindable or runbindable"},
       {"masked paths absolute", [](Spec& s) { s.linux->masked_paths.push_back("proc/kmsg"); },
        [](Spec& s) { s.linux->masked_paths.push_back("/proc/kmsg"); },
        "linux.maskedPaths[10]: must be an absolute path"},
       {"readonly paths absolute", [](Spec& s) { s.linux->readonly_paths[0] = "x"; },
-       [](Spec& s) { s.linux->readonly_paths[0] = "/x"; }, "linux.readonlyPaths[0]: must be an absolute path"},
+       [](Spec& s) { s.linux->readonly_paths[0] = "/x"; },
+       "linux.readonlyPaths[0]: must be an absolute path"},
       {"seccomp default action",
        [](Spec& s) { s.linux->seccomp = LinuxSeccomp{.default_action = "ALLOW"}; },
        [](Spec& s) { s.linux->seccomp = LinuxSeccomp{.default_action = "SCMP_ACT_ALLOW"}; },
@@ -211,30 +232,38 @@ std::vector<Rule> Rules() {
                                          .syscalls = {{.names = {"read"}, .action = "allow"}}};
        },
        [](Spec& s) {
-         s.linux->seccomp = LinuxSeccomp{.default_action = "SCMP_ACT_ERRNO",
-                                         .syscalls = {{.names = {"read"}, .action = "SCMP_ACT_ALLOW"}}};
+         s.linux->seccomp =
+             LinuxSeccomp{.default_action = "SCMP_ACT_ERRNO",
+                          .syscalls = {{.names = {"read"}, .action = "SCMP_ACT_ALLOW"}}};
        },
        "linux.seccomp.syscalls[0].action: unknown action \"allow\" (SCMP_ACT_*)"},
       {"seccomp arg operator",
        [](Spec& s) {
          s.linux->seccomp = LinuxSeccomp{
              .default_action = "SCMP_ACT_ERRNO",
-             .syscalls = {{.names = {"personality"}, .action = "SCMP_ACT_ALLOW", .args = {{.op = "=="}}}}};
+             .syscalls = {
+                 {.names = {"personality"}, .action = "SCMP_ACT_ALLOW", .args = {{.op = "=="}}}}};
        },
        [](Spec& s) {
-         s.linux->seccomp = LinuxSeccomp{
-             .default_action = "SCMP_ACT_ERRNO",
-             .syscalls = {{.names = {"personality"}, .action = "SCMP_ACT_ALLOW",
-                           .args = {{.index = 0, .value = 8, .op = "SCMP_CMP_EQ"}}}}};
+         s.linux->seccomp =
+             LinuxSeccomp{.default_action = "SCMP_ACT_ERRNO",
+                          .syscalls = {{.names = {"personality"},
+                                        .action = "SCMP_ACT_ALLOW",
+                                        .args = {{.index = 0, .value = 8, .op = "SCMP_CMP_EQ"}}}}};
        },
        "linux.seccomp.syscalls[0].args[0].op: unknown operator (SCMP_CMP_*)"},
       {"seccomp architectures",
-       [](Spec& s) { s.linux->seccomp = LinuxSeccomp{.default_action = "SCMP_ACT_ALLOW", .architectures = {"x86_64"}}; },
        [](Spec& s) {
-         s.linux->seccomp = LinuxSeccomp{.default_action = "SCMP_ACT_ALLOW", .architectures = {"SCMP_ARCH_X86_64"}};
+         s.linux->seccomp =
+             LinuxSeccomp{.default_action = "SCMP_ACT_ALLOW", .architectures = {"x86_64"}};
+       },
+       [](Spec& s) {
+         s.linux->seccomp = LinuxSeccomp{.default_action = "SCMP_ACT_ALLOW",
+                                         .architectures = {"SCMP_ARCH_X86_64"}};
        },
        "linux.seccomp.architectures[0]: must be a SCMP_ARCH_* name"},
-      {"personality domain", [](Spec& s) { s.linux->personality = LinuxPersonality{.domain = "BSD"}; },
+      {"personality domain",
+       [](Spec& s) { s.linux->personality = LinuxPersonality{.domain = "BSD"}; },
        [](Spec& s) { s.linux->personality = LinuxPersonality{.domain = "LINUX32"}; },
        "linux.personality.domain: must be LINUX or LINUX32"},
   };
@@ -296,7 +325,8 @@ TEST(OciValidate, RuncAndContainerdSpecsAreValid) {
   for (const char* flags : {"", "--rootless"}) {
     SCOPED_TRACE(flags);
     std::string dir = "/tmp/lcd-oci-validate-" + std::to_string(::getpid());
-    std::string cmd = "rm -rf " + dir + " && mkdir -p " + dir + " && runc spec --bundle " + dir + " " + flags;
+    std::string cmd =
+        "rm -rf " + dir + " && mkdir -p " + dir + " && runc spec --bundle " + dir + " " + flags;
     ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
     std::ifstream f(dir + "/config.json");
     std::stringstream text;

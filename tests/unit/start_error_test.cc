@@ -7,11 +7,14 @@ using namespace libcontainerd;
 using libcontainerd::remote::ClassifyStartError;
 
 namespace {
-Error Unknown(const std::string& m) { return Error(ErrorKind::kUnknown, m, {.op = "NewTask", .container_id = "c1"}); }
+Error Unknown(const std::string& m) {
+  return Error(ErrorKind::kUnknown, m, {.op = "NewTask", .container_id = "c1"});
+}
 }  // namespace
 
 TEST(ClassifyStartError, MissingBinaryIsNotFoundNamingIt) {
-  auto e = ClassifyStartError(Unknown("exec: \"nope\": executable file not found in $PATH"), "nope");
+  auto e =
+      ClassifyStartError(Unknown("exec: \"nope\": executable file not found in $PATH"), "nope");
   EXPECT_EQ(e.kind(), ErrorKind::kNotFound);
   EXPECT_NE(e.message().find("\"nope\""), std::string::npos) << e.message();
 }
@@ -21,9 +24,11 @@ TEST(ClassifyStartError, NotExecutableIsFailedPrecondition) {
   EXPECT_EQ(e.kind(), ErrorKind::kFailedPrecondition);
 }
 
-TEST(ClassifyStartError, ABundleKeptFromACrashedCreateIsFailedPreconditionSayingSoAndKeepingTheText) {
+TEST(ClassifyStartError,
+     ABundleKeptFromACrashedCreateIsFailedPreconditionSayingSoAndKeepingTheText) {
   const std::string m =
-      "failed to start shim: mkdir /var/lib/containerd/io.containerd.runtime.v2.task/ns/c1: file exists";
+      "failed to start shim: mkdir /var/lib/containerd/io.containerd.runtime.v2.task/ns/c1: file "
+      "exists";
   auto e = ClassifyStartError(Unknown(m), "sleep");
   EXPECT_EQ(e.kind(), ErrorKind::kFailedPrecondition);
   EXPECT_NE(e.message().find("restarts"), std::string::npos) << e.message();
@@ -32,7 +37,8 @@ TEST(ClassifyStartError, ABundleKeptFromACrashedCreateIsFailedPreconditionSaying
 }
 
 TEST(ClassifyStartError, OtherErrorsAndOtherKindsAreUnchanged) {
-  EXPECT_EQ(ClassifyStartError(Unknown("something else: file exists"), "x").kind(), ErrorKind::kUnknown);
+  EXPECT_EQ(ClassifyStartError(Unknown("something else: file exists"), "x").kind(),
+            ErrorKind::kUnknown);
   Error busy(ErrorKind::kUnavailable, "failed to start shim: mkdir /x: file exists");
   EXPECT_EQ(ClassifyStartError(busy, "x").kind(), ErrorKind::kUnavailable);
 }

@@ -1,3 +1,5 @@
+#include "libcontainerd/types.h"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -5,16 +7,19 @@
 
 #include "libcontainerd/context.h"
 #include "libcontainerd/errors.h"
-#include "libcontainerd/types.h"
 
 using namespace libcontainerd;
 
 TEST(EventType, StringsAreMobys) {
   const std::pair<EventType, const char*> cases[] = {
-      {EventType::kUnknown, "unknown"},       {EventType::kExit, "exit"},
-      {EventType::kOOM, "oom"},               {EventType::kCreate, "create"},
-      {EventType::kStart, "start"},           {EventType::kExecAdded, "exec-added"},
-      {EventType::kExecStarted, "exec-started"}, {EventType::kPaused, "paused"},
+      {EventType::kUnknown, "unknown"},
+      {EventType::kExit, "exit"},
+      {EventType::kOOM, "oom"},
+      {EventType::kCreate, "create"},
+      {EventType::kStart, "start"},
+      {EventType::kExecAdded, "exec-added"},
+      {EventType::kExecStarted, "exec-started"},
+      {EventType::kPaused, "paused"},
       {EventType::kResumed, "resumed"},
   };
   for (auto [t, s] : cases) {
@@ -36,8 +41,18 @@ TEST(ValidateIdentifier, AcceptsContainerdIds) {
 }
 
 TEST(ValidateIdentifier, RejectsBadIdsWithInvalidArgument) {
-  const std::string bad[] = {"", "../x", "a/b", "a b", "-a", "a-", "a..b", ".", std::string("a\0b", 3),
-                             std::string(77, 'a'), "a__b", "ü"};
+  const std::string bad[] = {"",
+                             "../x",
+                             "a/b",
+                             "a b",
+                             "-a",
+                             "a-",
+                             "a..b",
+                             ".",
+                             std::string("a\0b", 3),
+                             std::string(77, 'a'),
+                             "a__b",
+                             "ü"};
   for (const auto& id : bad) {
     try {
       ValidateIdentifier("container id", id);
@@ -71,7 +86,9 @@ TEST(Context, CancelRunsCallbacksAndMarksCopies) {
 TEST(Context, UnregisteredCallbackIsNotRun) {
   Context ctx;
   int called = 0;
-  { auto reg = ctx.OnCancel([&] { ++called; }); }
+  {
+    auto reg = ctx.OnCancel([&] { ++called; });
+  }
   ctx.Cancel();
   EXPECT_EQ(called, 0);
 }

@@ -102,7 +102,8 @@ std::string FormatFlags(const std::vector<FlagSpec>& specs) {
     rows.emplace_back(std::move(left), s.help);
   }
   std::string out;
-  for (const auto& [l, h] : rows) out += "  " + l + std::string(width + 3 - l.size(), ' ') + h + "\n";
+  for (const auto& [l, h] : rows)
+    out += "  " + l + std::string(width + 3 - l.size(), ' ') + h + "\n";
   return out;
 }
 

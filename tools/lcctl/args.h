@@ -21,8 +21,8 @@ class UsageError : public std::runtime_error {
 };
 
 struct FlagSpec {
-  std::string name;        // long name without "--"
-  char short_name = 0;     // 0: none
+  std::string name;     // long name without "--"
+  char short_name = 0;  // 0: none
   bool takes_value = false;
   std::string value_name;  // for help ("BYTES"); empty for booleans
   std::string help;

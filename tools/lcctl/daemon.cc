@@ -1,6 +1,5 @@
 // lcctl daemon start|stop|status: the managed containerd under --root.
 #include <sys/stat.h>
-
 #include <unistd.h>
 
 #include <cstdint>
@@ -19,7 +18,8 @@ namespace {
 
 void NeedManaged(Session& s, const char* what) {
   if (!s.Managed())
-    throw UsageError(std::string("'daemon ") + what + "' manages lcctl's own containerd: drop -a/--address " +
+    throw UsageError(std::string("'daemon ") + what +
+                     "' manages lcctl's own containerd: drop -a/--address " +
                      "(and CONTAINERD_ADDRESS), choose it with --root");
 }
 
@@ -32,11 +32,15 @@ int Start(Session& s, const ParsedArgs& a) {
   o.watch = false;
   lcd::Supervisor sup(o);
   if (s.globals().json) {
-    PrintJson({{"root", sup.root()}, {"address", sup.address()}, {"pid", sup.pid()}, {"adopted", sup.adopted()},
+    PrintJson({{"root", sup.root()},
+               {"address", sup.address()},
+               {"pid", sup.pid()},
+               {"adopted", sup.adopted()},
                {"log", sup.log_path()}});
   } else {
-    std::printf("containerd %s (pid %d, socket %s, log %s)\n", sup.adopted() ? "already running" : "started",
-                static_cast<int>(sup.pid()), sup.address().c_str(), sup.log_path().c_str());
+    std::printf("containerd %s (pid %d, socket %s, log %s)\n",
+                sup.adopted() ? "already running" : "started", static_cast<int>(sup.pid()),
+                sup.address().c_str(), sup.log_path().c_str());
   }
   return 0;
 }
@@ -69,14 +73,20 @@ int StatusCmd(Session& s, const ParsedArgs& a) {
       o.ns = s.globals().ns;
       o.state_dir = root + "/clients";
       o.connect_timeout = std::chrono::milliseconds(2000);
-      version = lcd::NewContainerdClient(o)->GetVersion(lcd::Context::WithTimeout(std::chrono::seconds(2))).version;
+      version = lcd::NewContainerdClient(o)
+                    ->GetVersion(lcd::Context::WithTimeout(std::chrono::seconds(2)))
+                    .version;
       serving = true;
     } catch (const lcd::Error&) {
     }
   }
   if (s.globals().json) {
-    PrintJson({{"root", root}, {"address", addr}, {"running", alive}, {"serving", serving},
-               {"pid", alive ? pid : 0}, {"version", version}});
+    PrintJson({{"root", root},
+               {"address", addr},
+               {"running", alive},
+               {"serving", serving},
+               {"pid", alive ? pid : 0},
+               {"version", version}});
   } else if (serving) {
     std::printf("running (pid %d, containerd %s, socket %s)\n", pid, version.c_str(), addr.c_str());
   } else if (alive) {
@@ -92,13 +102,27 @@ int StatusCmd(Session& s, const ParsedArgs& a) {
 
 std::vector<Command> DaemonCommands() {
   return {
-      {"daemon start", "daemon start", "start lcctl's own containerd (or report the one running)",
-       "  lcctl daemon start\n  lcctl --root /tmp/lcd2 daemon start", {}, SIZE_MAX, Start},
-      {"daemon stop", "daemon stop", "stop lcctl's own containerd (containers keep running)",
-       "  lcctl daemon stop", {}, SIZE_MAX, Stop},
-      {"daemon status", "daemon status",
+      {"daemon start",
+       "daemon start",
+       "start lcctl's own containerd (or report the one running)",
+       "  lcctl daemon start\n  lcctl --root /tmp/lcd2 daemon start",
+       {},
+       SIZE_MAX,
+       Start},
+      {"daemon stop",
+       "daemon stop",
+       "stop lcctl's own containerd (containers keep running)",
+       "  lcctl daemon stop",
+       {},
+       SIZE_MAX,
+       Stop},
+      {"daemon status",
+       "daemon status",
        "report whether lcctl's own containerd is serving (exit 0 serving, 3 not running)",
-       "  lcctl daemon status --json", {}, SIZE_MAX, StatusCmd},
+       "  lcctl daemon status --json",
+       {},
+       SIZE_MAX,
+       StatusCmd},
   };
 }
 

@@ -16,7 +16,8 @@ class PrintingBackend final : public lcd::Backend {
  public:
   explicit PrintingBackend(bool json) : json_(json) {}
 
-  void ProcessEvent(const std::string& container_id, lcd::EventType type, const lcd::EventInfo& info) override {
+  void ProcessEvent(const std::string& container_id, lcd::EventType type,
+                    const lcd::EventInfo& info) override {
     std::string now = FormatTime(std::chrono::system_clock::now());
     std::string line;
     const bool exit = type == lcd::EventType::kExit;
@@ -34,7 +35,8 @@ class PrintingBackend final : public lcd::Backend {
       line = j.dump() + "\n";
     } else {
       line = now + " " + container_id + " " + std::string(lcd::ToString(type)) +
-             " process=" + (info.process_id.empty() ? "-" : info.process_id) + " pid=" + std::to_string(info.pid);
+             " process=" + (info.process_id.empty() ? "-" : info.process_id) +
+             " pid=" + std::to_string(info.pid);
       if (exit) line += " exit_code=" + std::to_string(info.exit_code);
       if (!info.error.empty()) line += " error=\"" + OneLine(info.error) + "\"";
       line += "\n";
@@ -60,10 +62,15 @@ int Events(Session& s, const ParsedArgs& a) {
 }  // namespace
 
 std::vector<Command> EventsCommands() {
-  return {{"events", "events",
-           "print task events (time container type process pid [exit code]) until interrupted; JSON lines "
+  return {{"events",
+           "events",
+           "print task events (time container type process pid [exit code]) until interrupted; "
+           "JSON lines "
            "with --json",
-           "  lcctl events\n  lcctl -n test events --json | jq -c 'select(.type==\"exit\")'", {}, SIZE_MAX, Events}};
+           "  lcctl events\n  lcctl -n test events --json | jq -c 'select(.type==\"exit\")'",
+           {},
+           SIZE_MAX,
+           Events}};
 }
 
 }  // namespace lcctl

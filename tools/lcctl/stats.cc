@@ -1,4 +1,6 @@
 // lcctl stats: a live resource table like `docker stats`, one batched metrics call per refresh.
+#include "libcontainerd/stats.h"
+
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
@@ -7,7 +9,6 @@
 #include <thread>
 
 #include "common.h"
-#include "libcontainerd/stats.h"
 
 namespace lcctl {
 
@@ -43,7 +44,8 @@ std::vector<std::string> Targets(Session& s, const ParsedArgs& a) {
   if (!a.positionals.empty()) return a.positionals;
   std::vector<std::string> ids;
   for (const auto& t : s.inspector().ListTasks(s.Ctx()))
-    if (t.status == lcd::Status::kRunning || t.status == lcd::Status::kPaused) ids.push_back(t.container_id);
+    if (t.status == lcd::Status::kRunning || t.status == lcd::Status::kPaused)
+      ids.push_back(t.container_id);
   return ids;
 }
 
@@ -55,29 +57,34 @@ std::map<std::string, Sample> Take(Session& s, const std::vector<std::string>& i
   return out;
 }
 
-void Show(Session& s, const std::vector<std::string>& ids, const std::map<std::string, Sample>& prev,
-          const std::map<std::string, Sample>& cur, bool clear) {
+void Show(Session& s, const std::vector<std::string>& ids,
+          const std::map<std::string, Sample>& prev, const std::map<std::string, Sample>& cur,
+          bool clear) {
   const uint64_t host = HostMemory();
   nlohmann::json arr = nlohmann::json::array();
-  std::vector<std::vector<std::string>> rows{{"CONTAINER", "CPU %", "MEM USAGE / LIMIT", "MEM %", "PIDS"}};
+  std::vector<std::vector<std::string>> rows{
+      {"CONTAINER", "CPU %", "MEM USAGE / LIMIT", "MEM %", "PIDS"}};
   for (const auto& id : ids) {
     auto c = cur.find(id);
     if (c == cur.end()) continue;  // no running task (any more)
     double cpu = 0;
     if (auto p = prev.find(id); p != prev.end()) {
-      auto dt = std::chrono::duration_cast<std::chrono::nanoseconds>(c->second.at - p->second.at).count();
+      auto dt =
+          std::chrono::duration_cast<std::chrono::nanoseconds>(c->second.at - p->second.at).count();
       if (dt > 0 && c->second.sum.cpu_total_ns >= p->second.sum.cpu_total_ns)
         cpu = 100.0 * static_cast<double>(c->second.sum.cpu_total_ns - p->second.sum.cpu_total_ns) /
               static_cast<double>(dt);
     }
     uint64_t limit = c->second.sum.memory_limit;
     if (host && (limit == 0 || limit > host)) limit = host;
-    double mem_pct = limit ? 100.0 * static_cast<double>(c->second.sum.memory_usage) / static_cast<double>(limit) : 0;
+    double mem_pct =
+        limit ? 100.0 * static_cast<double>(c->second.sum.memory_usage) / static_cast<double>(limit)
+              : 0;
     char cpu_s[32], mem_s[32];
     std::snprintf(cpu_s, sizeof cpu_s, "%.2f%%", cpu);
     std::snprintf(mem_s, sizeof mem_s, "%.2f%%", mem_pct);
-    rows.push_back({id, cpu_s, HumanBytes(c->second.sum.memory_usage) + " / " + HumanBytes(limit), mem_s,
-                    std::to_string(c->second.sum.pids_current)});
+    rows.push_back({id, cpu_s, HumanBytes(c->second.sum.memory_usage) + " / " + HumanBytes(limit),
+                    mem_s, std::to_string(c->second.sum.pids_current)});
     arr.push_back({{"id", id},
                    {"cpu_percent", cpu},
                    {"cpu_total_ns", c->second.sum.cpu_total_ns},
@@ -119,10 +126,14 @@ int Stats(Session& s, const ParsedArgs& a) {
 }  // namespace
 
 std::vector<Command> StatsCommands() {
-  return {{"stats", "stats [--no-stream] [ID...]",
-           "a live table of CPU %, memory usage/limit and pids (every running task when no id is given)",
+  return {{"stats",
+           "stats [--no-stream] [ID...]",
+           "a live table of CPU %, memory usage/limit and pids (every running task when no id is "
+           "given)",
            "  lcctl stats\n  lcctl stats --no-stream web1\n  lcctl stats --no-stream --json",
-           {{"no-stream", 0, false, "", "print one table and exit"}}, SIZE_MAX, Stats}};
+           {{"no-stream", 0, false, "", "print one table and exit"}},
+           SIZE_MAX,
+           Stats}};
 }
 
 }  // namespace lcctl

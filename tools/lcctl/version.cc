@@ -11,12 +11,14 @@ int Version(Session& s, const ParsedArgs& a) {
   NeedArgs(a, 0, 0, "no arguments");
   auto v = s.client().GetVersion(s.Ctx());
   if (s.globals().json) {
-    PrintJson({{"client", {{"version", LCCTL_VERSION}}},
-               {"server", {{"version", v.version}, {"revision", v.revision}, {"address", s.Address()}}}});
+    PrintJson(
+        {{"client", {{"version", LCCTL_VERSION}}},
+         {"server", {{"version", v.version}, {"revision", v.revision}, {"address", s.Address()}}}});
     return 0;
   }
-  std::string out = std::string("Client:\n  Version:  ") + LCCTL_VERSION + "\n\nServer:\n  Version:  " + v.version +
-                    "\n  Revision: " + v.revision + "\n  Address:  " + s.Address() + "\n";
+  std::string out = std::string("Client:\n  Version:  ") + LCCTL_VERSION +
+                    "\n\nServer:\n  Version:  " + v.version + "\n  Revision: " + v.revision +
+                    "\n  Address:  " + s.Address() + "\n";
   std::fputs(out.c_str(), stdout);
   return 0;
 }
@@ -24,8 +26,13 @@ int Version(Session& s, const ParsedArgs& a) {
 }  // namespace
 
 std::vector<Command> VersionCommands() {
-  return {{"version", "version", "print the client and server versions",
-           "  lcctl version\n  lcctl -a /run/containerd/containerd.sock version --json", {}, SIZE_MAX, Version}};
+  return {{"version",
+           "version",
+           "print the client and server versions",
+           "  lcctl version\n  lcctl -a /run/containerd/containerd.sock version --json",
+           {},
+           SIZE_MAX,
+           Version}};
 }
 
 }  // namespace lcctl

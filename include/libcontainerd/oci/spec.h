@@ -20,12 +20,11 @@
 
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 // GNU dialects (-std=gnu++20) predefine the legacy macro `linux` (= 1), which would break
 // Spec::linux; __linux__ is the standard spelling and is left alone.
@@ -83,7 +82,7 @@ struct Process {
   std::optional<Box> console_size;
   User user;
   std::vector<std::string> args;
-  std::string command_line;  // Windows only
+  std::string command_line;      // Windows only
   std::vector<std::string> env;  // "KEY=value"
   std::string cwd;               // absolute
   std::optional<LinuxCapabilities> capabilities;
@@ -180,10 +179,10 @@ struct LinuxDevice {
 // linux.resources.devices[]: a device cgroup rule.
 struct LinuxDeviceCgroup {
   bool allow = false;
-  std::string type;  // a, c or b; empty means a
+  std::string type;              // a, c or b; empty means a
   std::optional<int64_t> major;  // nullopt: any
   std::optional<int64_t> minor;  // nullopt: any
-  std::string access;  // subset of "rwm"
+  std::string access;            // subset of "rwm"
   nlohmann::json extra = nlohmann::json::object();
   bool operator==(const LinuxDeviceCgroup&) const = default;
 };
@@ -206,7 +205,7 @@ struct LinuxMemory {
 // linux.resources.cpu
 struct LinuxCPU {
   std::optional<uint64_t> shares;
-  std::optional<int64_t> quota;    // microseconds per period; -1 no limit
+  std::optional<int64_t> quota;  // microseconds per period; -1 no limit
   std::optional<uint64_t> burst;
   std::optional<uint64_t> period;  // microseconds
   std::optional<int64_t> realtime_runtime;
