@@ -465,7 +465,8 @@ class CniManager final : public Manager {
     MakeDir(NetnsDir(), 0700);
     MakeDir(o_.state_dir + "/containers", 0700);
     MakeDir(o_.state_dir + "/ipam", 0700);
-    PrepareNetnsDir(NetnsDir());
+    // The namespace directory becomes a mount point only when a namespace is first made, so a
+    // program that never asks for a network leaves no mount behind.
   }
 
   Network CreateNetwork(const std::string& name, const NetworkCreateOptions& options) override {
@@ -624,6 +625,7 @@ class CniManager final : public Manager {
         rec.at.netns_path = NetnsPath(ns, id);
         rec.netns_owned = true;
         WriteRecordLocked(rec);  // so a crash from here on leaves a namespace reconcile finds
+        PrepareNetnsDir(NetnsDir());
         CreateNetns(rec.at.netns_path);
       } else if (request.mode == Mode::kContainer) {
         rec.at.netns_path = joined ? joined->at.netns_path : request.container_netns_path;
