@@ -85,23 +85,6 @@ class WaitRestartFault : public ::testing::Test {
     o.rootfs = lcdtest::Rootfs();
     return client_->NewContainer(Context(), id, oci::DefaultSpec(o), "", {});
   }
-  // Reads fd (a child's stderr) into `got` until it holds `what`; false after 30 s (scaled).
-  static bool ReadUntil(int fd, const std::string& what, std::string& got) {
-    auto end = std::chrono::steady_clock::now() + Scaled(30s);
-    while (got.find(what) == std::string::npos) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          end - std::chrono::steady_clock::now());
-      if (left.count() <= 0) return false;
-      pollfd p{fd, POLLIN, 0};
-      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
-      char buf[4096];
-      ssize_t n = ::read(fd, buf, sizeof buf);
-      if (n <= 0) return false;
-      got.append(buf, static_cast<size_t>(n));
-    }
-    return true;
-  }
-
   std::string root_;
   std::string ns_ = lcdtest::UniqueId("waitfault");
   std::unique_ptr<Supervisor> sup_;
@@ -125,7 +108,8 @@ TEST_F(WaitRestartFault, ThreeForegroundLcctlRunsExitWithTheirOwnCodesAcrossADae
   // earlier could cut its Start short, a different failure (kUnavailable, exit 125).
   std::vector<std::string> early(kRuns);
   for (int i = 0; i < kRuns; ++i)
-    ASSERT_TRUE(ReadUntil(runs[i].err, "Tasks.Wait " + ids[i] + ": waiting", early[i]))
+    ASSERT_TRUE(lcdtest::ReadUntil(runs[i].err, "Tasks.Wait " + ids[i] + ": waiting", early[i],
+                                   Scaled(30s)))
         << ids[i] << ": " << early[i];
   KillDaemon();
   // The daemon stays down 3 s: the tasks exit (after their 2 s sleep) while it is.
