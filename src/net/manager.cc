@@ -411,7 +411,9 @@ void EditSpec(oci::Spec& spec, const Attachment& at) {
   const std::pair<const char*, std::string> files[] = {{"/etc/hosts", at.hosts_path},
                                                        {"/etc/resolv.conf", at.resolv_conf_path},
                                                        {"/etc/hostname", at.hostname_path}};
-  for (const auto& [dest, source] : files) {
+  for (const auto& file : files) {
+    const char* dest = file.first;
+    const std::string& source = file.second;
     if (source.empty()) continue;
     // A mount the caller put there wins (docker keeps a user's bind mount of these files).
     if (std::any_of(spec.mounts.begin(), spec.mounts.end(),
