@@ -627,8 +627,7 @@ class CniManager final : public Manager {
         rec.at.netns_path = NetnsPath(ns, id);
         rec.netns_owned = true;
         WriteRecordLocked(rec);  // so a crash from here on leaves a namespace reconcile finds
-        PrepareNetnsDir(NetnsDir());
-        CreateNetns(rec.at.netns_path);
+        CreateNetnsIn(NetnsDir(), rec.at.netns_path);
       } else if (request.mode == Mode::kContainer) {
         rec.at.netns_path = joined ? joined->at.netns_path : request.container_netns_path;
         if (joined) {
@@ -705,6 +704,7 @@ class CniManager final : public Manager {
     if (!rec) {
       // No record: a namespace file of a killed Attach may still be there.
       RemoveNetns(NetnsPath(ns, id));
+      ReleaseNetnsDir(NetnsDir());
       return;
     }
     Release(ctx, *rec);
@@ -769,6 +769,7 @@ class CniManager final : public Manager {
         Log(LogLevel::kWarning, std::string("reconcile: ") + e.what());
       }
     }
+    if (!orphans.empty()) ReleaseNetnsDir(NetnsDir());
     std::vector<std::string> released;
     for (const auto& r : stale) {
       try {
@@ -891,6 +892,7 @@ class CniManager final : public Manager {
     std::error_code ec;
     fs::remove_all(ContainerDir(r.at.ns, r.at.container_id), ec);
     ::rmdir((o_.state_dir + "/containers/" + r.at.ns).c_str());  // when empty
+    ReleaseNetnsDir(NetnsDir());  // the last namespace gone: nothing stays mounted
   }
 
   LoadedNetwork Find(const std::string& name, const char* op) const {

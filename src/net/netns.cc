@@ -13,6 +13,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <mutex>
 #include <system_error>
 #include <thread>
@@ -64,9 +65,13 @@ int MakeNamespace(const std::string& path, const char*& step) {
 
 }  // namespace
 
-void PrepareNetnsDir(const std::string& dir) {
+namespace {
+std::mutex& DirMutex() {
   static std::mutex mu;  // two first calls at once must not stack two bind mounts
-  std::lock_guard lock(mu);
+  return mu;
+}
+
+void PrepareNetnsDirLocked(const std::string& dir) {
   cio::MakePrivateDirs(dir);
   // As `ip netns` does for /run/netns: making a directory shared only works on a mount point
   // (EINVAL otherwise), so bind-mount it on itself first and try again.
@@ -80,6 +85,26 @@ void PrepareNetnsDir(const std::string& dir) {
     ::umount2(dir.c_str(), MNT_DETACH);
     ThrowErrno(KindOfErrno(err), err, "make " + dir + " a shared mount", {.path = dir});
   }
+}
+}  // namespace
+
+void PrepareNetnsDir(const std::string& dir) {
+  std::lock_guard lock(DirMutex());
+  PrepareNetnsDirLocked(dir);
+}
+
+void CreateNetnsIn(const std::string& dir, const std::string& path) {
+  std::lock_guard lock(DirMutex());
+  PrepareNetnsDirLocked(dir);
+  CreateNetns(path);
+}
+
+void ReleaseNetnsDir(const std::string& dir) {
+  std::lock_guard lock(DirMutex());
+  std::error_code ec;
+  if (!std::filesystem::is_empty(dir, ec) || ec) return;
+  // EINVAL: not a mount point (released already, or never prepared).
+  ::umount2(dir.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW);
 }
 
 void CreateNetns(const std::string& path) {

@@ -18,6 +18,14 @@ void PrepareNetnsDir(const std::string& dir);
 // otherwise; nothing is left behind on failure.
 void CreateNetns(const std::string& path);
 
+// PrepareNetnsDir(dir) and CreateNetns(path) under one lock with ReleaseNetnsDir, so that a
+// directory being released is never the one a namespace is made in.
+void CreateNetnsIn(const std::string& dir, const std::string& path);
+
+// Unmounts `dir` (the mount PrepareNetnsDir made) when no namespace file is left in it, so that
+// nothing stays mounted after the last container's network is gone. Best effort: never throws.
+void ReleaseNetnsDir(const std::string& dir);
+
 // Unmounts (lazily) and removes `path`. A missing file is not an error.
 void RemoveNetns(const std::string& path);
 

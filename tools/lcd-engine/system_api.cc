@@ -475,6 +475,11 @@ void RegisterSystemRoutes(Router& router, Engine& engine) {
   for (const char* base : {"/swarm", "/nodes", "/services", "/tasks", "/secrets", "/configs"}) {
     Refuse(router, base, swarm);
   }
+  // No plugin exists: the list is empty and a lookup is 404 (docker inspect goes on).
+  router.Add("GET", "/plugins", [](Request&, Response& r) { SendJson(r, 200, "[]"); });
+  router.Add("GET", "/plugins/{name}/json", [](Request& q, Response&) {
+    throw HttpError(404, "plugin " + q.Param("name") + " not found");
+  });
   Refuse(router, "/plugins", "lcd-engine does not implement plugins (docker plugin)");
   Refuse(router, "/build",
          "lcd-engine does not implement image builds (docker build): build with another tool "
@@ -482,7 +487,16 @@ void RegisterSystemRoutes(Router& router, Engine& engine) {
   Refuse(router, "/session", "lcd-engine does not implement BuildKit sessions (docker build)");
   Refuse(router, "/distribution",
          "lcd-engine does not implement registry manifest queries (/distribution/{name}/json)");
-  Refuse(router, "/volumes", "lcd-engine does not implement volumes yet");
+  // No volume exists: the list is empty and a lookup is 404 (so `docker inspect NAME` goes on
+  // to say "No such object"); making or removing one is refused.
+  router.Add("GET", "/volumes",
+             [](Request&, Response& r) { SendJson(r, 200, R"({"Volumes":[],"Warnings":null})"); });
+  router.Add("GET", "/volumes/{name}", [](Request& q, Response&) {
+    throw HttpError(404, "get " + q.Param("name") + ": no such volume");
+  });
+  Refuse(router, "/volumes",
+         "lcd-engine does not implement volumes yet (docker volume create/rm, -v NAME:/path): "
+         "bind a host directory instead (-v /host/dir:/path)");
   Refuse(router, "/auth", "lcd-engine does not implement registry login (docker login, /auth)");
 }
 
