@@ -7,14 +7,20 @@
 #        LCD_BENCH_ROOT   private daemon root  (default /run/lcdbench; stopped at the end)
 #        LCD_BENCH_ROOTFS busybox rootfs       (default /var/lib/libcontainerd/rootfs/busybox)
 #        LCD_BENCH_ONLY   comma list of benchmarks (lifecycle,exec,stats,events,throughput,rss,
-#                         images,net); all but images and net when unset. `images` (issue 15) runs
-#                         bench/images_bench.sh on the same daemon: pull from a local registry
-#                         on 127.0.0.1 and import of a ~50 MB image (cold), lifecycle from an
-#                         image (warm), lcctl vs ctr (and skopeo for the pull): see that script
-#                         and RESULTS.md "Images". Example: LCD_BENCH_ONLY=images sudo bench/run.sh 20
+#                         images,net,engine); all but images, net and engine when unset.
+#                         `images` (issue 15) runs bench/images_bench.sh on the same daemon:
+#                         pull from a local registry on 127.0.0.1 and import of a ~50 MB image
+#                         (cold), lifecycle from an image (warm), lcctl vs ctr (and skopeo for
+#                         the pull): see that script and RESULTS.md "Images".
+#                         Example: LCD_BENCH_ONLY=images sudo bench/run.sh 20
 #                         `net` (issue 16) runs bench/net_bench.sh the same way: run --rm with no
 #                         --net, --net none, --net bridge, --net bridge -p, and the time of each
 #                         CNI plugin (RESULTS.md "Networking"). Example: LCD_BENCH_ONLY=net sudo bench/run.sh 20
+#                         `engine` runs bench/engine_bench.sh (builds lcd-engine here first): the
+#                         docker CLI through lcd-engine vs a private dockerd (docker.io), and
+#                         podman: run --rm, ps -a, stats --no-stream, idle RSS (RESULTS.md
+#                         "Engine"; it starts its own engines, not this daemon; it installs
+#                         docker.io and podman when missing). Example: LCD_BENCH_ONLY=engine sudo bench/run.sh 10
 #        LCD_BENCH_NO_BUILD=1  measure the binaries already built (do not rebuild)
 # Prints the table (Markdown) and writes bench/results.json (every sample, in ns or kB);
 # the JSON lines of each measurement go to $LCD_BENCH_BUILD/bench-samples.jsonl.
@@ -77,11 +83,12 @@ meta=(
 only=()
 images=
 net=
+engine=
 if [[ -n ${LCD_BENCH_ONLY:-} ]]; then
   IFS=, read -ra wanted <<<"$LCD_BENCH_ONLY"
   rest=
   for b in "${wanted[@]}"; do
-    if [[ $b == images ]]; then images=1; elif [[ $b == net ]]; then net=1; else rest+=${rest:+,}$b; fi
+    if [[ $b == images ]]; then images=1; elif [[ $b == net ]]; then net=1; elif [[ $b == engine ]]; then engine=1; else rest+=${rest:+,}$b; fi
   done
   if [[ -n $rest ]]; then only=(--only "$rest"); fi
 fi
@@ -106,6 +113,14 @@ if [[ -n $net ]]; then
   LCD_BENCH_BUILD=$BUILD LCD_BENCH_ROOT=$ROOT LCD_BENCH_KEEP_DAEMON=1 \
     LCD_BENCH_COMMAND="LCD_BENCH_ONLY=$LCD_BENCH_ONLY bench/run.sh $ITERS" \
     "$REPO/bench/net_bench.sh" "$ITERS"
+fi
+if [[ -n $engine ]]; then
+  if [[ -z ${LCD_BENCH_NO_BUILD:-} ]]; then
+    ninja -C "$BUILD" -j2 lcd-engine >/dev/null || die "building lcd-engine failed (see: ninja -C $BUILD lcd-engine)"
+  fi
+  echo
+  LCD_BENCH_BUILD=$BUILD LCD_BENCH_COMMAND="LCD_BENCH_ONLY=$LCD_BENCH_ONLY bench/run.sh $ITERS" \
+    "$REPO/bench/engine_bench.sh" "$ITERS"
 fi
 echo
 echo "load after the run: $(uptime)"
