@@ -209,6 +209,17 @@ class ImageService {
   virtual void WithRootfs(const Context& ctx, const std::string& ref,
                           const std::function<void(const std::string& dir)>& fn,
                           const std::string& snapshotter = "overlayfs") = 0;
+
+  // Mounts the existing snapshot `key` of `snapshotter` (a container's writable layer: its key
+  // is the container id unless the container was created with another) read-write in a
+  // private temporary directory, calls fn with that directory, and unmounts it (also when fn
+  // throws). For reading and writing a container's files while it has no task (docker cp into
+  // a stopped container). Writes go to the snapshot. Not a lock: starting a task on the same
+  // snapshot while fn runs mounts it twice. Throws kNotFound naming the key when it does not
+  // exist.
+  virtual void WithSnapshot(const Context& ctx, const std::string& snapshotter,
+                            const std::string& key,
+                            const std::function<void(const std::string& dir)>& fn) = 0;
 };
 
 }  // namespace libcontainerd::images

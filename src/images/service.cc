@@ -252,6 +252,37 @@ class ImageServiceImpl final : public ImageService {
     lease.Release(ctx);
   }
 
+  void WithSnapshot(const Context& ctx, const std::string& snapshotter, const std::string& key,
+                    const std::function<void(const std::string&)>& fn) override {
+    Snapshots snaps(conn_, snapshotter.empty() ? kDefaultSnapshotter : snapshotter);
+    if (!snaps.Stat(ctx, key))
+      throw Error(ErrorKind::kNotFound,
+                  "snapshot " + key + " does not exist in snapshotter " + snaps.snapshotter(),
+                  {.op = "WithSnapshot", .path = key});
+    auto mounts = snaps.Mounts(ctx, key);
+    std::string dir = "/tmp/lcd-snapshot-XXXXXX";
+    if (!::mkdtemp(dir.data()))
+      ThrowErrno(ErrorKind::kUnknown, errno, "mkdtemp for the snapshot " + key,
+                 {.op = "WithSnapshot"});
+    try {
+      MountAll(mounts, dir);
+    } catch (...) {
+      ::rmdir(dir.c_str());
+      throw;
+    }
+    auto cleanup = [&] {
+      UnmountAll(dir);
+      ::rmdir(dir.c_str());
+    };
+    try {
+      fn(dir);
+    } catch (...) {
+      cleanup();
+      throw;
+    }
+    cleanup();
+  }
+
  private:
   static bool IsDangling(const std::string& name) {
     auto at = name.find('@');
