@@ -41,8 +41,10 @@ namespace {
 // The engine's containerd namespace and default bridge: fixed for the tier (one test binary runs
 // at a time), distinct from the integration tier's, so the net tests running beside do not
 // collide.
-constexpr const char* kNamespace = "lcd-engine-test";
-constexpr const char* kBridge = "lcd-etest0";
+// Per test process, so that two runs at once (developers, CI stages) do not share a bridge or a
+// containerd namespace: "lcd-engine-test-<pid>", bridge "lcde<pid>" (<= 15 characters).
+const std::string kNamespace = "lcd-engine-test-" + std::to_string(getpid());
+const std::string kBridge = "lcde" + std::to_string(getpid());
 
 struct State {
   std::string dir;  // /tmp/lcde-<pid>: everything of this run
@@ -56,7 +58,8 @@ struct State {
   std::string registry_host;
   bool engine_ready = false;
   bool image_ready = false;
-  std::string failure;  // why the environment is not ready
+  std::string failure;            // why the environment is not ready
+  std::vector<std::string> argv;  // the engine's command line (RestartEngine)
 };
 
 State& S() {
@@ -102,11 +105,12 @@ std::string ReadFile(const std::string& path) {
 }
 
 // Starts the engine with stdout and stderr into the log; SIGKILLed when this thread dies.
-pid_t StartEngine(const std::vector<std::string>& argv, const std::string& log) {
+pid_t StartEngine(const std::vector<std::string>& argv, const std::string& log,
+                  bool append = false) {
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
-  int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int fd = open(log.c_str(), O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC) | O_CLOEXEC, 0644);
   int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (fd < 0 || null < 0) return -1;
   pid_t pid = fork();
@@ -153,8 +157,8 @@ std::vector<Mount> MountsUnder(const std::string& dir) {
 
 // Deletes the tier's default bridge when it exists (left by an earlier run of this binary).
 void DeleteBridge() {
-  std::string dev = std::string("/sys/class/net/") + kBridge;
-  if (fs::exists(dev)) lcdtest::Sh(std::string("ip link del ") + kBridge + " 2>&1");
+  std::string dev = "/sys/class/net/" + kBridge;
+  if (fs::exists(dev)) lcdtest::Sh("ip link del " + kBridge + " 2>&1");
 }
 
 class EngineEnvironment : public ::testing::Environment {
@@ -216,6 +220,7 @@ class EngineEnvironment : public ::testing::Environment {
                                      s.registry_host};
     // The default bridge outlives an engine (as docker0 does); a fresh root starts with none.
     DeleteBridge();
+    s.argv = argv;
     s.engine = StartEngine(argv, s.log);
     if (s.engine < 0) {
       s.failure = "could not start " + EngineBinary() + ": " + strerror(errno);
@@ -328,6 +333,35 @@ class EngineEnvironment : public ::testing::Environment {
 const std::string& EngineSocket() { return S().socket; }
 const std::string& EngineRoot() { return S().root; }
 pid_t EnginePid() { return S().engine; }
+
+std::string RestartEngine(int sig, std::chrono::milliseconds down_for) {
+  State& s = S();
+  if (s.engine <= 0) return "the engine is not running";
+  kill(s.engine, sig);
+  int status = 0;
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (Alive(s.engine, &status)) {
+    if (std::chrono::steady_clock::now() > deadline)
+      return "the engine did not exit after a signal";
+    std::this_thread::sleep_for(20ms);
+  }
+  if (sig == SIGTERM && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+    return "the engine's exit after SIGTERM: " + DescribeStatus(status);
+  std::this_thread::sleep_for(down_for);
+  s.engine_status = -1;
+  s.engine = StartEngine(s.argv, s.log, /*append=*/true);
+  if (s.engine < 0) return std::string("could not start the engine again: ") + strerror(errno);
+  deadline = std::chrono::steady_clock::now() + 60s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (!Alive(s.engine, &status))
+      return "the engine exited at its new start (" + DescribeStatus(status) + "): " + EngineLog();
+    std::string a =
+        HttpUnix(s.socket, "GET /_ping HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n", 2s);
+    if (HttpStatus(a) == 200) return "";
+    std::this_thread::sleep_for(50ms);
+  }
+  return "the engine did not answer /_ping within 60 s of its new start: " + EngineLog();
+}
 const std::string& RegistryHost() { return S().registry_host; }
 const std::string& Busybox() { return S().busybox; }
 

@@ -26,6 +26,10 @@ using namespace std::chrono_literals;
 const std::string& EngineSocket();  // "/tmp/.../docker.sock"
 const std::string& EngineRoot();
 pid_t EnginePid();
+// Stops the engine with sig (SIGKILL: a crash; SIGTERM: a graceful stop, which must exit 0),
+// waits down_for, starts it again with the same command line and waits for /_ping. "" on
+// success, else why not.
+std::string RestartEngine(int sig, std::chrono::milliseconds down_for);
 const std::string& RegistryHost();  // "127.0.0.1:PORT"
 const std::string& Busybox();       // "127.0.0.1:PORT/busybox:latest", pulled at start
 std::string EngineLog();            // the engine's stderr so far (for failure messages)

@@ -23,6 +23,7 @@ extern char** environ;
 namespace lcde {
 
 void RegisterContainerOpsRoutes(Router& router, Engine& engine);
+void RegisterArchiveRoutes(Router& router, Engine& engine);  // archive_api.cc
 
 namespace lcd = libcontainerd;
 using namespace std::chrono_literals;
@@ -605,11 +606,16 @@ void Update(Engine& engine, Request& req, Response& res) {
                              "PidsLimit");
   }
   std::string policy;
+  json policy_json;
   if (body.contains("RestartPolicy") && body["RestartPolicy"].is_object()) {
     policy = GetStr(body["RestartPolicy"], "Name");
-    if (!policy.empty() && policy != "no")
-      throw HttpError(
-          501, "lcd-engine does not implement restart policies yet (--restart " + policy + ")");
+    policy_json = body["RestartPolicy"];
+    bool auto_remove;
+    {
+      std::lock_guard l(c->mu);
+      auto_remove = c->rec.host_config.value("AutoRemove", false);
+    }
+    if (!policy.empty()) ValidateRestartPolicy(policy_json, auto_remove);
   }
   const int64_t memory = GetInt(body, "Memory");
   const int64_t swap = GetInt(body, "MemorySwap");
@@ -731,7 +737,9 @@ void Update(Engine& engine, Request& req, Response& res) {
     if (!cpus.empty()) h["CpusetCpus"] = cpus;
     if (!mems.empty()) h["CpusetMems"] = mems;
     if (pids_limit) h["PidsLimit"] = *pids_limit;
-    if (policy == "no") h["RestartPolicy"] = {{"Name", "no"}, {"MaximumRetryCount", 0}};
+    if (!policy.empty())
+      h["RestartPolicy"] = {{"Name", policy},
+                            {"MaximumRetryCount", policy_json.value("MaximumRetryCount", 0)}};
     c->rec.updated = true;  // Start applies these to the next task
     engine.containers().Save(*c);
   }
@@ -861,13 +869,12 @@ void RegisterContainerOpsRoutes(Router& router, Engine& engine) {
       throw HttpError(501, "lcd-engine does not implement " + what + " yet");
     };
   };
-  router.Add("GET", "/containers/{id}/archive", refuse("docker cp (reading files)"));
-  router.Add("PUT", "/containers/{id}/archive", refuse("docker cp (writing files)"));
   router.Add("GET", "/containers/{id}/export", refuse("docker export"));
   router.Add("GET", "/containers/{id}/changes", refuse("docker diff"));
   router.Add("POST", "/containers/{id}/checkpoints", refuse("docker checkpoint create"));
   router.Add("GET", "/containers/{id}/checkpoints", refuse("docker checkpoint ls"));
   router.Add("DELETE", "/containers/{id}/checkpoints/{checkpoint}", refuse("docker checkpoint rm"));
+  RegisterArchiveRoutes(router, engine);
 }
 
 }  // namespace lcde

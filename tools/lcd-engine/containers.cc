@@ -118,6 +118,21 @@ void WriteFileAtomic(const std::string& path, const std::string& data) {
     lcd::ThrowErrno(lcd::ErrorKind::kUnknown, errno, "rename " + tmp);
 }
 
+// "2024-01-02T03:04:05.123456789Z" as nanoseconds since the epoch; 0 when unreadable.
+int64_t ParseTimeNanoRfc(const std::string& t) {
+  std::tm tm{};
+  if (t.size() < 19 || !strptime(t.c_str(), "%Y-%m-%dT%H:%M:%S", &tm)) return 0;
+  int64_t ns = 0;
+  if (t.size() > 20 && t[19] == '.') {
+    std::string frac;
+    for (size_t i = 20; i < t.size() && std::isdigit(static_cast<unsigned char>(t[i])); ++i)
+      frac += t[i];
+    frac.resize(9, '0');
+    ns = std::stoll(frac);
+  }
+  return static_cast<int64_t>(timegm(&tm)) * 1000000000LL + ns;
+}
+
 bool IsEmptyValue(const json& v) {
   if (v.is_null()) return true;
   if (v.is_boolean()) return !v.get<bool>();
@@ -331,7 +346,7 @@ const std::set<std::string> kHostConfigFields = {
     "CapAdd",      "CapDrop",        "Privileged",   "Devices",          "Dns",
     "DnsSearch",   "DnsOptions",     "ExtraHosts",   "RestartPolicy",    "LogConfig",
     "ConsoleSize", "IpcMode",        "CgroupnsMode", "MemorySwappiness", "MemorySwap",
-    "Init",        "Tmpfs",          "Runtime",      "Isolation"};
+    "Init",        "Tmpfs",          "Runtime",      "Isolation",        "VolumesFrom"};
 
 }  // namespace
 
@@ -406,6 +421,7 @@ json RecordToJson(const ContainerRecord& r) {
                 {"FinishedAt", r.finished_at}}},
               {"RestartCount", r.restart_count},
               {"Updated", r.updated},
+              {"ManuallyStopped", r.manually_stopped},
               {"Network",
                {{"Mode", r.network_mode},
                 {"Name", r.network_name},
@@ -418,7 +434,13 @@ json RecordToJson(const ContainerRecord& r) {
                 {"HostsPath", r.hosts_path},
                 {"ResolvConfPath", r.resolv_conf_path},
                 {"HostnamePath", r.hostname_path}}},
-              {"LogPath", r.log_path}};
+              {"LogPath", r.log_path},
+              {"Aliases", r.aliases},
+              {"Volumes", [&] {
+                 json v = json::array();
+                 for (const auto& m : r.volumes) v.push_back(ToJson(m));
+                 return v;
+               }()}};
 }
 
 ContainerRecord RecordFromJson(const json& j) {
@@ -443,6 +465,7 @@ ContainerRecord RecordFromJson(const json& j) {
   r.finished_at = s.value("FinishedAt", r.finished_at);
   r.restart_count = j.value("RestartCount", 0);
   r.updated = j.value("Updated", false);
+  r.manually_stopped = j.value("ManuallyStopped", false);
   const json n = j.value("Network", json::object());
   r.network_mode = n.value("Mode", "");
   r.network_name = n.value("Name", "");
@@ -463,6 +486,9 @@ ContainerRecord RecordFromJson(const json& j) {
   r.resolv_conf_path = n.value("ResolvConfPath", "");
   r.hostname_path = n.value("HostnamePath", "");
   r.log_path = j.value("LogPath", "");
+  r.aliases = j.value("Aliases", std::vector<std::string>{});
+  for (const auto& v : j.value("Volumes", json::array()))
+    r.volumes.push_back(VolumeMountFromJson(v));
   return r;
 }
 
@@ -579,9 +605,7 @@ void Containers::Deliver(Ctr& c, int stream, std::string_view data) {
     lines += LogLine(stream == 2 ? "stderr" : "stdout", partial, now);
     partial.clear();
   }
-  if (!lines.empty() && c.log_fd >= 0) {
-    if (::write(c.log_fd, lines.data(), lines.size()) > 0) c.log_bytes += lines.size();
-  }
+  if (!lines.empty()) WriteLog(c, lines);
   c.cv.notify_all();
 }
 
@@ -594,9 +618,7 @@ void Containers::FlushPartial(Ctr& c) {
     lines += LogLine(i == 1 ? "stderr" : "stdout", c.partial[i], now);
     c.partial[i].clear();
   }
-  if (!lines.empty() && c.log_fd >= 0) {
-    if (::write(c.log_fd, lines.data(), lines.size()) > 0) c.log_bytes += lines.size();
-  }
+  if (!lines.empty()) WriteLog(c, lines);
   c.cv.notify_all();
 }
 
@@ -610,23 +632,18 @@ std::shared_ptr<Ctr> Containers::Create(const std::string& name_in, const json& 
   RefuseUnknown(hc, kHostConfigFields, "HostConfig.");
   const std::string image_name = Str(body, "Image", "Config.");
   if (image_name.empty()) throw HttpError(400, "Config.Image: no image given");
-  if (body.contains("Volumes") && !IsEmptyValue(body["Volumes"]))
-    throw HttpError(501, "lcd-engine does not implement volumes yet (Config.Volumes)");
   if (body.contains("MacAddress") && !IsEmptyValue(body["MacAddress"]))
     Unsupported("Config.MacAddress (--mac-address)");
   // Fields whose defaults are not empty values.
-  if (hc.contains("RestartPolicy") && hc["RestartPolicy"].is_object()) {
-    std::string p = hc["RestartPolicy"].value("Name", "");
-    if (!p.empty() && p != "no")
-      throw HttpError(501,
-                      "lcd-engine does not implement restart policies yet (--restart " + p + ")");
-  }
+  if (hc.contains("RestartPolicy"))
+    ValidateRestartPolicy(hc["RestartPolicy"], hc.value("AutoRemove", false));
   if (hc.contains("LogConfig") && hc["LogConfig"].is_object()) {
     std::string t = hc["LogConfig"].value("Type", "");
     if (!t.empty() && t != "json-file")
       Unsupported("the log driver \"" + t + "\" (json-file only)");
-    if (hc["LogConfig"].contains("Config") && !IsEmptyValue(hc["LogConfig"]["Config"]))
-      Unsupported("log options (--log-opt)");
+    int64_t max_size = 0;
+    int max_files = 1;
+    ParseLogOptions(hc["LogConfig"].value("Config", json::object()), &max_size, &max_files);
   }
   for (const char* mode : {"IpcMode", "CgroupnsMode"}) {
     std::string v = Str(hc, mode, "HostConfig.");
@@ -721,7 +738,13 @@ std::shared_ptr<Ctr> Containers::Create(const std::string& name_in, const json& 
     if (int64_t s = Int(hc, "CpuShares", "HostConfig."); s != 0) base.cpu_shares = s;
     if (int64_t p = Int(hc, "PidsLimit", "HostConfig."); p != 0) base.pids_limit = p;
 
-    // Mounts: binds, --mount, --tmpfs.
+    // Mounts: binds, --mount, --tmpfs; volumes (named, anonymous) are made below.
+    struct VolumeRequest {
+      std::string name;  // empty: anonymous
+      std::string destination;
+      bool read_only;
+    };
+    std::vector<VolumeRequest> volume_requests;
     if (auto binds = StrList(hc, "Binds", "HostConfig.")) {
       for (const auto& b : *binds) {
         std::vector<std::string> parts;
@@ -730,9 +753,7 @@ std::shared_ptr<Ctr> Containers::Create(const std::string& name_in, const json& 
         while (std::getline(in, part, ':')) parts.push_back(part);
         if (parts.size() < 2 || parts.size() > 3)
           throw HttpError(400, "invalid volume specification: '" + b + "'");
-        if (parts[0].empty() || parts[0][0] != '/')
-          throw HttpError(501, "lcd-engine does not implement volumes yet (named volume \"" +
-                                   parts[0] + "\" in -v " + b + "): bind a host path instead");
+        if (parts[0].empty()) throw HttpError(400, "invalid volume specification: '" + b + "'");
         if (parts[1].empty() || parts[1][0] != '/')
           throw HttpError(400, "invalid volume specification: '" + b +
                                    "': the container path must be absolute");
@@ -752,6 +773,10 @@ std::shared_ptr<Ctr> Containers::Create(const std::string& name_in, const json& 
               throw HttpError(400, "invalid mode: " + o + " (in -v " + b + ")");
             }
           }
+        }
+        if (parts[0][0] != '/') {  // a named volume, created on first use
+          volume_requests.push_back({parts[0], parts[1], ro});
+          continue;
         }
         std::error_code ec;
         if (!fs::exists(parts[0], ec)) fs::create_directories(parts[0], ec);  // docker's -v rule
@@ -792,7 +817,16 @@ std::shared_ptr<Ctr> Containers::Create(const std::string& name_in, const json& 
           if (ro) tm.options.push_back("ro");
           base.mounts.push_back(tm);
         } else if (type == "volume") {
-          throw HttpError(501, "lcd-engine does not implement volumes yet (--mount type=volume)");
+          if (m.contains("VolumeOptions") && m["VolumeOptions"].is_object()) {
+            const json& vo = m["VolumeOptions"];
+            if (vo.contains("DriverConfig") && vo["DriverConfig"].is_object() &&
+                !vo["DriverConfig"].value("Name", "").empty() &&
+                vo["DriverConfig"].value("Name", "") != "local")
+              Unsupported("volume drivers other than local (" +
+                          vo["DriverConfig"].value("Name", "") + ")");
+            if (vo.value("NoCopy", false)) Unsupported("--mount volume-nocopy");
+          }
+          volume_requests.push_back({src, dst, ro});
         } else {
           throw HttpError(
               400, "invalid mount config: mount type \"" + type + "\" is unknown (bind or tmpfs)");
@@ -803,6 +837,53 @@ std::shared_ptr<Ctr> Containers::Create(const std::string& name_in, const json& 
       for (const auto& [dst, opts] : hc["Tmpfs"].items())
         base.mounts.push_back(TmpfsMount(dst, opts.is_string() ? opts.get<std::string>() : ""));
     }
+
+    // Anonymous volumes: the request's Config.Volumes and the image's VOLUMEs not mounted
+    // otherwise; --volumes-from: the other container's volumes and binds.
+    auto mounted = [&](const std::string& dst) {
+      for (const auto& m : base.mounts)
+        if (m.destination == dst) return true;
+      for (const auto& v : volume_requests)
+        if (v.destination == dst) return true;
+      return false;
+    };
+    std::vector<VolumeMount> inherited;
+    if (auto from = StrList(hc, "VolumesFrom", "HostConfig.")) {
+      for (const auto& f : *from) {
+        std::string ref = f, mode_s;
+        if (auto colon = f.rfind(':'); colon != std::string::npos) {
+          ref = f.substr(0, colon);
+          mode_s = f.substr(colon + 1);
+          if (mode_s != "ro" && mode_s != "rw")
+            throw HttpError(400, "invalid mode for --volumes-from " + f + " (ro or rw)");
+        }
+        auto other = Find(ref);
+        if (!other) throw HttpError(404, "No such container: " + ref);
+        std::lock_guard ol(other->mu);
+        for (const auto& v : other->rec.volumes) {
+          VolumeMount vm = v;
+          if (mode_s == "ro") vm.rw = false;
+          inherited.push_back(vm);
+        }
+        if (auto ob = StrList(other->rec.host_config, "Binds", "HostConfig.")) {
+          for (const auto& b : *ob) {
+            auto c1 = b.find(':');
+            if (c1 == std::string::npos || b[0] != '/') continue;
+            auto c2 = b.find(':', c1 + 1);
+            std::string dst =
+                b.substr(c1 + 1, c2 == std::string::npos ? std::string::npos : c2 - c1 - 1);
+            bool ro = mode_s == "ro" ||
+                      (c2 != std::string::npos && b.substr(c2 + 1).find("ro") != std::string::npos);
+            if (!mounted(dst)) base.mounts.push_back(BindMount(b.substr(0, c1), dst, ro, ""));
+          }
+        }
+      }
+    }
+    if (body.contains("Volumes") && body["Volumes"].is_object())
+      for (const auto& [dst, v] : body["Volumes"].items())
+        if (!mounted(dst)) volume_requests.push_back({"", dst, false});
+    for (const auto& dst : image.config.volumes)
+      if (!mounted(dst)) volume_requests.push_back({"", dst, false});
 
     // Network.
     std::string mode = Str(hc, "NetworkMode", "HostConfig.");
@@ -882,6 +963,7 @@ std::shared_ptr<Ctr> Containers::Create(const std::string& name_in, const json& 
       nr.hostname = hostname;
       base.hostname = hostname;
     }
+    std::vector<std::string> aliases;
     if (body.contains("NetworkingConfig") && body["NetworkingConfig"].is_object()) {
       const json& eps = body["NetworkingConfig"].value("EndpointsConfig", json::object());
       if (eps.is_object()) {
@@ -893,9 +975,20 @@ std::shared_ptr<Ctr> Containers::Create(const std::string& name_in, const json& 
           for (const auto& [k, v] : ep.items()) {
             if (IsEmptyValue(v)) continue;
             if (k == "NetworkID" || k == "EndpointID" || k == "DNSNames") continue;
-            Unsupported("NetworkingConfig.EndpointsConfig." + k +
-                        " (network aliases, --ip, "
-                        "--link: later)");
+            if (k == "Aliases" && v.is_array()) {
+              if (mode == lcd::net::kDefaultNetwork || mode == "host" || mode == "none" ||
+                  mode.rfind("container:", 0) == 0)
+                throw HttpError(400,
+                                "network-scoped alias is supported only for containers in "
+                                "user defined networks");
+              for (const auto& a : v) {
+                if (!a.is_string() || !ValidName(a.get<std::string>()))
+                  throw HttpError(400, "invalid network alias " + a.dump());
+                aliases.push_back(a.get<std::string>());
+              }
+              continue;
+            }
+            Unsupported("NetworkingConfig.EndpointsConfig." + k + " (--ip, --link: later)");
           }
         }
       }
@@ -981,15 +1074,35 @@ std::shared_ptr<Ctr> Containers::Create(const std::string& name_in, const json& 
     }
     r.network_mode = mode;
     r.hostname = hostname;
+    r.aliases = aliases;
+
+    for (const auto& vm : inherited) {
+      if (mounted(vm.destination)) continue;
+      r.volumes.push_back(engine_.volumes().Mount(id, vm.name, vm.destination, !vm.rw, ""));
+      r.volumes.back().anonymous = false;  // the other container's: not removed with this one
+    }
+    try {
+      for (const auto& v : volume_requests)
+        r.volumes.push_back(
+            engine_.volumes().Mount(id, v.name, v.destination, v.read_only, image.name));
+    } catch (...) {
+      engine_.volumes().Release(id, r.volumes, true);
+      throw;
+    }
+    for (const auto& vm : r.volumes) spec.mounts.push_back(Volumes::OciMount(vm));
 
     fs::create_directories(Dir(id));
     r.log_path = Dir(id) + "/" + id + "-json.log";
     c->log_fd = ::open(r.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    if (hc.contains("LogConfig") && hc["LogConfig"].is_object())
+      ParseLogOptions(hc["LogConfig"].value("Config", json::object()), &c->log_max_size,
+                      &c->log_max_files);
     try {
       c->container = engine_.client().NewContainer(ctx, id, spec, "", lcd::RuntimeOptions{}, co);
     } catch (const lcd::Error& e) {
       if (c->log_fd >= 0) ::close(c->log_fd);
       c->log_fd = -1;
+      engine_.volumes().Release(id, r.volumes, true);
       std::error_code ec;
       fs::remove_all(Dir(id), ec);
       std::string msg = e.message();
@@ -1038,6 +1151,9 @@ void Containers::Start(const std::shared_ptr<Ctr>& c) {
     throw HttpError(409, "container " + c->rec.id + " is marked for removal and cannot be started");
   if (c->rec.status == "paused")
     throw HttpError(409, "cannot start a paused container, try unpause instead");
+  // One start at a time: a second waits for the first, then finds it running (304).
+  c->cv.wait_for(l, std::chrono::seconds(60), [&] { return !c->starting; });
+  if (c->starting) throw HttpError(409, "container " + c->rec.id + " is still being started");
   if (c->running()) throw HttpError(304, "");
   if (!c->container) c->container = engine_.client().LoadContainer(ctx, c->rec.id);
   // A task left over (the engine restarted while it was stopped): delete it first.
@@ -1047,6 +1163,7 @@ void Containers::Start(const std::shared_ptr<Ctr>& c) {
   } catch (const lcd::Error&) {
   }
   const bool with_stdin = c->rec.config.value("OpenStdin", false);
+  const std::string network_name = c->rec.network_name;
   const json hc_copy = c->rec.updated ? c->rec.host_config : json::object();
   std::weak_ptr<Ctr> weak = c;
   std::shared_ptr<lcd::DirectIO> fifos;
@@ -1060,8 +1177,7 @@ void Containers::Start(const std::shared_ptr<Ctr>& c) {
   };
   std::shared_ptr<lcd::Task> task;
   // Output is delivered under c->mu: release it while the task is made and started, and mark
-  // the container as starting so that concurrent starts are refused.
-  c->rec.status = "running";
+  // the container as starting (other starts, stops and kills wait for it).
   c->starting = true;
   l.unlock();
   try {
@@ -1070,6 +1186,8 @@ void Containers::Start(const std::shared_ptr<Ctr>& c) {
       // Limits changed by docker update since the container was made (the spec keeps those of
       // create): applied to the new task before it runs.
       if (auto res = ResourcesFromHostConfig(hc_copy)) task->UpdateResources(ctx, *res);
+      // Its /etc/hosts knows the others of a user-defined network before it runs.
+      RefreshHosts(network_name, c.get());
       task->Start(ctx);
     } catch (...) {
       try {
@@ -1098,7 +1216,7 @@ void Containers::Start(const std::shared_ptr<Ctr>& c) {
     l.unlock();
     if (auto_remove) {  // docker run --rm waits for the removal even when the start failed
       try {
-        Remove(c, true);
+        Remove(c, true, true);
       } catch (const std::exception& re) {
         lcd::Log(lcd::LogLevel::kWarning,
                  "lcd-engine: auto-removing " + c->rec.id + ": " + re.what());
@@ -1113,6 +1231,7 @@ void Containers::Start(const std::shared_ptr<Ctr>& c) {
   }
   l.lock();
   c->starting = false;
+  c->rec.status = "running";
   c->task = task;
   c->fifos = fifos;
   c->io = io;
@@ -1122,12 +1241,14 @@ void Containers::Start(const std::shared_ptr<Ctr>& c) {
   c->rec.error.clear();
   c->rec.oom_killed = false;
   c->stopping = false;
+  c->rec.manually_stopped = false;
   c->starts++;
   Save(*c);
   c->cv.notify_all();
   bool exited_early = c->pending_exit.has_value();
   l.unlock();
   Publish(*c, "start");
+  RefreshHosts(network_name);
   if (exited_early) {
     auto [code, at] = *c->pending_exit;
     c->pending_exit.reset();
@@ -1212,9 +1333,11 @@ void Containers::Exited(const std::shared_ptr<Ctr>& c, uint32_t code, lcd::Syste
       c->cv.notify_all();
     }
     Publish(*c, "die", {{"exitCode", std::to_string(code)}});
+    RefreshHosts(c->rec.network_name);
+    if (!auto_remove && MaybeRestart(c, code)) return;
     if (auto_remove) {
       try {
-        Remove(c, true);
+        Remove(c, true, true);
       } catch (const std::exception& e) {
         lcd::Log(lcd::LogLevel::kWarning,
                  "lcd-engine: auto-removing " + c->rec.id + ": " + e.what());
@@ -1226,12 +1349,14 @@ void Containers::Exited(const std::shared_ptr<Ctr>& c, uint32_t code, lcd::Syste
 void Containers::Kill(const std::shared_ptr<Ctr>& c, int signal) {
   std::shared_ptr<lcd::Task> task;
   {
-    std::lock_guard l(c->mu);
+    std::unique_lock l(c->mu);
+    c->cv.wait_for(l, std::chrono::seconds(60), [&] { return !c->starting; });
     if (!c->running() || !c->task)
       throw HttpError(409, "Cannot kill container: " + c->rec.id + ": Container " + c->rec.id +
                                " is not running");
     task = c->task;
     c->stopping = true;
+    c->rec.manually_stopped = true;
   }
   try {
     task->Kill(Engine::Ctx(), signal);
@@ -1246,8 +1371,18 @@ bool Containers::Stop(const std::shared_ptr<Ctr>& c, std::optional<int> timeout_
   int sig = SIGTERM;
   int timeout = 10;
   {
-    std::lock_guard l(c->mu);
+    std::unique_lock l(c->mu);
+    c->cv.wait_for(l, std::chrono::seconds(60), [&] { return !c->starting; });
+    if (c->rec.status == "restarting") {  // a pending restart is cancelled
+      c->stopping = true;
+      c->rec.manually_stopped = true;
+      c->rec.status = "exited";
+      Save(*c);
+      c->cv.notify_all();
+      return true;
+    }
     if (!c->running() || !c->task) return false;
+    c->rec.manually_stopped = true;
     exits0 = c->exits;
     std::string s = c->rec.config.value("StopSignal", "");
     if (!s.empty()) {
@@ -1285,7 +1420,7 @@ bool Containers::Stop(const std::shared_ptr<Ctr>& c, std::optional<int> timeout_
   return true;
 }
 
-void Containers::Remove(const std::shared_ptr<Ctr>& c, bool force) {
+void Containers::Remove(const std::shared_ptr<Ctr>& c, bool force, bool remove_volumes) {
   {
     std::unique_lock l(c->mu);
     if (c->removed) return;
@@ -1347,6 +1482,12 @@ void Containers::Remove(const std::shared_ptr<Ctr>& c, bool force) {
     c->subscribers.clear();
     c->cv.notify_all();
   }
+  std::vector<VolumeMount> vols;
+  {
+    std::lock_guard l(c->mu);
+    vols = c->rec.volumes;
+  }
+  engine_.volumes().Release(c->rec.id, vols, remove_volumes);
   std::error_code ec;
   fs::remove_all(Dir(c->rec.id), ec);
   Publish(*c, "destroy");
@@ -1380,6 +1521,7 @@ void Containers::Rename(const std::shared_ptr<Ctr>& c, const std::string& new_in
     Save(*c);
   }
   Publish(*c, "rename", {{"oldName", "/" + old}});
+  RefreshHosts(c->rec.network_name);
 }
 
 void Containers::Load() {
@@ -1404,6 +1546,20 @@ void Containers::Load() {
                "lcd-engine: container " + c->rec.id + " is gone from containerd: " + e.message());
       c->rec.status = "dead";
       c->rec.error = e.message();
+    }
+    // The log first: an adopted task's output (what it wrote while the engine was away) comes
+    // as soon as its FIFOs are open again.
+    c->log_fd = ::open(c->rec.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    struct stat st {};
+    if (c->log_fd >= 0 && ::fstat(c->log_fd, &st) == 0) {
+      c->log_bytes = st.st_size;
+      c->log_size = st.st_size;
+    }
+    try {
+      const json lc = c->rec.host_config.value("LogConfig", json::object());
+      if (lc.is_object())
+        ParseLogOptions(lc.value("Config", json::object()), &c->log_max_size, &c->log_max_files);
+    } catch (const std::exception&) {
     }
     if (c->container && (c->rec.status == "running" || c->rec.status == "paused")) {
       // Re-adopt the running task: its output goes on into the log.
@@ -1436,9 +1592,6 @@ void Containers::Load() {
                c->rec.status == "removing") {
       c->rec.status = "exited";
     }
-    c->log_fd = ::open(c->rec.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-    struct stat st {};
-    if (c->log_fd >= 0 && ::fstat(c->log_fd, &st) == 0) c->log_bytes = st.st_size;
     std::lock_guard l(mu_);
     by_id_[c->rec.id] = c;
     names_[c->rec.name] = c->rec.id;
@@ -1461,6 +1614,230 @@ void Containers::StopAll(int timeout_seconds) {
     });
   }
   for (auto& t : threads) t.join();
+}
+
+void ValidateRestartPolicy(const json& policy, bool auto_remove) {
+  if (policy.is_null()) return;
+  if (!policy.is_object()) throw HttpError(400, "RestartPolicy: expected an object");
+  std::string name = policy.value("Name", "");
+  int64_t max = 0;
+  if (policy.contains("MaximumRetryCount") && policy["MaximumRetryCount"].is_number_integer())
+    max = policy["MaximumRetryCount"].get<int64_t>();
+  if (name.empty() || name == "no") {
+    if (max != 0)
+      throw HttpError(400,
+                      "invalid restart policy: maximum retry count can only be used with "
+                      "'on-failure'");
+    return;
+  }
+  if (name != "always" && name != "unless-stopped" && name != "on-failure")
+    throw HttpError(
+        400, "invalid restart policy '" + name + "' (no, always, unless-stopped, on-failure[:N])");
+  if (name != "on-failure" && max != 0)
+    throw HttpError(400,
+                    "invalid restart policy: maximum retry count can only be used with "
+                    "'on-failure'");
+  if (max < 0)
+    throw HttpError(400, "invalid restart policy: maximum retry count cannot be negative");
+  if (auto_remove)
+    throw HttpError(400, "conflicting options: cannot specify both --restart and --rm");
+}
+
+bool Containers::MaybeRestart(const std::shared_ptr<Ctr>& c, uint32_t code) {
+  int64_t delay_ms;
+  {
+    std::lock_guard l(c->mu);
+    const json p = c->rec.host_config.value("RestartPolicy", json::object());
+    const std::string name = p.is_object() ? p.value("Name", "") : "";
+    const int64_t max = p.is_object() && p.contains("MaximumRetryCount") &&
+                                p["MaximumRetryCount"].is_number_integer()
+                            ? p["MaximumRetryCount"].get<int64_t>()
+                            : 0;
+    if (c->removed || c->stopping || c->rec.manually_stopped) return false;
+    bool restart = name == "always" || name == "unless-stopped";
+    if (name == "on-failure") restart = code != 0 && (max == 0 || c->rec.restart_count < max);
+    if (!restart) return false;
+    // docker's back-off: 100 ms, doubling, back to 100 ms after a run of 10 s or more.
+    const int64_t ran_ns =
+        ParseTimeNanoRfc(c->rec.finished_at) - ParseTimeNanoRfc(c->rec.started_at);
+    if (c->restart_delay_ms == 0 || ran_ns >= 10'000'000'000LL)
+      c->restart_delay_ms = 100;
+    else
+      c->restart_delay_ms = std::min<int64_t>(c->restart_delay_ms * 2, 60'000);
+    delay_ms = c->restart_delay_ms;
+    c->rec.status = "restarting";
+    c->rec.restart_count++;
+    Save(*c);
+    c->cv.notify_all();
+  }
+  std::thread([this, c, delay_ms] {
+    {
+      std::unique_lock l(c->mu);
+      c->cv.wait_for(l, std::chrono::milliseconds(delay_ms),
+                     [&] { return c->stopping || c->removed || c->rec.status != "restarting"; });
+      if (c->stopping || c->removed || c->rec.status != "restarting") return;
+      c->rec.status = "exited";  // Start makes it running again
+    }
+    try {
+      Start(c);
+    } catch (const std::exception& e) {
+      lcd::Log(lcd::LogLevel::kWarning,
+               "lcd-engine: restarting " + c->rec.id + " (restart policy): " + e.what());
+    }
+  }).detach();
+  return true;
+}
+
+void Containers::StartupRestarts() {
+  for (auto& c : All()) {
+    bool start = false;
+    {
+      std::lock_guard l(c->mu);
+      if (c->running() || c->starting || c->removed || c->rec.status == "dead" ||
+          c->rec.status == "restarting")
+        continue;
+      const json p = c->rec.host_config.value("RestartPolicy", json::object());
+      const std::string name = p.is_object() ? p.value("Name", "") : "";
+      // on-failure: an exit while the engine was down is handled as any exit (MaybeRestart).
+      start = name == "always" || (name == "unless-stopped" && !c->rec.manually_stopped);
+    }
+    if (!start) continue;
+    std::thread([this, c] {
+      try {
+        Start(c);
+      } catch (const std::exception& e) {
+        lcd::Log(lcd::LogLevel::kWarning,
+                 "lcd-engine: starting " + c->rec.id + " at engine start: " + e.what());
+      }
+    }).detach();
+  }
+}
+
+void Containers::WriteLog(Ctr& c, const std::string& lines) {
+  if (c.log_fd < 0) return;
+  if (c.log_max_size > 0) {  // rotation is checked entry by entry, as docker's json-file does
+    size_t start = 0;
+    while (start < lines.size()) {
+      size_t nl = lines.find('\n', start);
+      size_t end = nl == std::string::npos ? lines.size() : nl + 1;
+      WriteLogEntry(c, std::string_view(lines).substr(start, end - start));
+      start = end;
+    }
+    return;
+  }
+  WriteLogEntry(c, lines);
+}
+
+void Containers::WriteLogEntry(Ctr& c, std::string_view lines) {
+  if (c.log_fd < 0) return;
+  if (c.log_max_size > 0 && c.log_size > 0 &&
+      c.log_size + static_cast<int64_t>(lines.size()) > c.log_max_size) {
+    // Rotate: log.N-2 -> log.N-1, ..., log -> log.1 (max-file 1: the log starts again).
+    const std::string& path = c.rec.log_path;
+    for (int i = c.log_max_files - 1; i >= 1; --i) {
+      std::string from = i == 1 ? path : path + "." + std::to_string(i - 1);
+      ::rename(from.c_str(), (path + "." + std::to_string(i)).c_str());
+    }
+    ::close(c.log_fd);
+    c.log_fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_TRUNC | O_CLOEXEC, 0640);
+    c.log_size = 0;
+    if (c.log_fd < 0) return;
+  }
+  ssize_t w = ::write(c.log_fd, lines.data(), lines.size());
+  if (w > 0) {
+    c.log_bytes += static_cast<uint64_t>(w);
+    c.log_size += w;
+  }
+}
+
+void ParseLogOptions(const json& config, int64_t* max_size, int* max_files) {
+  *max_size = 0;
+  *max_files = 1;
+  if (config.is_null()) return;
+  if (!config.is_object()) throw HttpError(400, "LogConfig.Config: expected an object");
+  for (const auto& [k, v] : config.items()) {
+    std::string val = v.is_string() ? v.get<std::string>() : v.dump();
+    if (k == "max-size") {
+      if (val.empty() || val == "-1") continue;
+      char* end = nullptr;
+      double n = std::strtod(val.c_str(), &end);
+      std::string unit = end ? end : "";
+      for (char& ch : unit) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      if (!unit.empty() && unit.back() == 'b') unit.pop_back();
+      if (!unit.empty() && unit.back() == 'i') unit.pop_back();
+      double mult = unit.empty()  ? 1.0
+                    : unit == "k" ? 1024.0
+                    : unit == "m" ? 1048576.0
+                    : unit == "g" ? 1073741824.0
+                                  : -1.0;
+      if (end == val.c_str() || mult < 0 || n <= 0)
+        throw HttpError(400, "invalid value for log option max-size: \"" + val +
+                                 "\" (a size such as 10k, 5m, 1g)");
+      *max_size = static_cast<int64_t>(n * mult);
+    } else if (k == "max-file") {
+      int n = 0;
+      try {
+        n = std::stoi(val);
+      } catch (...) {
+        n = 0;
+      }
+      if (n < 1) throw HttpError(400, "invalid value for log option max-file: \"" + val + "\"");
+      *max_files = n;
+    } else {
+      Unsupported("the log option " + k + " (json-file: max-size and max-file)");
+    }
+  }
+  if (*max_files > 1 && *max_size == 0)
+    throw HttpError(400, "max-file cannot be set without max-size");
+}
+
+std::vector<std::string> LogFiles(const std::string& log_path, int max_files) {
+  std::vector<std::string> out;
+  for (int i = max_files - 1; i >= 1; --i) {
+    std::string p = log_path + "." + std::to_string(i);
+    if (::access(p.c_str(), F_OK) == 0) out.push_back(p);
+  }
+  out.push_back(log_path);
+  return out;
+}
+
+void Containers::RefreshHosts(const std::string& network, const Ctr* starting) {
+  if (network.empty() || network == lcd::net::kDefaultNetwork) return;
+  // docker resolves names on user-defined networks (its embedded DNS); here every running
+  // container of the network gets the others' names, aliases and short ids in its /etc/hosts.
+  struct Member {
+    std::string ip;
+    std::string hosts_path;
+    std::string names;
+  };
+  std::vector<Member> members;
+  for (auto& c : All()) {
+    std::lock_guard l(c->mu);
+    if (c->removed || c->rec.network_name != network || c->rec.ip_address.empty()) continue;
+    if (c->rec.status != "running" && c->rec.status != "paused" && c.get() != starting) continue;
+    std::string names = c->rec.name;
+    if (!c->rec.hostname.empty() && c->rec.hostname != c->rec.name) names += " " + c->rec.hostname;
+    if (c->rec.hostname != c->rec.id.substr(0, 12)) names += " " + c->rec.id.substr(0, 12);
+    for (const auto& a : c->rec.aliases) names += " " + a;
+    members.push_back(Member{c->rec.ip_address, c->rec.hosts_path, names});
+  }
+  const std::string marker = "# lcd-engine: the containers of network " + network + "\n";
+  for (const auto& m : members) {
+    if (m.hosts_path.empty()) continue;
+    std::ifstream in(m.hosts_path);
+    if (!in) continue;
+    std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (auto at = content.find(marker); at != std::string::npos) content.erase(at);
+    if (!content.empty() && content.back() != '\n') content += '\n';
+    content += marker;
+    for (const auto& o : members)
+      if (&o != &m) content += o.ip + "\t" + o.names + "\n";
+    // In place: the file is bind-mounted into the container (a rename would not be seen).
+    int fd = ::open(m.hosts_path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
+    if (fd < 0) continue;
+    [[maybe_unused]] ssize_t w = ::write(fd, content.data(), content.size());
+    ::close(fd);
+  }
 }
 
 }  // namespace lcde

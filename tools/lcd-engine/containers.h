@@ -23,6 +23,7 @@
 #include "libcontainerd/cio.h"
 #include "libcontainerd/client.h"
 #include "libcontainerd/net.h"
+#include "volumes.h"
 
 namespace lcde {
 
@@ -50,6 +51,7 @@ struct ContainerRecord {
   std::string finished_at = "0001-01-01T00:00:00Z";
   int restart_count = 0;
   bool updated = false;  // docker update changed the limits since create (Start re-applies them)
+  bool manually_stopped = false;  // stopped or killed through the API (restart policies skip it)
   // Network (from the library's attachment)
   std::string network_mode;  // "bridge", "host", "none", "container:<id>", or a network name
   std::string network_name;  // the network the container is on ("bridge" or a name; "" else)
@@ -61,6 +63,9 @@ struct ContainerRecord {
   std::string hostname;
   std::string hosts_path, resolv_conf_path, hostname_path;
   std::string log_path;
+  std::vector<VolumeMount> volumes;
+  std::vector<std::string>
+      aliases;  // network aliases (user-defined networks)  // volume mounts (named and anonymous)
   bool tty() const { return config.value("Tty", false); }
 };
 
@@ -98,19 +103,23 @@ struct Ctr {
   std::mutex mu;
   std::condition_variable cv;  // state changes: exit, start, removal
   ContainerRecord rec;
-  uint64_t exits = 0;     // exits seen (wait next-exit)
-  uint64_t starts = 0;    // starts done
-  bool removed = false;   // deleted (wait removed)
-  bool stopping = false;  // stopped by the user (stop/kill through the API)
+  uint64_t exits = 0;            // exits seen (wait next-exit)
+  uint64_t starts = 0;           // starts done
+  bool removed = false;          // deleted (wait removed)
+  bool stopping = false;         // stopped by the user (stop/kill through the API)
+  int64_t restart_delay_ms = 0;  // the restart policy's back-off: 100 ms doubling, reset at 10 s
   std::shared_ptr<libcontainerd::Container> container;  // library object
   std::shared_ptr<libcontainerd::Task> task;            // while a task exists
   std::shared_ptr<libcontainerd::DirectIO> fifos;       // stdin for attach (OpenStdin)
   std::shared_ptr<libcontainerd::IO> io;                // output copy
   std::vector<std::shared_ptr<OutputSubscriber>> subscribers;
-  uint64_t log_bytes = 0;  // bytes in the log file (for logs -f)
-  int log_fd = -1;         // the json-file log, open for appending
-  std::string partial[2];  // stdout, stderr: output after the last newline
-  bool starting = false;   // Start is making the task (c->mu released)
+  uint64_t log_bytes = 0;    // bytes in the log file (for logs -f)
+  int log_fd = -1;           // the json-file log, open for appending
+  int64_t log_size = 0;      // bytes in the current log file
+  int64_t log_max_size = 0;  // --log-opt max-size (0: no rotation)
+  int log_max_files = 1;     // --log-opt max-file: files kept, the current included
+  std::string partial[2];    // stdout, stderr: output after the last newline
+  bool starting = false;     // Start is making the task (c->mu released)
   std::optional<std::pair<uint32_t, libcontainerd::SystemTime>> pending_exit;  // during start
   // Execs of this container: id -> record (exec_api.cc).
   struct Exec {
@@ -154,11 +163,15 @@ class Containers {
   // Stops (signal, then SIGKILL after timeout seconds; -1 waits forever). False when it was not
   // running (docker's 304).
   bool Stop(const std::shared_ptr<Ctr>& c, std::optional<int> timeout_seconds);
-  void Remove(const std::shared_ptr<Ctr>& c, bool force);
+  // remove_volumes: its anonymous volumes go too (docker rm -v; --rm always).
+  void Remove(const std::shared_ptr<Ctr>& c, bool force, bool remove_volumes = false);
   void Rename(const std::shared_ptr<Ctr>& c, const std::string& new_name);
   void Save(Ctr& c);  // persists c.rec (c.mu held by the caller)
   // Stops every running container (engine shutdown), in parallel.
   void StopAll(int timeout_seconds);
+  // At engine start: starts the containers whose restart policy says so (always; unless-stopped
+  // when not stopped by the user). Each on its own thread.
+  void StartupRestarts();
 
   // From the library's Backend (engine.cc).
   void OnEvent(const std::string& container_id, libcontainerd::EventType type,
@@ -185,12 +198,33 @@ class Containers {
   void Exited(const std::shared_ptr<Ctr>& c, uint32_t code, libcontainerd::SystemTime at);
   void Deliver(Ctr& c, int stream, std::string_view data);  // log + subscribers
   void FlushPartial(Ctr& c);  // the last unterminated lines into the log
+  // Appends to the json-file log, rotating it (log, log.1, ... log.N-1) past max-size (c.mu held).
+  void WriteLog(Ctr& c, const std::string& lines);
+  void WriteLogEntry(Ctr& c, std::string_view entry);
+  // After an exit: restarts the container when its policy says so (back-off, restart count);
+  // true when it did or will.
+  bool MaybeRestart(const std::shared_ptr<Ctr>& c, uint32_t code);
+  // Rewrites the /etc/hosts of every running container on a user-defined network so that each
+  // resolves the others' names, aliases and short ids.
+  // `starting`: a container about to run, counted as running.
+  void RefreshHosts(const std::string& network, const Ctr* starting = nullptr);
 
   Engine& engine_;
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<Ctr>> by_id_;
   std::map<std::string, std::string> names_;  // name -> id
 };
+
+// docker's restart policy {"Name", "MaximumRetryCount"}: "" / no / always / unless-stopped /
+// on-failure; throws HttpError 400 naming what is wrong.
+void ValidateRestartPolicy(const json& policy, bool auto_remove);
+
+// The json-file options of a HostConfig.LogConfig.Config: max-size ("10k", "5m", "1g"; bytes
+// with binary units as docker reads them) and max-file (>= 1). Throws HttpError 400 naming an
+// invalid value and 501 for another option.
+void ParseLogOptions(const json& config, int64_t* max_size, int* max_files);
+// The log files of a container, oldest first (rotated ones, then the current one).
+std::vector<std::string> LogFiles(const std::string& log_path, int max_files);
 
 // docker's signal argument: "9", "KILL", "SIGKILL"; throws HttpError 400 naming it.
 int ParseSignal(const std::string& s);

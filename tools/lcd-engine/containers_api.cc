@@ -2,6 +2,7 @@
 // stop, restart, pause, unpause, delete, list and inspect (container_ops_api.cc has the rest).
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -73,6 +74,9 @@ std::string StatusText(const ContainerRecord& r) {
   if (r.status == "paused") return "Up " + HumanDuration(since(r.started_at)) + " (Paused)";
   if (r.status == "created") return "Created";
   if (r.status == "removing") return "Removal In Progress";
+  if (r.status == "restarting")
+    return "Restarting (" + std::to_string(r.exit_code) + ") " +
+           HumanDuration(since(r.finished_at)) + " ago";
   if (r.status == "dead") return "Dead";
   return "Exited (" + std::to_string(r.exit_code) + ") " + HumanDuration(since(r.finished_at)) +
          " ago";
@@ -141,7 +145,7 @@ json MountsJson(const ContainerRecord& r) {
         parts.push_back(s.substr(i, j - i));
         i = j + 1;
       }
-      if (parts.size() < 2) continue;
+      if (parts.size() < 2 || parts[0].empty() || parts[0][0] != '/') continue;  // volumes: below
       std::string mode = parts.size() > 2 ? parts[2] : "";
       out.push_back({{"Type", "bind"},
                      {"Source", parts[0]},
@@ -154,6 +158,7 @@ json MountsJson(const ContainerRecord& r) {
   if (hc.contains("Mounts") && hc["Mounts"].is_array()) {
     for (const auto& m : hc["Mounts"]) {
       std::string type = m.value("Type", "");
+      if (type == "volume") continue;  // listed from the record's volumes below
       out.push_back({{"Type", type},
                      {"Source", m.value("Source", "")},
                      {"Destination", m.value("Target", "")},
@@ -162,6 +167,15 @@ json MountsJson(const ContainerRecord& r) {
                      {"Propagation", type == "bind" ? "rprivate" : ""}});
     }
   }
+  for (const auto& v : r.volumes)
+    out.push_back({{"Type", "volume"},
+                   {"Name", v.name},
+                   {"Source", v.source},
+                   {"Destination", v.destination},
+                   {"Driver", "local"},
+                   {"Mode", v.rw ? "z" : "ro"},
+                   {"RW", v.rw},
+                   {"Propagation", ""}});
   if (hc.contains("Tmpfs") && hc["Tmpfs"].is_object()) {
     for (const auto& [dst, opts] : hc["Tmpfs"].items())
       out.push_back({{"Type", "tmpfs"},
@@ -390,9 +404,24 @@ void Attach(Engine& engine, Request& req, Response& res, const std::shared_ptr<C
 
 // Reads the json-file log; calls emit(stream, time_nano, text) for each entry in range.
 struct LogReader {
+  std::string path;
   std::ifstream in;
   std::streamoff offset = 0;
-  explicit LogReader(const std::string& path) : in(path, std::ios::binary) {}
+  ino_t ino = 0;
+  explicit LogReader(const std::string& p) : path(p) { Reopen(); }
+  void Reopen() {
+    in.close();
+    in.clear();
+    in.open(path, std::ios::binary);
+    offset = 0;
+    struct stat st {};
+    ino = ::stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
+  }
+  // The file at `path` is another one now (the log was rotated).
+  bool Rotated() const {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 && st.st_ino != ino;
+  }
   // Reads complete lines from the current offset.
   template <class F>
   void ReadAvailable(F&& on_line) {
@@ -437,7 +466,11 @@ void Logs(Request& req, Response& res, const std::shared_ptr<Ctr>& c) {
   }
   res.BeginStream(
       200, tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream");
-  LogReader reader(path);
+  int max_files;
+  {
+    std::lock_guard l(c->mu);
+    max_files = c->log_max_files;
+  }
   auto format = [&](const std::string& line, std::string& out) {
     json j = json::parse(line, nullptr, false);
     if (j.is_discarded()) return false;
@@ -452,12 +485,16 @@ void Logs(Request& req, Response& res, const std::shared_ptr<Ctr>& c) {
     out = tty ? text : Frame(stream == "stderr" ? 2 : 1, text);
     return true;
   };
-  // History (with tail).
+  // History (with tail): the rotated files, oldest first, then the current one.
   std::vector<std::string> lines;
-  reader.ReadAvailable([&](const std::string& line) {
+  auto collect = [&](const std::string& line) {
     std::string out;
     if (format(line, out)) lines.push_back(std::move(out));
-  });
+  };
+  const std::vector<std::string> files = LogFiles(path, max_files);
+  for (size_t i = 0; i + 1 < files.size(); ++i) LogReader(files[i]).ReadAvailable(collect);
+  LogReader reader(path);
+  reader.ReadAvailable(collect);
   size_t first = 0;
   if (tail >= 0 && static_cast<size_t>(tail) < lines.size()) first = lines.size() - tail;
   for (size_t i = first; i < lines.size(); ++i)
@@ -477,11 +514,17 @@ void Logs(Request& req, Response& res, const std::shared_ptr<Ctr>& c) {
     }
     bool more = false;
     std::string batch;
-    reader.ReadAvailable([&](const std::string& line) {
+    auto add = [&](const std::string& line) {
       std::string out;
       if (format(line, out)) batch += out;
       more = true;
-    });
+    };
+    reader.ReadAvailable(add);
+    if (reader.Rotated()) {  // the rest of the old file, then the new one from its start
+      reader.ReadAvailable(add);
+      reader.Reopen();
+      reader.ReadAvailable(add);
+    }
     if (!batch.empty() && !res.Write(batch)) return;
     if (!running && !more) return;
     if (until && std::chrono::system_clock::now().time_since_epoch().count() > until) return;
@@ -643,7 +686,7 @@ void RegisterContainerRoutes(Router& router, Engine& engine) {
   router.Add("DELETE", "/containers/{id}", [&](Request& req, Response& res) {
     if (req.QueryBool("link")) throw HttpError(501, "lcd-engine does not implement links");
     auto c = cs.Get(req.Param("id"));
-    cs.Remove(c, req.QueryBool("force"));
+    cs.Remove(c, req.QueryBool("force"), req.QueryBool("v"));
     SendNoContent(res, 204);
   });
   router.Add("GET", "/containers/json", [&](Request& req, Response& res) {

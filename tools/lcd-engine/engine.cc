@@ -13,6 +13,7 @@
 #include "libcontainerd/errors.h"
 #include "libcontainerd/log.h"
 #include "libcontainerd/supervisor.h"
+#include "volumes.h"
 
 namespace lcde {
 
@@ -111,6 +112,7 @@ Engine::Engine(EngineOptions options) : options_(std::move(options)) {
   co.backend = backend;
   client_ = lcd::NewContainerdClient(co);
   images_ = client_->Images();
+  volumes_ = std::make_unique<Volumes>(*this);
   containers_ = std::make_unique<Containers>(*this);
   containers_->Load();
 }
@@ -120,9 +122,11 @@ Engine::~Engine() {
   // threads, which call into the containers.
   client_.reset();
   containers_.reset();
+  volumes_.reset();
 }
 
 void Engine::RegisterRoutes(Router& router) {
+  volumes_->RegisterRoutes(router);
   RegisterSystemRoutes(router, *this);
   RegisterImageRoutes(router, *this);
   RegisterContainerRoutes(router, *this);

@@ -45,6 +45,7 @@ struct ContainerSummary {
 };
 
 class Containers;  // containers.h
+class Volumes;     // volumes.h
 
 class Engine {
  public:
@@ -59,6 +60,7 @@ class Engine {
   libcontainerd::net::Manager& net() { return *net_; }
   EventBus& events() { return events_; }
   Containers& containers() { return *containers_; }
+  Volumes& volumes() { return *volumes_; }
 
   // A fresh context for one request's library calls (30 s unless the call streams).
   static libcontainerd::Context Ctx() { return libcontainerd::Context(); }
@@ -88,6 +90,7 @@ class Engine {
   std::shared_ptr<libcontainerd::images::ImageService> images_;
   std::shared_ptr<libcontainerd::net::Manager> net_;
   EventBus events_;
+  std::unique_ptr<Volumes> volumes_;
   std::unique_ptr<Containers> containers_;
 };
 

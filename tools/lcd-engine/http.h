@@ -63,6 +63,13 @@ class Response {
                     const std::map<std::string, std::string>& headers = {}) = 0;
   // Starts a chunked answer and flushes its headers at once (docker run waits for them).
   virtual void BeginStream(int status, std::string_view content_type) = 0;
+  // The same with extra header fields (docker cp's X-Docker-Container-Path-Stat). The server
+  // sends them; this default (for test doubles) drops them.
+  virtual void BeginStreamWithHeaders(int status, std::string_view content_type,
+                                      const std::map<std::string, std::string>& headers) {
+    (void)headers;
+    BeginStream(status, content_type);
+  }
   // One piece of a chunked answer, flushed. False when the client is gone (stop then).
   virtual bool Write(std::string_view data) = 0;
   // Answers 101 UPGRADED (Connection: Upgrade, Upgrade: tcp) with content_type and returns the

@@ -2,7 +2,9 @@
 //   lcd-engine [--root DIR] [-H unix:///PATH] [--containerd ADDR] [--namespace NS]
 //              [--bridge NAME] [--insecure-registry HOST:PORT]... [--cni-path DIR]...
 //              [--log-level debug|info|warn|error]
-// SIGTERM or SIGINT: stops serving, stops the running containers, exits 0.
+// SIGTERM or SIGINT: stops serving, stops the running containers (not with --live-restore:
+// they go on, and the next start of the engine adopts them), exits 0. After a SIGKILL the
+// next start adopts them too.
 #include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -23,7 +25,7 @@ namespace {
 constexpr const char* kUsage =
     "usage: lcd-engine [--root DIR] [-H unix:///PATH] [--containerd ADDR] [--namespace NS]\n"
     "                  [--bridge NAME] [--insecure-registry HOST:PORT]... [--cni-path DIR]...\n"
-    "                  [--log-level debug|info|warn|error]\n"
+    "                  [--live-restore] [--log-level debug|info|warn|error]\n"
     "Serves the Docker Engine API (version " LCD_ENGINE_VERSION
     ", API 1.41) on a unix socket (default\n"
     "/run/lcd/docker.sock); its containerd is its own (under ROOT/containerd) unless --containerd "
@@ -42,6 +44,7 @@ int main(int argc, char** argv) {
   lcde::EngineOptions o;
   lcd::LogLevel level = lcd::LogLevel::kInfo;
   bool cni_given = false;
+  bool live_restore = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     std::string v;
@@ -81,6 +84,8 @@ int main(int argc, char** argv) {
       if (!cni_given) o.cni_path.clear();
       cni_given = true;
       o.cni_path.push_back(value("--cni-path"));
+    } else if (a == "--live-restore") {
+      live_restore = true;
     } else if (is("--log-level")) {
       v = value("--log-level");
       if (v == "debug")
@@ -115,6 +120,7 @@ int main(int argc, char** argv) {
     lcde::Engine engine(o);
     lcde::Router router;
     engine.RegisterRoutes(router);
+    engine.containers().StartupRestarts();
     lcde::ServerOptions so;
     so.socket_path = o.socket;
     lcde::Server server(so, router);
@@ -127,7 +133,8 @@ int main(int argc, char** argv) {
     lcd::Log(lcd::LogLevel::kInfo, "lcd-engine: serving the Docker API on unix://" + o.socket +
                                        " (containerd namespace " + o.ns + ")");
     server.Run();
-    engine.containers().StopAll(10);
+    // dockerd's rule: running containers are stopped, unless they are to outlive the engine.
+    if (!live_restore) engine.containers().StopAll(10);
     pthread_kill(waiter.native_handle(), SIGTERM);  // a second signal is harmless
     waiter.join();
   } catch (const lcd::Error& e) {

@@ -150,12 +150,18 @@ class ConnResponse : public Response {
   }
 
   void BeginStream(int status, std::string_view content_type) override {
+    BeginStreamWithHeaders(status, content_type, {});
+  }
+
+  void BeginStreamWithHeaders(int status, std::string_view content_type,
+                              const std::map<std::string, std::string>& headers) override {
     if (started_) return;
     started_ = true;
     streaming_ = true;
     bhttp::response<bhttp::empty_body> res{static_cast<bhttp::status>(status), 11};
     CommonHeaders(res);
     res.set(bhttp::field::content_type, content_type);
+    for (const auto& [k, v] : headers) res.set(k, v);
     res.chunked(true);
     res.keep_alive(keep_alive_);
     bhttp::response_serializer<bhttp::empty_body> sr{res};

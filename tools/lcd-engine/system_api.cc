@@ -487,16 +487,7 @@ void RegisterSystemRoutes(Router& router, Engine& engine) {
   Refuse(router, "/session", "lcd-engine does not implement BuildKit sessions (docker build)");
   Refuse(router, "/distribution",
          "lcd-engine does not implement registry manifest queries (/distribution/{name}/json)");
-  // No volume exists: the list is empty and a lookup is 404 (so `docker inspect NAME` goes on
-  // to say "No such object"); making or removing one is refused.
-  router.Add("GET", "/volumes",
-             [](Request&, Response& r) { SendJson(r, 200, R"({"Volumes":[],"Warnings":null})"); });
-  router.Add("GET", "/volumes/{name}", [](Request& q, Response&) {
-    throw HttpError(404, "get " + q.Param("name") + ": no such volume");
-  });
-  Refuse(router, "/volumes",
-         "lcd-engine does not implement volumes yet (docker volume create/rm, -v NAME:/path): "
-         "bind a host directory instead (-v /host/dir:/path)");
+  // Volumes: volumes.cc.
   Refuse(router, "/auth", "lcd-engine does not implement registry login (docker login, /auth)");
 }
 
