@@ -202,26 +202,11 @@ ip link show "$LBR" >/dev/null 2>&1 && die "the bridge $LBR exists already: is a
 
 # ---------------------------------------------------------------------------------------------
 # The image: /bin/busybox (static) in a docker-archive, built offline.
+# shellcheck source=bench/lib/busybox_archive.sh
+source "$REPO/bench/lib/busybox_archive.sh"
 IMG=docker.io/lcdbench/busybox:latest
 ARCHIVE=$WORK/busybox.tar
-(
-  cd "$WORK"
-  umoci init --layout oci
-  umoci new --image oci:bb
-  umoci unpack --image oci:bb bundle >/dev/null
-  mkdir -p bundle/rootfs/bin bundle/rootfs/tmp bundle/rootfs/etc
-  cp /bin/busybox bundle/rootfs/bin/busybox
-  for a in $(bundle/rootfs/bin/busybox --list); do
-    [[ $a == busybox ]] || ln -sf busybox "bundle/rootfs/bin/$a"
-  done
-  printf 'root:x:0:0:root:/root:/bin/sh\n' >bundle/rootfs/etc/passwd
-  printf 'root:x:0:\n' >bundle/rootfs/etc/group
-  umoci repack --image oci:bb bundle >/dev/null
-  umoci config --image oci:bb --config.cmd sh --config.env PATH=/bin
-  rm -rf bundle
-  skopeo copy -q oci:oci:bb "docker-archive:$ARCHIVE:$IMG"
-  rm -rf oci
-) >"$WORK/image.log" 2>&1 || { cat "$WORK/image.log" >&2; die "building the busybox image failed (log above)"; }
+busybox_archive "$WORK" "$ARCHIVE" "$IMG" >"$WORK/image.log" 2>&1 || { cat "$WORK/image.log" >&2; die "building the busybox image failed (log above)"; }
 
 # ---------------------------------------------------------------------------------------------
 # The engines.
