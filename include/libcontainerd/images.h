@@ -62,6 +62,19 @@ Platform DefaultPlatform();
 Platform ParsePlatform(std::string_view text);
 
 // What an image's config says a container runs like (OCI image config "config").
+// An image's HEALTHCHECK (docker's image config "Healthcheck"): durations in nanoseconds, 0 when
+// not set (the runtime's default applies: docker's 30 s interval and timeout, 0 start period,
+// 3 retries).
+struct HealthConfig {
+  // ["CMD-SHELL", "command"], ["CMD", "arg0", ...], ["NONE"] (disabled), or empty (inherit).
+  std::vector<std::string> test;
+  int64_t interval = 0;
+  int64_t timeout = 0;
+  int64_t start_period = 0;
+  int retries = 0;
+  bool operator==(const HealthConfig&) const = default;
+};
+
 struct ImageConfig {
   std::vector<std::string> entrypoint;
   std::vector<std::string> cmd;
@@ -72,6 +85,7 @@ struct ImageConfig {
   std::vector<std::string> exposed_ports;  // "80/tcp"
   std::vector<std::string> volumes;        // "/data"
   std::string stop_signal;
+  std::optional<HealthConfig> healthcheck;  // absent when the image declares none
 };
 
 struct HistoryEntry {

@@ -87,6 +87,33 @@ std::vector<std::string> Keys(const json& j, const char* key, std::string_view w
   return out;
 }
 
+// An integer field (durations in nanoseconds, counts): 0 when absent or null.
+int64_t Int(const json& j, const char* key, std::string_view what, const std::string& path) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return 0;
+  if (!it->is_number_integer()) Malformed(what, path + key + " is not an integer");
+  if (it->is_number_unsigned() && it->get<uint64_t>() > uint64_t{INT64_MAX})
+    Malformed(what, path + key + " is out of range");
+  return it->get<int64_t>();
+}
+
+// config.Healthcheck (the image's HEALTHCHECK): absent or null = none.
+std::optional<HealthConfig> DecodeHealthcheck(const json& c, std::string_view what) {
+  auto it = c.find("Healthcheck");
+  if (it == c.end() || it->is_null()) return std::nullopt;
+  if (!it->is_object()) Malformed(what, "config.Healthcheck is not an object");
+  const std::string path = "config.Healthcheck.";
+  HealthConfig h;
+  h.test = Strings(*it, "Test", what, path);
+  h.interval = Int(*it, "Interval", what, path);
+  h.timeout = Int(*it, "Timeout", what, path);
+  h.start_period = Int(*it, "StartPeriod", what, path);
+  int64_t retries = Int(*it, "Retries", what, path);
+  if (retries < INT32_MIN || retries > INT32_MAX) Malformed(what, path + "Retries is out of range");
+  h.retries = static_cast<int>(retries);
+  return h;
+}
+
 Descriptor DecodeDescriptor(const json& j, std::string_view what, const std::string& path) {
   if (!j.is_object()) Malformed(what, path + " is not an object");
   Descriptor d;
@@ -179,6 +206,7 @@ ConfigFile ParseConfig(std::string_view text, std::string_view what) {
     ic.exposed_ports = Keys(*c, "ExposedPorts", what, "config.");
     ic.volumes = Keys(*c, "Volumes", what, "config.");
     ic.stop_signal = Str(*c, "StopSignal", what, "config.");
+    ic.healthcheck = DecodeHealthcheck(*c, what);
   }
   auto rootfs = j.find("rootfs");
   if (rootfs != j.end() && !rootfs->is_null()) {
