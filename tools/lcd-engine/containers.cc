@@ -14,6 +14,7 @@
 #include <sstream>
 #include <thread>
 
+#include "health.h"
 #include "libcontainerd/errors.h"
 #include "libcontainerd/log.h"
 #include "libcontainerd/oci/image.h"
@@ -338,7 +339,7 @@ const std::set<std::string> kConfigFields = {"Hostname",     "Domainname",   "Us
                                              "Image",        "WorkingDir",   "Entrypoint",
                                              "Labels",       "StopSignal",   "StopTimeout",
                                              "ArgsEscaped",  "HostConfig",   "NetworkingConfig",
-                                             "MacAddress",   "Volumes"};
+                                             "MacAddress",   "Volumes",      "Healthcheck"};
 
 const std::set<std::string> kHostConfigFields = {
     "Binds",       "Mounts",         "Memory",       "NanoCpus",         "CpuShares",
@@ -632,6 +633,7 @@ std::shared_ptr<Ctr> Containers::Create(const std::string& name_in, const json& 
   RefuseUnknown(hc, kHostConfigFields, "HostConfig.");
   const std::string image_name = Str(body, "Image", "Config.");
   if (image_name.empty()) throw HttpError(400, "Config.Image: no image given");
+  ValidateHealthcheck(body.value("Healthcheck", json(nullptr)));
   if (body.contains("MacAddress") && !IsEmptyValue(body["MacAddress"]))
     Unsupported("Config.MacAddress (--mac-address)");
   // Fields whose defaults are not empty values.
@@ -1249,6 +1251,7 @@ void Containers::Start(const std::shared_ptr<Ctr>& c) {
   l.unlock();
   Publish(*c, "start");
   RefreshHosts(network_name);
+  if (on_started) on_started(c);
   if (exited_early) {
     auto [code, at] = *c->pending_exit;
     c->pending_exit.reset();
@@ -1334,6 +1337,7 @@ void Containers::Exited(const std::shared_ptr<Ctr>& c, uint32_t code, lcd::Syste
     }
     Publish(*c, "die", {{"exitCode", std::to_string(code)}});
     RefreshHosts(c->rec.network_name);
+    if (on_stopped) on_stopped(c);
     if (!auto_remove && MaybeRestart(c, code)) return;
     if (auto_remove) {
       try {

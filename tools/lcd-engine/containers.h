@@ -134,6 +134,9 @@ struct Ctr {
     std::shared_ptr<libcontainerd::DirectIO> fifos;
   };
   std::map<std::string, std::shared_ptr<Exec>> execs;
+  // Health (health.cc): docker's State.Health {Status, FailingStreak, Log} while the container has
+  // a health check; null otherwise. Guarded by mu.
+  json health = nullptr;
 
   bool running() const { return rec.status == "running" || rec.status == "paused"; }
 };
@@ -180,6 +183,10 @@ class Containers {
   std::function<void(const std::string& container_id, const std::string& exec_id,
                      uint32_t exit_code)>
       on_exec_exit;
+  // Set once before serving (health.cc): called after a container started (its task runs) and
+  // after its exit was handled (before a restart or removal). Not called with c->mu held.
+  std::function<void(const std::shared_ptr<Ctr>& c)> on_started;
+  std::function<void(const std::shared_ptr<Ctr>& c)> on_stopped;
 
   // Publishes a container event with docker's attributes (name, image, labels, extra).
   void Publish(const Ctr& c, const std::string& action,

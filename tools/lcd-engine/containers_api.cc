@@ -112,9 +112,18 @@ json NetworksJson(const ContainerRecord& r) {
   if (r.network_mode.rfind("container:", 0) == 0) return nets;
   if (key.empty()) return nets;
   std::string id_src = key;
+  // On a user-defined network the aliases answer (with the short id, as dockerd does up to API
+  // 1.43: compose compares them with what it asked for).
+  json aliases = nullptr;
+  if (!r.network_name.empty() && r.network_name != "bridge") {
+    aliases = r.aliases;
+    std::string short_id = r.id.substr(0, 12);
+    if (std::find(r.aliases.begin(), r.aliases.end(), short_id) == r.aliases.end())
+      aliases.push_back(short_id);
+  }
   json ep = {{"IPAMConfig", nullptr},
              {"Links", nullptr},
-             {"Aliases", nullptr},
+             {"Aliases", aliases},
              {"MacAddress", r.mac_address},
              {"NetworkID", ""},
              {"EndpointID", r.ip_address.empty() ? "" : r.id},
@@ -289,11 +298,14 @@ bool MatchesFilters(const ContainerRecord& r,
       } else if (key == "id") {
         any |= r.id.rfind(v, 0) == 0;
       } else if (key == "label") {
+        // Every label filter must match (docker's rule), not any one of them.
         json labels = r.config.value("Labels", json::object());
         auto eq = v.find('=');
         std::string k = v.substr(0, eq);
-        if (labels.is_object() && labels.contains(k))
-          any |= eq == std::string::npos || labels[k] == v.substr(eq + 1);
+        bool match = labels.is_object() && labels.contains(k) &&
+                     (eq == std::string::npos || labels[k] == v.substr(eq + 1));
+        if (!match) return false;
+        any = true;
       } else if (key == "exited") {
         any |= r.status == "exited" && std::to_string(r.exit_code) == v;
       } else if (key == "ancestor") {
@@ -693,19 +705,36 @@ void RegisterContainerRoutes(Router& router, Engine& engine) {
     auto filters = ParseFilters(req.Query("filters"));
     const bool all = req.QueryBool("all");
     int64_t limit = req.QueryInt("limit", -1);
-    std::vector<ContainerRecord> recs;
+    std::vector<std::pair<ContainerRecord, std::string>> recs;  // record, health status
+    auto health_filter = filters.find("health");
+    std::vector<std::string> health_values;
+    if (health_filter != filters.end()) {
+      health_values = health_filter->second;
+      filters.erase(health_filter);
+    }
     for (auto& c : cs.All()) {
       std::lock_guard l(c->mu);
       if (c->removed) continue;
       if (!all && !c->running() && filters.count("status") == 0) continue;
       if (!MatchesFilters(c->rec, filters)) continue;
-      recs.push_back(c->rec);
+      std::string health = c->health.is_object() ? c->health.value("Status", "") : "";
+      if (!health_values.empty() &&
+          std::find(health_values.begin(), health_values.end(), health.empty() ? "none" : health) ==
+              health_values.end())
+        continue;
+      recs.emplace_back(c->rec, health);
     }
     std::sort(recs.begin(), recs.end(),
-              [](const auto& a, const auto& b) { return a.created > b.created; });
+              [](const auto& a, const auto& b) { return a.first.created > b.first.created; });
     if (limit > 0 && recs.size() > static_cast<size_t>(limit)) recs.resize(limit);
     json out = json::array();
-    for (const auto& r : recs) out.push_back(SummaryJson(r));
+    for (const auto& [r, health] : recs) {
+      json j = SummaryJson(r);
+      if (!health.empty() && r.status == "running")
+        j["Status"] = j["Status"].get<std::string>() +
+                      (health == "starting" ? " (health: starting)" : " (" + health + ")");
+      out.push_back(std::move(j));
+    }
     SendJson(res, 200, out.dump());
   });
   router.Add("GET", "/containers/{id}/json", [&](Request& req, Response& res) {
@@ -714,6 +743,7 @@ void RegisterContainerRoutes(Router& router, Engine& engine) {
     {
       std::lock_guard l(c->mu);
       out = InspectJson(c->rec);
+      if (!c->health.is_null()) out["State"]["Health"] = c->health;
       json ids = json::array();
       for (const auto& [id, e] : c->execs) ids.push_back(id);
       if (!ids.empty()) out["ExecIDs"] = ids;

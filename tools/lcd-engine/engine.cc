@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "containers.h"
+#include "health.h"
 #include "libcontainerd/containerd.h"
 #include "libcontainerd/errors.h"
 #include "libcontainerd/log.h"
@@ -132,6 +133,7 @@ void Engine::RegisterRoutes(Router& router) {
   RegisterContainerRoutes(router, *this);
   RegisterExecRoutes(router, *this);
   RegisterNetworkRoutes(router, *this);
+  RegisterHealth(*this);  // health checks (health.cc): on_started / on_stopped
   // Hooks are set (exec exits): events may flow now.
   static_cast<EngineBackend*>(backend_.get())->Ready();
 }

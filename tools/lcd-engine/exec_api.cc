@@ -523,6 +523,16 @@ void StartExec(Engine& engine, const std::shared_ptr<ExecState>& state, Request&
   std::shared_ptr<lcd::IO> io;
   auto cb = Containers::OutputCallback(
       &fifos, [sink](int stream, std::string_view data) { sink->Write(stream, data); });
+  // Not detached: the answer (101) goes first and the output's way is set before the process
+  // exists, as dockerd does: a client that reads the upgrade through a buffer (docker-py) would
+  // lose output that came right behind the header.
+  int fd = -1;
+  if (!detach) {
+    fd = res.Hijack(start_tty || ApiLess(req.api_version, "1.42")
+                        ? "application/vnd.docker.raw-stream"
+                        : "application/vnd.docker.multiplexed-stream");
+    sink->Attach(fd);
+  }
   std::shared_ptr<lcd::Process> process;
   try {
     process =
@@ -557,10 +567,6 @@ void StartExec(Engine& engine, const std::shared_ptr<ExecState>& state, Request&
     if (detach) throw HttpError(status, text);
     // docker hijacks first, then writes the error to the stream; the CLI prints it and
     // exits with the exec's exit code (127 not found, 126 not executable).
-    int fd = res.Hijack(start_tty || ApiLess(req.api_version, "1.42")
-                            ? "application/vnd.docker.raw-stream"
-                            : "application/vnd.docker.multiplexed-stream");
-    sink->Attach(fd);
     sink->Message(text + "\r\n");
     sink->Detach();
     ::shutdown(fd, SHUT_RDWR);
@@ -590,10 +596,6 @@ void StartExec(Engine& engine, const std::shared_ptr<ExecState>& state, Request&
     return;
   }
 
-  int fd = res.Hijack(start_tty || ApiLess(req.api_version, "1.42")
-                          ? "application/vnd.docker.raw-stream"
-                          : "application/vnd.docker.multiplexed-stream");
-  sink->Attach(fd);
   std::atomic<bool> finished{false};
   std::thread input;
   if (attach_stdin && fifos) {
