@@ -491,6 +491,32 @@ std::vector<ConfigList> LoadConfigDir(const std::string& dir) {
   return lists;
 }
 
+namespace {
+bool IdlePortmap(const json& plugin) {
+  auto t = plugin.find("type");
+  if (t == plugin.end() || !t->is_string() || t->get<std::string>() != "portmap") return false;
+  auto rc = plugin.find("runtimeConfig");
+  return !(rc != plugin.end() && rc->is_object() && rc->contains("portMappings"));
+}
+}  // namespace
+
+ConfigList WithoutIdlePortmap(const ConfigList& list) {
+  const auto& ps = list.plugins;
+  if (std::none_of(ps.begin(), ps.end(), IdlePortmap) ||
+      std::all_of(ps.begin(), ps.end(), IdlePortmap))
+    return list;
+  ConfigList out = list;
+  out.plugins.clear();
+  json plugins = json::array();
+  for (const auto& p : ps) {
+    if (IdlePortmap(p)) continue;
+    out.plugins.push_back(p);
+    plugins.push_back(p);
+  }
+  if (out.raw.is_object()) out.raw["plugins"] = std::move(plugins);
+  return out;
+}
+
 Result ParseResult(const json& raw, const std::string& plugin) {
   auto bad = [&](const std::string& what) {
     return Error(ErrorKind::kUnknown, "CNI plugin \"" + plugin + "\": malformed result: " + what,

@@ -36,6 +36,13 @@ ConfigList LoadConfigList(const std::string& path);
 // A missing directory gives an empty list.
 std::vector<ConfigList> LoadConfigDir(const std::string& dir);
 
+// The list without its idle portmap plugins, for a container that publishes no port: a portmap
+// whose ports come only from the portMappings capability (no runtimeConfig.portMappings of its
+// own). Its ADD would pass the previous result on unchanged, while its DEL still runs a dozen
+// iptables commands looking for the container's chains. `raw` is changed alike. The list is
+// returned as it is when it has no idle portmap or nothing else.
+ConfigList WithoutIdlePortmap(const ConfigList& list);
+
 // What the runtime passes to every plugin of a list for one container.
 struct RuntimeConf {
   std::string container_id;

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <sstream>
 
@@ -20,6 +21,7 @@ namespace {
 
 constexpr const char* kIptables = "/usr/sbin/iptables";
 constexpr const char* kIptablesSave = "/usr/sbin/iptables-save";
+constexpr const char* kIptablesRestore = "/usr/sbin/iptables-restore";
 constexpr const char* kIp = "/usr/sbin/ip";
 
 std::string Joined(const std::vector<std::string>& argv) {
@@ -60,8 +62,8 @@ class ChainLock {
   int fd_ = -1;
 };
 
-// The filter table's rules as iptables-save prints them, and its chain names.
-struct FilterTable {
+// One table's rules as iptables-save prints them, and its chain names.
+struct Table {
   std::vector<std::string> rules;  // "-A CHAIN ..."
   std::vector<std::string> chains;
   bool HasChain(const std::string& c) const {
@@ -79,18 +81,72 @@ struct FilterTable {
   }
 };
 
-FilterTable ReadFilter() {
-  const std::vector<std::string> argv = {kIptablesSave, "-t", "filter"};
+// Every table, from one `iptables-save` (a table nothing has used yet is absent: empty).
+std::map<std::string, Table> ReadTables() {
+  const std::vector<std::string> argv = {kIptablesSave};
   ProgramResult r = RunProgram(argv);
   if (r.exit_code != 0)
     throw Error(ErrorKind::kUnknown, Joined(argv) + " failed: " + Trimmed(r.err));
-  FilterTable t;
+  std::map<std::string, Table> tables;
+  Table* t = nullptr;
   std::istringstream in(r.out);
   for (std::string line; std::getline(in, line);) {
-    if (line.rfind("-A ", 0) == 0) t.rules.push_back(line);
-    if (line.size() > 1 && line[0] == ':') t.chains.push_back(line.substr(1, line.find(' ') - 1));
+    if (line.size() > 1 && line[0] == '*') {
+      t = &tables[line.substr(1)];
+    } else if (t && line.rfind("-A ", 0) == 0) {
+      t->rules.push_back(line);
+    } else if (t && line.size() > 1 && line[0] == ':') {
+      t->chains.push_back(line.substr(1, line.find(' ') - 1));
+    }
   }
-  return t;
+  return tables;
+}
+
+// The lines of one `iptables-restore --noflush` input, per table.
+class Batch {
+ public:
+  void Add(const std::string& table, std::string line) { lines_[table].push_back(std::move(line)); }
+  bool Empty() const { return lines_.empty(); }
+  std::string Text() const {
+    std::string s;
+    for (const auto& [table, lines] : lines_) {
+      s += "*" + table + "\n";
+      for (const auto& l : lines) s += l + "\n";
+      s += "COMMIT\n";
+    }
+    return s;
+  }
+
+ private:
+  std::map<std::string, std::vector<std::string>> lines_;
+};
+
+// Applies the batch in one transaction of iptables-restore (nothing is flushed).
+void Restore(const Batch& b) {
+  const std::vector<std::string> argv = {kIptablesRestore, "-w", "--noflush"};
+  const std::string input = b.Text();
+  ProgramResult r = RunProgram(argv, input);
+  if (r.exit_code != 0)
+    throw Error(ErrorKind::kUnknown, Joined(argv) + " failed (exit " + std::to_string(r.exit_code) +
+                                         "): " + Trimmed(r.err) + "; its input was:\n" + input);
+}
+
+// Runs `plan` (which reads the tables and fills a batch) and applies the batch; when the apply
+// fails (another program changed the tables between the read and the write), once more from a
+// new read.
+template <typename Plan>
+void ReadPlanApply(Plan plan) {
+  for (int attempt = 0;; ++attempt) {
+    Batch b;
+    plan(ReadTables(), b);
+    if (b.Empty()) return;
+    try {
+      Restore(b);
+      return;
+    } catch (const Error&) {
+      if (attempt > 0) throw;
+    }
+  }
 }
 
 std::string Stage1Rule(const std::string& br) {
@@ -104,19 +160,50 @@ const std::string& JumpRule() {
   static const std::string r = "-A FORWARD -j " + std::string(kIsolationStage1);
   return r;
 }
+const std::string& ForwardJumpRule() {
+  static const std::string r = "-A FORWARD -j " + std::string(kForwardChain);
+  return r;
+}
+const std::string& MasqueradeJumpRule() {
+  static const std::string r = "-A POSTROUTING -j " + std::string(kMasqueradeChain);
+  return r;
+}
+std::vector<std::string> ForwardRules(const std::string& br) {
+  const std::string c = "-A " + std::string(kForwardChain);
+  return {c + " -o " + br + " -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
+          c + " -i " + br + " -j ACCEPT"};
+}
+std::string MasqueradeRule(const std::string& br, const std::string& subnet) {
+  return "-A " + std::string(kMasqueradeChain) + " -s " + subnet + " ! -d 224.0.0.0/4 ! -o " + br +
+         " -j MASQUERADE";
+}
+// The bridge's masquerade rules, whatever the subnet (RemoveIsolation knows only the bridge).
+bool IsMasqueradeRuleOf(const std::string& rule, const std::string& br) {
+  return rule.rfind("-A " + std::string(kMasqueradeChain) + " ", 0) == 0 &&
+         rule.find(" ! -o " + br + " -j MASQUERADE") != std::string::npos;
+}
 
-// "-A CHAIN a b c" -> {"-D", "CHAIN", "a", "b", "c"} (our own rules have no quoted parts).
-std::vector<std::string> AsDelete(const std::string& rule) {
-  std::vector<std::string> args;
-  std::istringstream in(rule);
-  for (std::string w; in >> w;) args.push_back(w);
-  args[0] = "-D";
-  return args;
+// "-A CHAIN a b c" -> "-D CHAIN a b c" (a line of iptables-restore).
+std::string AsDeleteLine(const std::string& rule) { return "-D" + rule.substr(2); }
+
+// The deletes of `rule` as often as it is in the table.
+void DeleteAll(const Table& t, const std::string& table, const std::string& rule, Batch& b) {
+  for (const auto& r : t.rules)
+    if (r == rule) b.Add(table, AsDeleteLine(rule));
 }
 
 }  // namespace
 
-ProgramResult RunProgram(const std::vector<std::string>& argv) {
+ProgramResult RunProgram(const std::vector<std::string>& argv) { return RunProgram(argv, {}); }
+
+ProgramResult RunProgram(const std::vector<std::string>& argv, const std::string& stdin_data) {
+  // The input goes into a pipe before the child starts: it must fit the pipe's buffer.
+  constexpr size_t kMaxStdin = 65536;
+  if (stdin_data.size() > kMaxStdin)
+    throw Error(ErrorKind::kInvalidArgument,
+                "input of " + (argv.empty() ? std::string("(no program)") : argv[0]) + " is " +
+                    std::to_string(stdin_data.size()) + " bytes, more than " +
+                    std::to_string(kMaxStdin));
   if (argv.empty() || ::access(argv[0].c_str(), X_OK) != 0)
     throw Error(ErrorKind::kNotFound,
                 (argv.empty() ? std::string("(no program)") : argv[0]) +
@@ -130,13 +217,30 @@ ProgramResult RunProgram(const std::vector<std::string>& argv) {
     ::close(out[1]);
     throw Error(ErrorKind::kUnknown, "pipe for " + argv[0], {.sys_errno = e});
   }
+  int in[2] = {-1, -1};
+  if (!stdin_data.empty()) {
+    if (::pipe2(in, O_CLOEXEC) != 0) {
+      int e = errno;
+      for (int fd : {out[0], out[1], err[0], err[1]}) ::close(fd);
+      throw Error(ErrorKind::kUnknown, "pipe for " + argv[0], {.sys_errno = e});
+    }
+    size_t off = 0;
+    while (off < stdin_data.size()) {
+      ssize_t n = ::write(in[1], stdin_data.data() + off, stdin_data.size() - off);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;  // the child then reads a short input and fails, naming it
+      off += static_cast<size_t>(n);
+    }
+    ::close(in[1]);
+    in[1] = -1;
+  }
   std::vector<char*> cargv;
   for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
   cargv.push_back(nullptr);
   pid_t pid = ::fork();
   if (pid == 0) {
-    int devnull = ::open("/dev/null", O_RDONLY);
-    if (devnull >= 0) ::dup2(devnull, 0);
+    int input = in[0] >= 0 ? in[0] : ::open("/dev/null", O_RDONLY);
+    if (input >= 0) ::dup2(input, 0);
     ::dup2(out[1], 1);
     ::dup2(err[1], 2);
     ::execv(cargv[0], cargv.data());
@@ -145,6 +249,7 @@ ProgramResult RunProgram(const std::vector<std::string>& argv) {
   int fork_errno = errno;
   ::close(out[1]);
   ::close(err[1]);
+  if (in[0] >= 0) ::close(in[0]);
   if (pid < 0) {
     ::close(out[0]);
     ::close(err[0]);
@@ -190,41 +295,90 @@ void Iptables(const std::vector<std::string>& args) {
                                          "): " + Trimmed(r.err));
 }
 
-void EnsureIsolation(const std::string& bridge) {
+void EnsureNetworkRules(const NetworkRules& want) {
+  const std::string& br = want.bridge;
   ChainLock lock;
-  FilterTable t = ReadFilter();
-  for (const char* chain : {kIsolationStage2, kIsolationStage1})
-    if (!t.HasChain(chain)) Iptables({"-N", chain});
-  const auto forward = t.Of("FORWARD");
-  if (forward.empty() || forward.front() != JumpRule()) {
-    if (t.HasRule(JumpRule())) Iptables(AsDelete(JumpRule()));
-    Iptables({"-I", "FORWARD", "1", "-j", kIsolationStage1});
-  }
-  if (!t.HasRule(Stage1Rule(bridge)))
-    Iptables({"-A", kIsolationStage1, "-i", bridge, "!", "-o", bridge, "-j", kIsolationStage2});
-  if (!t.HasRule(Stage2Rule(bridge)))
-    Iptables({"-A", kIsolationStage2, "-o", bridge, "-j", "DROP"});
+  ReadPlanApply([&](const std::map<std::string, Table>& tables, Batch& b) {
+    static const Table kEmpty;
+    auto it = tables.find("filter");
+    const Table& f = it == tables.end() ? kEmpty : it->second;
+    for (const char* chain : {kIsolationStage2, kIsolationStage1})
+      if (!f.HasChain(chain)) b.Add("filter", ":" + std::string(chain) + " - [0:0]");
+    const auto forward = f.Of("FORWARD");
+    if (forward.empty() || forward.front() != JumpRule()) {
+      DeleteAll(f, "filter", JumpRule(), b);
+      b.Add("filter", "-I FORWARD 1 -j " + std::string(kIsolationStage1));
+    }
+    for (const auto& rule : {Stage1Rule(br), Stage2Rule(br)})
+      if (!f.HasRule(rule)) b.Add("filter", rule);
+    if (want.forward) {
+      if (!f.HasChain(kForwardChain))
+        b.Add("filter", ":" + std::string(kForwardChain) + " - [0:0]");
+      // After the isolation jump (first), so that isolation drops before these accept.
+      if (!f.HasRule(ForwardJumpRule()))
+        b.Add("filter", "-I FORWARD 2 -j " + std::string(kForwardChain));
+      for (const auto& rule : ForwardRules(br))
+        if (!f.HasRule(rule)) b.Add("filter", rule);
+    }
+    if (!want.subnet.empty()) {
+      auto nit = tables.find("nat");
+      const Table& n = nit == tables.end() ? kEmpty : nit->second;
+      if (!n.HasChain(kMasqueradeChain))
+        b.Add("nat", ":" + std::string(kMasqueradeChain) + " - [0:0]");
+      if (!n.HasRule(MasqueradeJumpRule())) b.Add("nat", MasqueradeJumpRule());
+      const std::string rule = MasqueradeRule(br, want.subnet);
+      if (!n.HasRule(rule)) b.Add("nat", rule);
+    }
+  });
 }
+
+void EnsureIsolation(const std::string& bridge) { EnsureNetworkRules({.bridge = bridge}); }
 
 void RemoveIsolation(const std::string& bridge) {
   ChainLock lock;
-  FilterTable t = ReadFilter();
-  for (const auto& rule : {Stage1Rule(bridge), Stage2Rule(bridge)})
-    if (t.HasRule(rule)) Iptables(AsDelete(rule));
-  t = ReadFilter();
-  if (!t.Of(kIsolationStage1).empty() || !t.Of(kIsolationStage2).empty()) return;
-  while (t.HasRule(JumpRule())) {
-    Iptables(AsDelete(JumpRule()));
-    t = ReadFilter();
-  }
-  for (const char* chain : {kIsolationStage1, kIsolationStage2}) {
-    if (!t.HasChain(chain)) continue;
-    try {
-      Iptables({"-X", chain});
-    } catch (const Error&) {
-      if (ReadFilter().HasChain(chain)) throw;  // gone meanwhile (another program): fine
+  ReadPlanApply([&](const std::map<std::string, Table>& tables, Batch& b) {
+    if (auto it = tables.find("filter"); it != tables.end()) {
+      const Table& f = it->second;
+      // Deletes the rules of `chain` that `mine` picks; true when the chain is then empty.
+      auto remove = [&](const char* chain, const std::vector<std::string>& mine) {
+        size_t left = 0;
+        for (const auto& r : f.Of(chain)) {
+          if (std::find(mine.begin(), mine.end(), r) != mine.end()) {
+            b.Add("filter", AsDeleteLine(r));
+          } else {
+            ++left;
+          }
+        }
+        return left == 0;
+      };
+      const bool stage1_empty = remove(kIsolationStage1, {Stage1Rule(bridge)});
+      const bool stage2_empty = remove(kIsolationStage2, {Stage2Rule(bridge)});
+      if (stage1_empty && stage2_empty) {
+        DeleteAll(f, "filter", JumpRule(), b);
+        for (const char* chain : {kIsolationStage1, kIsolationStage2})
+          if (f.HasChain(chain)) b.Add("filter", "-X " + std::string(chain));
+      }
+      if (remove(kForwardChain, ForwardRules(bridge))) {
+        DeleteAll(f, "filter", ForwardJumpRule(), b);
+        if (f.HasChain(kForwardChain)) b.Add("filter", "-X " + std::string(kForwardChain));
+      }
     }
-  }
+    if (auto it = tables.find("nat"); it != tables.end()) {
+      const Table& n = it->second;
+      size_t left = 0;
+      for (const auto& r : n.Of(kMasqueradeChain)) {
+        if (IsMasqueradeRuleOf(r, bridge)) {
+          b.Add("nat", AsDeleteLine(r));
+        } else {
+          ++left;
+        }
+      }
+      if (left == 0) {
+        DeleteAll(n, "nat", MasqueradeJumpRule(), b);
+        if (n.HasChain(kMasqueradeChain)) b.Add("nat", "-X " + std::string(kMasqueradeChain));
+      }
+    }
+  });
 }
 
 void DeleteLink(const std::string& name) {

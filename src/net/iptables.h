@@ -13,9 +13,11 @@ struct ProgramResult {
   std::string err;
 };
 
-// Runs argv[0] (an absolute path) with argv, stdin from /dev/null, stdout and stderr captured.
-// Throws Error{kNotFound} when the program is missing, kUnknown when it cannot be started.
+// Runs argv[0] (an absolute path) with argv, stdin from /dev/null (or `stdin_data`, at most
+// 64 KiB), stdout and stderr captured. Throws Error{kNotFound} when the program is missing,
+// kUnknown when it cannot be started.
 ProgramResult RunProgram(const std::vector<std::string>& argv);
+ProgramResult RunProgram(const std::vector<std::string>& argv, const std::string& stdin_data);
 
 // Runs iptables (/usr/sbin/iptables -w, table filter) with `args`; throws Error{kUnknown}
 // naming the command and its stderr when it exits non-zero.
@@ -28,11 +30,32 @@ void Iptables(const std::vector<std::string>& args);
 inline constexpr const char* kIsolationStage1 = "LCD-ISOLATION-STAGE-1";
 inline constexpr const char* kIsolationStage2 = "LCD-ISOLATION-STAGE-2";
 
-// Adds the chains, the FORWARD jump (moved to the top when another rule came before it) and the
-// bridge's two rules, each only when missing. Throws Error{kUnknown} naming the command.
+// The host rules of a network made by this version, in place of the per-container rules of the
+// bridge plugin's `ipMasq` and of the firewall plugin (made once, when the network is created):
+//   filter LCD-FORWARD (jumped to from FORWARD right after the isolation jump), per bridge:
+//     -o BR -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT   and   -i BR -j ACCEPT
+//   nat LCD-POSTROUTING (jumped to from POSTROUTING), per bridge:
+//     -s SUBNET ! -d 224.0.0.0/4 ! -o BR -j MASQUERADE
+inline constexpr const char* kForwardChain = "LCD-FORWARD";
+inline constexpr const char* kMasqueradeChain = "LCD-POSTROUTING";
+
+struct NetworkRules {
+  std::string bridge;
+  bool forward = false;  // the two LCD-FORWARD rules
+  std::string subnet;    // the masquerade rule of this subnet ("": none)
+};
+
+// Adds the isolation chains, the FORWARD jump (moved to the top when another rule came before
+// it) and the bridge's two isolation rules, and, as `rules` asks, the forward and masquerade
+// chains, jumps and rules; each only when missing. One iptables-save to read, one
+// `iptables-restore --noflush` to change (nothing when all is there). Throws Error{kUnknown}
+// naming the command and its stderr.
+void EnsureNetworkRules(const NetworkRules& rules);
+// EnsureNetworkRules with the isolation rules only.
 void EnsureIsolation(const std::string& bridge);
-// Removes the bridge's two rules; when no rule is left in the chains, the jump and the chains
-// too. What is already gone is not an error.
+// Removes every rule of ours naming the bridge (isolation, forward, masquerade); a chain of ours
+// left without rules goes with its jump (the two isolation chains together). One iptables-save,
+// one iptables-restore. What is already gone is not an error.
 void RemoveIsolation(const std::string& bridge);
 
 // `ip link del BRIDGE`; a missing link is not an error.

@@ -42,6 +42,10 @@ using json = nlohmann::json;
 
 constexpr const char* kRecordFile = "attachment.json";
 constexpr const char* kOwnKey = "libcontainerd";  // our part of a conflist (labels)
+// In our part of a conflist: true when the network's forward and masquerade rules are the
+// Manager's, made once at create (iptables.h NetworkRules); the list then has neither the
+// bridge plugin's ipMasq nor the firewall plugin. Absent in networks of older versions.
+constexpr const char* kNetworkRulesKey = "network_rules";
 constexpr const char* kCniVersion = "1.0.0";
 // How long Reconcile leaves a record of this very process alone after its last write.
 constexpr std::chrono::seconds kSettle{60};
@@ -291,6 +295,15 @@ Network NetworkOf(const cni::ConfigList& list, const std::string& path) {
     for (const auto& [k, v] : list.raw[kOwnKey]["labels"].items())
       if (v.is_string()) n.labels[k] = v.get<std::string>();
   return n;
+}
+
+// Whether the Manager made the network's forward and masquerade rules at create.
+bool HasNetworkRules(const json& raw) {
+  if (!raw.is_object()) return false;
+  auto own = raw.find(kOwnKey);
+  if (own == raw.end() || !own->is_object()) return false;
+  auto rules = own->find(kNetworkRulesKey);
+  return rules != own->end() && rules->is_boolean() && rules->get<bool>();
 }
 
 // Every *.conflist of `dir`, sorted by file name; malformed files are returned apart.
@@ -587,17 +600,21 @@ class CniManager final : public Manager {
         cni::Runtime runtime(o_.plugin_dirs);
         for (const auto& p : network->list.plugins)
           runtime.FindPlugin(p.value("type", ""));  // a missing plugin: kNotFound, named
-        for (const auto& other : AllRecords())
-          for (const auto& theirs : other.at.ports)
-            for (const auto& mine : request.ports)
-              if (PortsClash(mine, theirs))
-                throw Error(ErrorKind::kAlreadyExists,
-                            "host port " + std::to_string(mine.host_port) + "/" + mine.protocol +
-                                " is already published by container " + other.at.container_id +
-                                " (namespace " + other.at.ns + "): choose another host port",
-                            ectx);
+        if (!request.ports.empty())
+          for (const auto& other : AllRecords())
+            for (const auto& theirs : other.at.ports)
+              for (const auto& mine : request.ports)
+                if (PortsClash(mine, theirs))
+                  throw Error(ErrorKind::kAlreadyExists,
+                              "host port " + std::to_string(mine.host_port) + "/" + mine.protocol +
+                                  " is already published by container " + other.at.container_id +
+                                  " (namespace " + other.at.ns + "): choose another host port",
+                              ectx);
         for (const auto& p : request.ports) CheckHostPortFree(p, ectx);
         rec.at.network = name;
+        // Without ports, an idle portmap is left out (the record keeps the list: DEL runs the
+        // same).
+        if (request.ports.empty()) network->list = cni::WithoutIdlePortmap(network->list);
         rec.conflist = network->list.raw;
       } else if (request.mode == Mode::kContainer) {
         rec.at.joined = request.container;
@@ -647,7 +664,12 @@ class CniManager final : public Manager {
         rec.result = result.raw;
         FillAddress(rec.at, result);
         WriteRecordLocked(rec);
-        if (!network->network.bridge.empty() && network->network.driver == "bridge")
+        // A network made by this version has its rules since its create, and nothing in its
+        // list touches FORWARD. Other lists (an older version's, a user's) get the isolation
+        // rules here, and our jump back to the top of FORWARD when the firewall plugin
+        // inserted its own above it.
+        if (!network->network.bridge.empty() && network->network.driver == "bridge" &&
+            !HasNetworkRules(network->list.raw))
           EnsureIsolation(network->network.bridge);
       }
       // The files.
@@ -1017,15 +1039,16 @@ class CniManager final : public Manager {
              {{{"type", "bridge"},
                {"bridge", bridge},
                {"isGateway", true},
-               {"ipMasq", true},
+               {"ipMasq", false},
                {"hairpinMode", true},
                {"ipam", ipam}},
-              {{"type", "portmap"}, {"capabilities", {{"portMappings", true}}}, {"snat", true}},
-              {{"type", "firewall"}}})}};
+              {{"type", "portmap"}, {"capabilities", {{"portMappings", true}}}, {"snat", true}}})}};
+    conf[kOwnKey][kNetworkRulesKey] = true;
     cni::ParseConfigList(conf.dump(), path);  // what we write must load
     WriteAtomic(path, conf.dump(2) + "\n", 0644);
     try {
-      EnsureIsolation(bridge);
+      // Once for the network what bridge's ipMasq and the firewall plugin did per container.
+      EnsureNetworkRules({.bridge = bridge, .forward = true, .subnet = FormatSubnet(subnet)});
     } catch (...) {
       ::unlink(path.c_str());
       try {

@@ -156,9 +156,21 @@ std::vector<Mount> MountsUnder(const std::string& dir) {
 }
 
 // Deletes the tier's default bridge when it exists (left by an earlier run of this binary).
+// The default network outlives an engine (as docker0 and its rules do): the fixture removes its
+// bridge and the host rules the library made for it (masquerade, forward, isolation), so that a
+// run leaves nothing on the host.
 void DeleteBridge() {
   std::string dev = "/sys/class/net/" + kBridge;
   if (fs::exists(dev)) lcdtest::Sh("ip link del " + kBridge + " 2>&1");
+  for (const char* table_chain : {"nat LCD-POSTROUTING", "filter LCD-FORWARD",
+                                  "filter LCD-ISOLATION-STAGE-1", "filter LCD-ISOLATION-STAGE-2"}) {
+    std::string tc = table_chain;
+    std::string table = tc.substr(0, tc.find(' '));
+    std::string chain = tc.substr(tc.find(' ') + 1);
+    lcdtest::Sh("iptables -w -t " + table + " -S " + chain + " 2>/dev/null | grep -- ' " + kBridge +
+                " ' | sed 's/^-A /-D /' | while read -r rule; do iptables -w -t " + table +
+                " $rule; done");
+  }
 }
 
 class EngineEnvironment : public ::testing::Environment {

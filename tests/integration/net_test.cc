@@ -12,9 +12,11 @@
 #include "libcontainerd/net.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
@@ -331,6 +333,41 @@ class NetTest : public ::testing::Test {
     ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "child status " << status;
   }
 
+  // A network's conflist as an earlier version of the Manager wrote it: the bridge plugin
+  // masquerading per container (ipMasq), portmap, and the firewall plugin.
+  json OldConflist(const std::string& name, const std::string& bridge, const std::string& subnet) {
+    const std::string gateway = subnet.substr(0, subnet.rfind('.')) + ".1";
+    json ipam = {
+        {"type", "host-local"},
+        {"dataDir", opts_.state_dir + "/ipam"},
+        {"ranges", json::array({json::array({{{"subnet", subnet}, {"gateway", gateway}}})})},
+        {"routes", json::array({{{"dst", "0.0.0.0/0"}}})}};
+    return {{"cniVersion", "1.0.0"},
+            {"name", name},
+            {"libcontainerd", {{"labels", json::object()}, {"created_by", "libcontainerd"}}},
+            {"plugins",
+             json::array(
+                 {{{"type", "bridge"},
+                   {"bridge", bridge},
+                   {"isGateway", true},
+                   {"ipMasq", true},
+                   {"hairpinMode", true},
+                   {"ipam", ipam}},
+                  {{"type", "portmap"}, {"capabilities", {{"portMappings", true}}}, {"snat", true}},
+                  {{"type", "firewall"}}})}};
+  }
+
+  // The plugin types of the list a container's record keeps (the list its ADD ran).
+  std::vector<std::string> RecordPlugins(const std::string& id) {
+    json rec = json::parse(
+        lcdtest::Slurp(opts_.state_dir + "/containers/" + ns_ + "/" + id + "/attachment.json"),
+        nullptr, false);
+    std::vector<std::string> out;
+    if (!rec.is_object() || !rec["conflist"].is_object()) return out;
+    for (const auto& p : rec["conflist"]["plugins"]) out.push_back(p.value("type", ""));
+    return out;
+  }
+
   static net::NetworkRequest Bridge(const std::string& network = "") {
     net::NetworkRequest r;
     r.mode = net::Mode::kBridge;
@@ -538,13 +575,16 @@ TEST_F(NetTest, DeleteLeavesNoVethRuleLeaseNamespaceOrRecord) {
   const std::string after = IptablesSave();
   EXPECT_EQ(CountLinesWith(after, ip), 0) << after;
   EXPECT_EQ(CountLinesWith(after, id), 0) << after;
-  EXPECT_EQ(CountLinesWith(after, "10.88.207."), 0) << after;
-  // The chains of this container (portmap's DNAT chain, bridge's masquerade chain: their rules
-  // name the container) are gone, not only emptied; the shared chains (CNI-HOSTPORT-*,
-  // CNI-FORWARD, CNI-ADMIN) stay, as the plugins leave them.
+  // Only the network's own masquerade rule names its subnet (it stays while the network does).
+  EXPECT_EQ(CountLinesWith(after, "-A LCD-POSTROUTING -s 10.88.207.0/24 "), 1) << after;
+  EXPECT_EQ(CountLinesWith(after, "10.88.207."), 1) << after;
+  // The chains of this container (portmap's DNAT chain: its rules name the container; the
+  // network's masquerade rule is the network's, not a chain per container) are gone, not only
+  // emptied; the shared chains (CNI-HOSTPORT-*, CNI-FORWARD, CNI-ADMIN) stay, as the plugins
+  // leave them.
   auto own = ChainsWith(during, id);
   own.merge(ChainsWith(during, ip + ":"));
-  EXPECT_GE(own.size(), 2u) << during;
+  EXPECT_GE(own.size(), 1u) << during;
   for (const auto& chain : own)
     EXPECT_EQ(CountLinesWith(after, ":" + chain + " "), 0) << chain << " is left: " << after;
   EXPECT_EQ(BridgePorts(opts_.default_bridge), 0) << "a veth is left on the bridge";
@@ -605,7 +645,7 @@ TEST_F(NetTest, KilledAfterAttachIsReleasedByTheNextClientsReconcile) {
   EXPECT_GT(CountLinesWith(during, ip), 0);
   auto own = ChainsWith(during, id);
   own.merge(ChainsWith(during, ip + ":"));
-  EXPECT_GE(own.size(), 2u) << during;
+  EXPECT_GE(own.size(), 1u) << during;  // portmap's DNAT chain
 
   // A new Client (new Manager, same options) reconciles at its start.
   auto m2 = net::NewManager(opts_);
@@ -633,6 +673,11 @@ TEST_F(NetTest, KilledDuringCniAddIsReleasedByTheNextClientsReconcile) {
   fs::create_directories(killer);
   WriteFile(killer + "/firewall", "#!/bin/sh\nkill -KILL $PPID\nexit 1\n");
   fs::permissions(killer + "/firewall", fs::perms::owner_all);
+  // The default network as an earlier version made it (bridge with ipMasq, portmap, firewall):
+  // this version's lists have no firewall plugin.
+  fs::create_directories(opts_.config_dir);
+  WriteFile(opts_.config_dir + "/bridge.conflist",
+            OldConflist(net::kDefaultNetwork, opts_.default_bridge, "10.88.213.0/24").dump(2));
   const std::string id = lcdtest::UniqueId("killedadd");
   const uint16_t port = FreePort();
   json j = {{"state_dir", opts_.state_dir},
@@ -877,6 +922,188 @@ TEST_F(NetTest, BadInputIsAClearErrorAndLeavesNothing) {
     }
     ExpectNothingLeft("missing plugin");
   }
+}
+
+// (8) A network of this version: its forward and masquerade rules are made once at create
+// (no firewall plugin, no ipMasq in the list), a container without ports runs the list without
+// portmap and leaves no rule of its own, and the network's outside traffic is masqueraded: a
+// listener in a namespace of the test, reached from the host through a veth (the host's own
+// 10.88.251.1/30, the namespace's .2, no route back to the bridge's subnet), sees the
+// connection come from the host's address. No traffic leaves the host.
+TEST_F(NetTest, NetworkRulesAreMadeOnceAndItsContainersAreMasqueraded) {
+  Start("10.88.214.0/24");
+  const net::Network n = MakeNetwork("rules", "10.88.215.0/24");
+  const json conf = json::parse(lcdtest::Slurp(n.config_path));
+  std::vector<std::string> types;
+  for (const auto& p : conf["plugins"]) types.push_back(p.value("type", ""));
+  EXPECT_EQ(types, (std::vector<std::string>{"bridge", "portmap"})) << conf.dump();
+  EXPECT_EQ(conf["plugins"][0]["ipMasq"], false) << conf.dump();
+  const std::string br = n.bridge;
+  const std::string masq =
+      "-A LCD-POSTROUTING -s 10.88.215.0/24 ! -d 224.0.0.0/4 ! -o " + br + " -j MASQUERADE";
+  const std::string fwd_in = "-A LCD-FORWARD -i " + br + " -j ACCEPT";
+  const std::string fwd_back =
+      "-A LCD-FORWARD -o " + br + " -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT";
+  std::string rules = IptablesSave();
+  EXPECT_EQ(CountLinesWith(rules, masq), 1) << rules;
+  EXPECT_EQ(CountLinesWith(rules, fwd_in), 1) << rules;
+  EXPECT_EQ(CountLinesWith(rules, fwd_back), 1) << rules;
+  EXPECT_EQ(CountLinesWith(rules, "-A FORWARD -j LCD-FORWARD"), 1) << rules;
+  EXPECT_EQ(CountLinesWith(rules, "-A POSTROUTING -j LCD-POSTROUTING"), 1) << rules;
+  // Ensuring again adds nothing; the isolation jump stays the first rule of FORWARD.
+  net::EnsureNetworkRules({.bridge = br, .forward = true, .subnet = "10.88.215.0/24"});
+  rules = IptablesSave();
+  EXPECT_EQ(CountLinesWith(rules, masq), 1) << rules;
+  EXPECT_EQ(CountLinesWith(rules, fwd_in), 1) << rules;
+  EXPECT_EQ(CountLinesWith(rules, "-A LCD-ISOLATION-STAGE-2 -o " + br + " -j DROP"), 1) << rules;
+  EXPECT_EQ(CountLinesWith(rules, "-A FORWARD -j LCD-FORWARD"), 1) << rules;
+  EXPECT_TRUE(Has(lcdtest::RunCommand("/usr/sbin/iptables -S FORWARD 2>/dev/null"),
+                  "-P FORWARD ACCEPT\n-A FORWARD -j LCD-ISOLATION-STAGE-1\n"));
+
+  // The namespace "outside", through a veth of the host.
+  const std::string suffix = RandomHex(6);
+  const std::string outside = "lcdtout" + suffix, host_if = "lcdtoh" + suffix;
+  struct Cleanup {
+    std::string ns, link;
+    ~Cleanup() {
+      lcdtest::RunCommand(("/usr/sbin/ip link del " + link + " 2>/dev/null").c_str());
+      lcdtest::RunCommand(("/usr/sbin/ip netns del " + ns + " 2>/dev/null").c_str());
+    }
+  } cleanup{outside, host_if};
+  const std::string setup = "/usr/sbin/ip netns add " + outside + " && /usr/sbin/ip link add " +
+                            host_if + " type veth peer name eth0 netns " + outside +
+                            " && /usr/sbin/ip addr add 10.88.251.1/30 dev " + host_if +
+                            " && /usr/sbin/ip link set " + host_if + " up && /usr/sbin/ip -n " +
+                            outside + " addr add 10.88.251.2/30 dev eth0 && /usr/sbin/ip -n " +
+                            outside + " link set eth0 up && echo ok";
+  ASSERT_EQ(lcdtest::RunCommand((setup + " 2>&1").c_str()), "ok\n");
+  // A listener in that namespace (a socket stays in the namespace it was made in).
+  int listener = -1;
+  std::thread([&] {
+    int nsfd = ::open(("/run/netns/" + outside).c_str(), O_RDONLY | O_CLOEXEC);
+    if (nsfd >= 0 && ::setns(nsfd, CLONE_NEWNET) == 0) {
+      int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_port = htons(8080);
+      if (fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+          ::listen(fd, 4) == 0)
+        listener = fd;
+      else if (fd >= 0)
+        ::close(fd);
+    }
+    if (nsfd >= 0) ::close(nsfd);
+  }).join();
+  ASSERT_GE(listener, 0);
+
+  const std::string id = lcdtest::UniqueId("masq");
+  Running r = Run(id, {"sh", "-c", "echo hello-outside | nc -w 5 10.88.251.2 8080; sleep 120"},
+                  Bridge("rules"));
+  ASSERT_TRUE(r.at.ip_address.rfind("10.88.215.", 0) == 0) << r.at.ip_address;
+  EXPECT_EQ(RecordPlugins(id), (std::vector<std::string>{"bridge"}));
+  pollfd p{listener, POLLIN, 0};
+  const int wait_ms = static_cast<int>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(lcdtest::Scaled(15s)).count());
+  ASSERT_EQ(::poll(&p, 1, wait_ms), 1)
+      << "no connection from the container reached the namespace: " << r.cap->Out() << r.cap->Err();
+  sockaddr_in peer{};
+  socklen_t len = sizeof peer;
+  int conn = ::accept4(listener, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_CLOEXEC);
+  ASSERT_GE(conn, 0);
+  char addr[INET_ADDRSTRLEN] = {};
+  ::inet_ntop(AF_INET, &peer.sin_addr, addr, sizeof addr);
+  EXPECT_EQ(std::string(addr), "10.88.251.1") << "not masqueraded";
+  std::string text;
+  for (int i = 0; i < 10 && !Has(text, "\n"); ++i) {
+    pollfd pc{conn, POLLIN, 0};
+    if (::poll(&pc, 1, 1000) != 1) continue;
+    char buf[64];
+    ssize_t got = ::read(conn, buf, sizeof buf);
+    if (got <= 0) break;
+    text.append(buf, static_cast<size_t>(got));
+  }
+  EXPECT_EQ(text, "hello-outside\n");
+  ::close(conn);
+  ::close(listener);
+
+  // The container has no rule of its own: nothing names its address or its id.
+  rules = IptablesSave();
+  EXPECT_EQ(CountLinesWith(rules, r.at.ip_address), 0) << rules;
+  EXPECT_EQ(CountLinesWith(rules, id), 0) << rules;
+  StopAndDelete(r);
+  EXPECT_EQ(BridgePorts(br), 0);
+  EXPECT_EQ(Leases("rules"), 0);
+  manager_->RemoveNetwork("rules");
+  rules = IptablesSave();
+  EXPECT_EQ(CountLinesWith(rules, " " + br + " "), 0) << rules;
+  EXPECT_EQ(CountLinesWith(rules, "10.88.215.0/24"), 0) << rules;
+  EXPECT_FALSE(net::LinkExists(br));
+}
+
+// (9) A network an earlier version made (bridge with ipMasq, portmap, firewall in its conflist)
+// still works as before: its published port answers on 127.0.0.1, its containers reach each
+// other, a container without ports runs without portmap, and the delete leaves no rule, chain,
+// veth or lease.
+TEST_F(NetTest, ANetworkOfAnEarlierVersionStillAttachesAndDetaches) {
+  Start("10.88.216.0/24");
+  const std::string br = "lcdt" + RandomHex(6);
+  bridges_.push_back(br);
+  fs::create_directories(opts_.config_dir);
+  WriteFile(opts_.config_dir + "/legacy.conflist",
+            OldConflist("legacy", br, "10.88.217.0/24").dump(2));
+  const uint16_t port = FreePort();
+  ASSERT_NE(port, 0);
+  net::NetworkRequest req = Bridge("legacy");
+  req.ports.push_back(net::ParsePortMapping(std::to_string(port) + ":80"));
+  const std::string web_id = lcdtest::UniqueId("oldweb");
+  const std::string peer_id = lcdtest::UniqueId("oldpeer");
+  Running web = Run(web_id, {"httpd", "-f", "-p", "80", "-h", "/mnt"}, req);
+  Running peer = Run(peer_id, {"sleep", "120"}, Bridge("legacy"));
+  ASSERT_TRUE(web.at.ip_address.rfind("10.88.217.", 0) == 0) << web.at.ip_address;
+  EXPECT_EQ(RecordPlugins(web_id), (std::vector<std::string>{"bridge", "portmap", "firewall"}));
+  EXPECT_EQ(RecordPlugins(peer_id), (std::vector<std::string>{"bridge", "firewall"}));
+  std::string body;
+  EXPECT_TRUE(lcdtest::Eventually(
+      [&] {
+        body = HttpGet("127.0.0.1", port);
+        return Has(body, kPage);
+      },
+      lcdtest::Scaled(10s)))
+      << "through 127.0.0.1:" << port << ": " << body;
+  std::pair<std::string, uint32_t> got;
+  EXPECT_TRUE(lcdtest::Eventually(
+      [&] {
+        got = Exec(*peer.task, {"sh", "-c", Fetch(web.at.ip_address, 2)});
+        return got.second == 0 && Has(got.first, kPage);
+      },
+      lcdtest::Scaled(10s)))
+      << got.first;
+  const std::string during = IptablesSave();
+  EXPECT_EQ(CountLinesWith(during, "-A LCD-ISOLATION-STAGE-2 -o " + br + " -j DROP"), 1) << during;
+  // The isolation jump is first in FORWARD, above the firewall plugin's.
+  EXPECT_TRUE(Has(lcdtest::RunCommand("/usr/sbin/iptables -S FORWARD 2>/dev/null"),
+                  "-P FORWARD ACCEPT\n-A FORWARD -j LCD-ISOLATION-STAGE-1\n"));
+  std::set<std::string> own;
+  for (const Running* r : {&web, &peer}) {
+    own.merge(ChainsWith(during, r->container->ID()));
+    own.merge(ChainsWith(during, r->at.ip_address + ":"));
+    EXPECT_GT(CountLinesWith(during, r->at.ip_address), 0) << during;  // ipMasq, firewall
+  }
+  EXPECT_GE(own.size(), 3u) << during;  // two masquerade chains, portmap's DNAT chain
+  const std::string web_ip = web.at.ip_address, peer_ip = peer.at.ip_address;
+  StopAndDelete(web);
+  StopAndDelete(peer);
+  const std::string after = IptablesSave();
+  EXPECT_EQ(CountLinesWith(after, web_ip), 0) << after;
+  EXPECT_EQ(CountLinesWith(after, peer_ip), 0) << after;
+  for (const auto& chain : own)
+    EXPECT_EQ(CountLinesWith(after, ":" + chain + " "), 0) << chain << " is left: " << after;
+  EXPECT_EQ(BridgePorts(br), 0);
+  EXPECT_EQ(Leases("legacy"), 0);
+  EXPECT_EQ(HttpGet("127.0.0.1", port), "");
+  manager_->RemoveNetwork("legacy");
+  EXPECT_EQ(CountLinesWith(IptablesSave(), " " + br + " "), 0);
+  EXPECT_FALSE(net::LinkExists(br));
 }
 
 }  // namespace

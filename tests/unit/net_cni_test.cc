@@ -155,6 +155,34 @@ TEST(CniConfig, ErrorsNameTheFileAndTheField) {
   }
 }
 
+// Without published ports the Manager runs the list without portmap (src/net/cni.h).
+TEST(CniConfig, WithoutIdlePortmapDropsOnlyAPortmapFedByTheCapability) {
+  const ConfigList l = ParseConfigList(kList, "t");
+  const ConfigList w = WithoutIdlePortmap(l);
+  ASSERT_EQ(w.plugins.size(), 2u);
+  EXPECT_EQ(w.plugins[0]["type"], "bridge");
+  EXPECT_EQ(w.plugins[1]["type"], "firewall");
+  ASSERT_EQ(w.raw["plugins"].size(), 2u);  // the raw list (kept in the record for DEL) alike
+  EXPECT_EQ(w.raw["plugins"][1]["type"], "firewall");
+  EXPECT_EQ(w.name, "testnet");
+  // It loads again as it is (what the record's list goes through at DEL).
+  EXPECT_EQ(ParseConfigList(w.raw.dump(), "again").plugins.size(), 2u);
+
+  // A portmap with ports of its own in runtimeConfig is kept; a list of portmap alone too.
+  const ConfigList own = ParseConfigList(R"({"cniVersion": "1.0.0", "name": "n", "plugins": [
+    {"type": "bridge"},
+    {"type": "portmap", "runtimeConfig": {"portMappings": [{"hostPort": 1, "containerPort": 2,
+      "protocol": "tcp"}]}}]})",
+                                         "own");
+  EXPECT_EQ(WithoutIdlePortmap(own).plugins.size(), 2u);
+  const ConfigList alone = ParseConfigList(
+      R"({"cniVersion": "1.0.0", "name": "n", "plugins": [{"type": "portmap"}]})", "alone");
+  EXPECT_EQ(WithoutIdlePortmap(alone).plugins.size(), 1u);
+  const ConfigList none = ParseConfigList(
+      R"({"cniVersion": "1.0.0", "name": "n", "plugins": [{"type": "bridge"}]})", "none");
+  EXPECT_EQ(WithoutIdlePortmap(none).raw, none.raw);
+}
+
 TEST(CniConfig, LoadConfigDirReadsConflistsSortedAndNamesABadFile) {
   lcdtest::ScratchDir d("lcd-cni-conf");
   EXPECT_TRUE(LoadConfigDir(d.path() + "/missing").empty());
