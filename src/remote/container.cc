@@ -21,6 +21,11 @@ SpecFacts SpecFacts::Of(const oci::Spec& spec) {
   f.terminal = spec.process && spec.process->terminal;
   if (spec.process && !spec.process->args.empty()) f.arg0 = spec.process->args[0];
   if (spec.root) f.root_path = spec.root->path;
+  try {
+    f.root_ids = MappedRootIDs(spec);
+  } catch (const Error& e) {
+    f.mapping_error = "invalid spec: " + e.message();
+  }
   return f;
 }
 
@@ -97,10 +102,15 @@ std::shared_ptr<Task> RemoteContainer::NewTask(const Context& ctx,
     ectx.path = checkpoint_dir;
     throw Error(ErrorKind::kInvalidArgument, "checkpoint directory must be an absolute path", ectx);
   }
+  if (!facts.mapping_error.empty())
+    throw Error(ErrorKind::kInvalidArgument, facts.mapping_error, ectx);
   // Task options replace the container's entirely: start from them (before any FIFO exists).
-  std::optional<std::string> restore_options;
+  // With remapped ids the shim's IO uid/gid are those of the container's root (moby's rule).
+  std::optional<std::string> task_options;
   if (!checkpoint_dir.empty())
-    restore_options = RestoreTaskOptions(runtime_options_, checkpoint_dir, ectx);
+    task_options = RestoreTaskOptions(runtime_options_, checkpoint_dir, ectx, facts.root_ids);
+  else
+    task_options = RemappedTaskOptions(runtime_options_, runtime_name_, facts.root_ids);
   PreparedIO pio = PrepareIO(*conn_, id_, "init", with_stdin, terminal, attach_stdio);
   auto core = std::make_shared<ProcessCore>(conn_, id_, "", 0);
   core->SetIO(pio.fifos, pio.io, pio.dir);
@@ -112,8 +122,7 @@ std::shared_ptr<Task> RemoteContainer::NewTask(const Context& ctx,
   req.set_stdout(pio.config.stdout_path);
   req.set_stderr(pio.config.stderr_path);
   req.set_terminal(terminal);
-  if (restore_options)
-    SetAny(req.mutable_options(), kRuncOptionsTypeURL, std::move(*restore_options));
+  if (task_options) SetAny(req.mutable_options(), kRuncOptionsTypeURL, std::move(*task_options));
   if (!snapshot_key_.empty()) {
     // The container's snapshot is its root file system (a container from an image).
     std::vector<images::MountInfo> mounts;

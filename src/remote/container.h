@@ -9,6 +9,7 @@
 #include "libcontainerd/client.h"
 #include "libcontainerd/oci/spec.h"
 #include "remote/connection.h"
+#include "remote/convert.h"
 
 namespace libcontainerd::remote {
 
@@ -16,8 +17,10 @@ namespace libcontainerd::remote {
 // client's CPU per lifecycle).
 struct SpecFacts {
   bool terminal = false;
-  std::string arg0;       // the process's binary ("" without args)
-  std::string root_path;  // "" without root
+  std::string arg0;           // the process's binary ("" without args)
+  std::string root_path;      // "" without root
+  RootIDs root_ids;           // container root's host ids under linux.uid/gidMappings
+  std::string mapping_error;  // why the mappings are invalid ("" when they are not)
   static SpecFacts Of(const oci::Spec& spec);
 };
 

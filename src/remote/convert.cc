@@ -1,8 +1,11 @@
 #include "remote/convert.h"
 
 #include <limits>
+#include <utility>
+#include <vector>
 
 #include "github.com/containerd/containerd/runtime/v2/runc/options/oci.pb.h"
+#include "libcontainerd/oci/spec.h"
 
 namespace libcontainerd::remote {
 
@@ -91,8 +94,51 @@ RuntimeOptions DecodeRuntimeOptions(const std::optional<TypedMessage>& stored) {
   return *stored;
 }
 
+namespace {
+
+std::optional<uint32_t> HostIDOfRoot(const std::vector<oci::LinuxIDMapping>& mappings,
+                                     const char* field) {
+  if (mappings.empty()) return std::nullopt;
+  for (const auto& m : mappings)
+    if (m.container_id == 0 && m.size > 0) return m.host_id;
+  throw Error(ErrorKind::kInvalidArgument,
+              std::string("linux.") + field +
+                  " maps no host id to container id 0 (container root): add an entry with "
+                  "containerID 0 and a size of at least 1");
+}
+
+void SetIOOwner(::containerd::runc::v1::Options& p, const RootIDs& root) {
+  if (root.uid && p.io_uid() == 0) p.set_io_uid(*root.uid);
+  if (root.gid && p.io_gid() == 0) p.set_io_gid(*root.gid);
+}
+
+}  // namespace
+
+RootIDs MappedRootIDs(const oci::Spec& spec) {
+  if (!spec.linux) return {};
+  return {HostIDOfRoot(spec.linux->uid_mappings, "uidMappings"),
+          HostIDOfRoot(spec.linux->gid_mappings, "gidMappings")};
+}
+
+std::optional<std::string> RemappedTaskOptions(const std::optional<TypedMessage>& stored,
+                                               std::string_view shim, const RootIDs& root) {
+  if (!root.uid && !root.gid) return std::nullopt;
+  ::containerd::runc::v1::Options p;
+  if (stored) {
+    if (!IsRuncOptionsType(stored->type_url) || !p.ParseFromString(stored->value))
+      return std::nullopt;
+  } else if (!IsRuncShim(shim)) {
+    return std::nullopt;
+  }
+  const auto before = std::make_pair(p.io_uid(), p.io_gid());
+  SetIOOwner(p, root);
+  if (std::make_pair(p.io_uid(), p.io_gid()) == before) return std::nullopt;
+  return p.SerializeAsString();
+}
+
 std::string RestoreTaskOptions(const std::optional<TypedMessage>& stored,
-                               const std::string& checkpoint_dir, const ErrorContext& ectx) {
+                               const std::string& checkpoint_dir, const ErrorContext& ectx,
+                               const RootIDs& root) {
   ::containerd::runc::v1::Options p;
   if (stored && !IsRuncOptionsType(stored->type_url))
     throw Error(ErrorKind::kInvalidArgument,
@@ -104,6 +150,7 @@ std::string RestoreTaskOptions(const std::optional<TypedMessage>& stored,
     throw Error(ErrorKind::kInvalidArgument,
                 "the container's runtime options are not valid containerd.runc.v1.Options", ectx);
   p.set_criu_image_path(checkpoint_dir);
+  SetIOOwner(p, root);
   return p.SerializeAsString();
 }
 

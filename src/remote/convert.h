@@ -48,11 +48,31 @@ std::optional<TypedMessage> EncodeRuntimeOptions(const RuntimeOptions& options,
 // the TypedMessage when it does not decode), other types as stored, none as empty.
 RuntimeOptions DecodeRuntimeOptions(const std::optional<TypedMessage>& stored);
 
+// The host ids container root (id 0) maps to under a spec's linux.uidMappings / gidMappings
+// (unset for an empty list): the runc shim's io_uid / io_gid, so that the pipes it makes for the
+// process's stdio belong to the container's root, as moby sets them. Throws kInvalidArgument
+// naming the list when it has entries but none covers container id 0.
+struct RootIDs {
+  std::optional<uint32_t> uid;
+  std::optional<uint32_t> gid;
+};
+RootIDs MappedRootIDs(const oci::Spec& spec);
+
+// The task options of a task without checkpoint when the spec remaps ids: the container's stored
+// runc options (fields unknown to this library kept; default ones for a runc shim with none)
+// with io_uid / io_gid from `root` where they are 0 (ids the caller set win). nullopt when
+// nothing changes: no mapping, another shim's options, both ids already set; the shim then
+// uses the container's options as they are.
+std::optional<std::string> RemappedTaskOptions(const std::optional<TypedMessage>& stored,
+                                               std::string_view shim, const RootIDs& root);
+
 // The task options of a restore from checkpoint_dir: the container's stored runc options (their
-// fields unknown to this library kept) with criu_image_path set. Throws kInvalidArgument when
-// the stored options are another shim's or not decodable.
+// fields unknown to this library kept) with criu_image_path set, and io_uid / io_gid from
+// `root` where they are 0. Throws kInvalidArgument when the stored options are another shim's
+// or not decodable.
 std::string RestoreTaskOptions(const std::optional<TypedMessage>& stored,
-                               const std::string& checkpoint_dir, const ErrorContext& ectx);
+                               const std::string& checkpoint_dir, const ErrorContext& ectx,
+                               const RootIDs& root = {});
 
 // Refuses (kInvalidArgument) a shim name containerd can never resolve to a binary: not an
 // absolute path and not "<prefix>.<name>.<version>"-like (at least two dot-separated parts,

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "libcontainerd/client.h"
+#include "libcontainerd/oci/spec.h"
 #include "remote/convert.h"
 
 namespace libcontainerd {
@@ -11,6 +12,9 @@ namespace {
 using remote::ClassifyShimError;
 using remote::DecodeRuntimeOptions;
 using remote::EncodeRuntimeOptions;
+using remote::MappedRootIDs;
+using remote::RemappedTaskOptions;
+using remote::RootIDs;
 using remote::ValidateShimName;
 
 // A function written against the old signature still accepts RuncOptions.
@@ -66,6 +70,61 @@ TEST(RuntimeOptions, RuncTypeThatDoesNotDecodeIsGivenAsStored) {
   EXPECT_EQ(*back.message(), bad);
   EXPECT_TRUE(remote::IsRuncOptionsType(bad.type_url));
   EXPECT_FALSE(remote::IsRuncOptionsType("containerd.runc.v1.OptionsX"));
+}
+
+oci::Spec SpecWithMappings(std::vector<oci::LinuxIDMapping> uids,
+                           std::vector<oci::LinuxIDMapping> gids) {
+  oci::Spec spec;
+  spec.linux.emplace();
+  spec.linux->uid_mappings = std::move(uids);
+  spec.linux->gid_mappings = std::move(gids);
+  return spec;
+}
+
+TEST(UserNamespace, ContainerRootMapsToTheHostIdsOfItsRange) {
+  auto root =
+      MappedRootIDs(SpecWithMappings({{.container_id = 0, .host_id = 100000, .size = 65536}},
+                                     {{.container_id = 1000, .host_id = 5000, .size = 10},
+                                      {.container_id = 0, .host_id = 200000, .size = 1}}));
+  EXPECT_EQ(root.uid, 100000u);
+  EXPECT_EQ(root.gid, 200000u);
+  auto none = MappedRootIDs(oci::Spec{});
+  EXPECT_FALSE(none.uid);
+  EXPECT_FALSE(none.gid);
+}
+
+TEST(UserNamespace, MappingWithoutContainerRootIsInvalidArgumentNamingTheList) {
+  try {
+    MappedRootIDs(SpecWithMappings({{.container_id = 1, .host_id = 100000, .size = 10}}, {}));
+    FAIL() << "a uid mapping without container id 0 was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument);
+    EXPECT_NE(e.message().find("uidMappings"), std::string::npos) << e.message();
+  }
+}
+
+TEST(UserNamespace, TaskOptionsGetTheRootIdsUnlessTheCallerSetThem) {
+  const RootIDs root{.uid = 100000, .gid = 100000};
+  // No stored options, a runc shim: default options with the ids.
+  auto fresh = RemappedTaskOptions(std::nullopt, "io.containerd.runc.v2", root);
+  ASSERT_TRUE(fresh);
+  auto back = DecodeRuntimeOptions(TypedMessage{"containerd.runc.v1.Options", *fresh});
+  ASSERT_NE(back.runc(), nullptr);
+  EXPECT_EQ(back.runc()->io_uid, 100000u);
+  EXPECT_EQ(back.runc()->io_gid, 100000u);
+  // Stored options keep their fields; an id the caller set wins.
+  auto stored = EncodeRuntimeOptions(RuncOptions{.binary_name = "/x/runc", .io_gid = 7},
+                                     "io.containerd.runc.v2", "/run/root");
+  auto merged = RemappedTaskOptions(stored, "io.containerd.runc.v2", root);
+  ASSERT_TRUE(merged);
+  auto m = DecodeRuntimeOptions(TypedMessage{"containerd.runc.v1.Options", *merged});
+  ASSERT_NE(m.runc(), nullptr);
+  EXPECT_EQ(m.runc()->binary_name, "/x/runc");
+  EXPECT_EQ(m.runc()->io_uid, 100000u);
+  EXPECT_EQ(m.runc()->io_gid, 7u);
+  // Another shim's options and no mapping: nothing changes.
+  EXPECT_FALSE(RemappedTaskOptions(TypedMessage{"example.Options", "x"}, "io.example.v1", root));
+  EXPECT_FALSE(RemappedTaskOptions(stored, "io.containerd.runc.v2", RootIDs{}));
 }
 
 TEST(ShimName, NamesContainerdCannotResolveAreInvalidArgument) {
