@@ -10,6 +10,17 @@
 #   stats     docker stats --no-stream with LCD_BENCH_STATS_CONTAINERS (20) running busybox sleeps
 #   rss       VmRSS of the engine process alone, and of the engine + its containerd, after
 #             start-up and after the runs (podman has no daemon: not measured)
+#   compose   (issue 18) docker-compose 1.29 (Debian's, LCD_BENCH_COMPOSE) with bench/engine-compose.yml
+#             (web: busybox httpd published on 127.0.0.1, api: httpd, worker: sleep, on the
+#             project's network): `up -d` (then checked, not timed: 3 containers running) and
+#             `down` (containers and network gone), each a sample; lcd-engine and dockerd only
+#   sdk       (issue 18) the Docker SDK for Python (/usr/bin/python3 -I, Debian's python3-docker)
+#             in bench/engine_sdk.py: create a network, run the same 3 containers detached, wait
+#             until running (one sample, timed inside the script); stop and remove them and the
+#             network (another); lcd-engine and dockerd only
+# podman is not measured in the compose and sdk rows: podman-compose is not installed, and
+# podman's Docker-API service is not what this benchmark compares. The compose and SDK projects
+# get networks of the run (bridges lcdc{l,d}/lcds{l,d} + 6 hex, free /24s, free loopback ports).
 #
 # Every engine is private to the run and started by this script: lcd-engine with its own
 # --root, socket, managed containerd (ROOT/containerd) and bridge lcd-bench0; dockerd with its
@@ -35,6 +46,11 @@
 #        LCD_BENCH_DOCKER_CLI  the docker CLI (default: the first docker on PATH)
 #        LCD_BENCH_PS_CONTAINERS / LCD_BENCH_STATS_CONTAINERS  (default 100 / 20)
 #        LCD_BENCH_COMMAND  the command recorded in the JSON lines (bench/run.sh sets it)
+#        LCD_BENCH_ENGINE_ONLY  comma list of row groups: cli (run, none, ps, stats, rss; with
+#                          podman) and compose (compose and sdk); default cli,compose. Example:
+#                          LCD_BENCH_ENGINE_ONLY=compose LCD_BENCH_ONLY=engine sudo bench/run.sh 10
+#        LCD_BENCH_COMPOSE  docker-compose (default /usr/bin/docker-compose, Debian's 1.29)
+#        LCD_BENCH_PYTHON   the python with the Docker SDK (default /usr/bin/python3)
 # Prints a Markdown table (also $LCD_BENCH_BUILD/bench-engine-table.md) and appends one JSON
 # line per series (every sample, in ns or kB) to $LCD_BENCH_BUILD/bench-samples.jsonl.
 # No traffic leaves the machine. Everything it creates (engines, their containerds, containers,
@@ -54,6 +70,18 @@ COMMAND=${LCD_BENCH_COMMAND:-bench/engine_bench.sh $ITERS}
 [[ $ITERS =~ ^[1-9][0-9]*$ ]] || die "ITERATIONS must be a positive number, got '$ITERS'"
 [[ $N_PS =~ ^[1-9][0-9]*$ ]] || die "LCD_BENCH_PS_CONTAINERS must be a positive number, got '$N_PS'"
 [[ $N_STATS =~ ^[1-9][0-9]*$ ]] || die "LCD_BENCH_STATS_CONTAINERS must be a positive number, got '$N_STATS'"
+DO_CLI='' DO_COMPOSE=''
+IFS=, read -ra groups <<<"${LCD_BENCH_ENGINE_ONLY:-cli,compose}"
+for g in "${groups[@]}"; do
+  case $g in
+    cli) DO_CLI=1 ;;
+    compose) DO_COMPOSE=1 ;;
+    *) die "LCD_BENCH_ENGINE_ONLY: unknown group '$g' (known: cli, compose)" ;;
+  esac
+done
+[[ -n $DO_CLI || -n $DO_COMPOSE ]] || die "LCD_BENCH_ENGINE_ONLY names no group (known: cli, compose)"
+COMPOSE=${LCD_BENCH_COMPOSE:-/usr/bin/docker-compose}
+PYTHON=${LCD_BENCH_PYTHON:-/usr/bin/python3}
 [[ $(id -u) -eq 0 ]] || die "must run as root (containers need it): try 'sudo $0'"
 ENGINE=${LCD_BENCH_ENGINE:-}
 if [[ -z $ENGINE ]]; then
@@ -70,12 +98,16 @@ if ! [[ -x /bin/busybox ]] || ! file -L /bin/busybox | grep -q 'statically linke
   die "/bin/busybox is not a static busybox: install busybox-static (scripts/setup)"
 fi
 [[ -x /usr/lib/cni/bridge ]] || die "the CNI plugins are not in /usr/lib/cni: run 'sudo scripts/setup' (containernetworking-plugins)"
+if [[ -n $DO_COMPOSE ]]; then
+  [[ -x $COMPOSE ]] || die "no docker-compose at $COMPOSE: install Debian's (apt-get install docker-compose) or set LCD_BENCH_COMPOSE"
+  "$PYTHON" -I -c 'import docker' 2>/dev/null || die "$PYTHON has no Docker SDK (import docker failed): install python3-docker or set LCD_BENCH_PYTHON"
+fi
 
 note "dockerd processes before the run: $(pgrep -ax dockerd | tr '\n' ';' || true)"
 
 # ---------------------------------------------------------------------------------------------
 # The peers (Debian packages), installed when missing; the package's own daemon is not kept.
-if ! command -v dockerd >/dev/null || ! command -v podman >/dev/null; then
+if ! command -v dockerd >/dev/null || { [[ -n $DO_CLI ]] && ! command -v podman >/dev/null; }; then
   note "installing the peers: apt-get install -y --no-install-recommends docker.io podman"
   before=$(pgrep -x dockerd | sort || true)
   policy=
@@ -94,7 +126,7 @@ if ! command -v dockerd >/dev/null || ! command -v podman >/dev/null; then
   done
 fi
 DOCKERD=$(command -v dockerd)
-PODMAN=$(command -v podman)
+PODMAN=$(command -v podman || true)
 
 WORK=
 ENGINE_PID=
@@ -103,6 +135,12 @@ DOCKERD_PID=
 DBR=lcdbd$(printf '%06x' $((RANDOM * 32768 + RANDOM)) | tail -c 6)
 PBR=lcdbp$(printf '%06x' $((RANDOM * 32768 + RANDOM)) | tail -c 6)
 LBR=lcd-bench0
+# The compose and SDK projects' networks: bridge names of the run (lcdc = compose, lcds = SDK;
+# l = lcd-engine, d = dockerd), subnets and loopback ports chosen when the engines run.
+HEX=$(printf '%06x' $((RANDOM * 32768 + RANDOM)) | tail -c 6)
+declare -A CBR=([lcd]=lcdcl$HEX [dkd]=lcdcd$HEX) SBR=([lcd]=lcdsl$HEX [dkd]=lcdsd$HEX)
+declare -A CSUB=() SSUB=() CPORT=() SPORT=()
+PROJECT=lcdbench$HEX
 RUN_DOCKER_EXISTED=$(if [[ -e /run/docker ]]; then echo 1; fi)
 KEY_EXISTED=$(if [[ -e /etc/docker/key.json ]]; then echo 1; fi)
 CNI_EXISTED=$(if [[ -e /var/lib/cni ]]; then echo 1; fi)
@@ -143,14 +181,16 @@ cleanup() {
     if [[ -n $ENGINE_PID ]] && kill -0 "$ENGINE_PID" 2>/dev/null; then
       mapfile -t ids < <(dk_lcd ps -aq 2>/dev/null)
       ((${#ids[@]})) && dk_lcd rm -f "${ids[@]}" >/dev/null 2>&1
+      dk_lcd network prune -f >/dev/null 2>&1 # the compose and SDK networks, if left
       stop_pid "$ENGINE_PID" 30
     fi
     if [[ -n $DOCKERD_PID ]] && kill -0 "$DOCKERD_PID" 2>/dev/null; then
       mapfile -t ids < <(dk_dkd ps -aq 2>/dev/null)
       ((${#ids[@]})) && dk_dkd rm -f "${ids[@]}" >/dev/null 2>&1
+      dk_dkd network prune -f >/dev/null 2>&1
       stop_pid "$DOCKERD_PID" 30
     fi
-    if [[ -d $WORK/podman/root ]]; then
+    if [[ -n $PODMAN && -d $WORK/podman/root ]]; then
       timeout 120 pm rm -af -t 0 >/dev/null 2>&1
       timeout 60 pm system reset -f >/dev/null 2>&1
     fi
@@ -163,10 +203,10 @@ cleanup() {
     done
     rm -rf "$WORK"
   fi
-  for b in "$DBR" "$PBR" "$LBR"; do ip link show "$b" >/dev/null 2>&1 && ip link del "$b"; done
+  for b in "$DBR" "$PBR" "$LBR" "${CBR[@]}" "${SBR[@]}"; do ip link show "$b" >/dev/null 2>&1 && ip link del "$b"; done
   # iptables rules that name this run's bridges or subnets (lcd-engine's isolation rules, what
   # a CNI plugin left): deleted one by one.
-  local pat="$DBR|$PBR|$LBR"
+  local pat="$DBR|$PBR|$LBR|lcdc[ld]$HEX|lcds[ld]$HEX"
   for s in "${SUBNETS[@]}"; do pat+="|${s//./\\.}"; done
   for t in filter nat; do
     iptables -t "$t" -S 2>/dev/null | grep -E -- "^-A .*($pat)" | sed 's/^-A /-D /' |
@@ -298,7 +338,9 @@ measure_rss startup
 # The image, into each engine.
 dk_lcd load -i "$ARCHIVE" >"$LOG" 2>&1 || { cat "$LOG" >&2; die "docker load into lcd-engine failed"; }
 dk_dkd load -i "$ARCHIVE" >"$LOG" 2>&1 || { cat "$LOG" >&2; die "docker load into dockerd failed"; }
-pm load -i "$ARCHIVE" >"$LOG" 2>&1 || { cat "$LOG" >&2; die "podman load failed"; }
+if [[ -n $DO_CLI ]]; then
+  pm load -i "$ARCHIVE" >"$LOG" 2>&1 || { cat "$LOG" >&2; die "podman load failed"; }
+fi
 
 # ---------------------------------------------------------------------------------------------
 # Samples.
@@ -321,76 +363,176 @@ order() { # ITERATION: the variants, reversed every other iteration
   if (($1 % 2)); then echo lcd dkd pod; else echo pod dkd lcd; fi
 }
 
-series run/lcd "docker run --rm --pull never IMAGE true (default network: lcd-engine's bridge $LBR, CNI)"
-series run/dkd "docker run --rm --pull never IMAGE true (default network: dockerd's bridge, libnetwork)"
-series run/pod "podman run --rm --pull never IMAGE true (default network: CNI bridge, podman's own chain)"
-series none/lcd "docker run --rm --pull never --network none IMAGE true"
-series none/dkd "docker run --rm --pull never --network none IMAGE true"
-series none/pod "podman run --rm --pull never --network none IMAGE true"
-series ps/lcd "docker ps -a, $N_PS containers created (not running)"
-series ps/dkd "docker ps -a, $N_PS containers created (not running)"
-series ps/pod "podman ps -a, $N_PS containers created (not running)"
-series stats/lcd "docker stats --no-stream, $N_STATS running containers (busybox sleep)"
-series stats/dkd "docker stats --no-stream, $N_STATS running containers (busybox sleep)"
-series stats/pod "podman stats --no-stream, $N_STATS running containers (busybox sleep)"
+if [[ -n $DO_CLI ]]; then
+  series run/lcd "docker run --rm --pull never IMAGE true (default network: lcd-engine's bridge $LBR, CNI)"
+  series run/dkd "docker run --rm --pull never IMAGE true (default network: dockerd's bridge, libnetwork)"
+  series run/pod "podman run --rm --pull never IMAGE true (default network: CNI bridge, podman's own chain)"
+  series none/lcd "docker run --rm --pull never --network none IMAGE true"
+  series none/dkd "docker run --rm --pull never --network none IMAGE true"
+  series none/pod "podman run --rm --pull never --network none IMAGE true"
+  series ps/lcd "docker ps -a, $N_PS containers created (not running)"
+  series ps/dkd "docker ps -a, $N_PS containers created (not running)"
+  series ps/pod "podman ps -a, $N_PS containers created (not running)"
+  series stats/lcd "docker stats --no-stream, $N_STATS running containers (busybox sleep)"
+  series stats/dkd "docker stats --no-stream, $N_STATS running containers (busybox sleep)"
+  series stats/pod "podman stats --no-stream, $N_STATS running containers (busybox sleep)"
 
-# Phase 1: run --rm, default network and none.
-note "run --rm: $ITERS iterations (lcd-engine bridge $LBR; dockerd bridge $DBR $DSUB; podman bridge $PBR $PSUB)"
-for v in "${VARIANTS[@]}"; do # warm-up, not counted
-  timed "run/$v" "$(client "$v")" run --rm --pull never "$IMG" true
-  timed "none/$v" "$(client "$v")" run --rm --pull never --network none "$IMG" true
-done
-for v in "${VARIANTS[@]}"; do SAMPLES[run/$v]=; SAMPLES[none/$v]=; done
-for ((i = 1; i <= ITERS; i++)); do
-  for v in $(order "$i"); do timed "run/$v" "$(client "$v")" run --rm --pull never "$IMG" true; done
-  for v in $(order $((i + 1))); do timed "none/$v" "$(client "$v")" run --rm --pull never --network none "$IMG" true; done
-done
-
-# Phase 2: ps -a with N_PS created containers on each engine.
-note "ps -a: creating $N_PS containers on each engine"
-for v in "${VARIANTS[@]}"; do
-  c=$(client "$v")
-  for ((k = 0; k < N_PS; k++)); do
-    "$c" create --pull never "$IMG" true >"$LOG" 2>&1 || { cat "$LOG" >&2; die "${NAME[$v]}: create $k failed"; }
+  # Phase 1: run --rm, default network and none.
+  note "run --rm: $ITERS iterations (lcd-engine bridge $LBR; dockerd bridge $DBR $DSUB; podman bridge $PBR $PSUB)"
+  for v in "${VARIANTS[@]}"; do # warm-up, not counted
+    timed "run/$v" "$(client "$v")" run --rm --pull never "$IMG" true
+    timed "none/$v" "$(client "$v")" run --rm --pull never --network none "$IMG" true
   done
-  n=$("$c" ps -aq | wc -l)
-  ((n == N_PS)) || die "${NAME[$v]}: ps -a lists $n containers, $N_PS expected"
-done
-for v in "${VARIANTS[@]}"; do "$(client "$v")" ps -a >/dev/null; done # warm-up
-note "ps -a: $ITERS iterations"
-for ((i = 1; i <= ITERS; i++)); do
-  for v in $(order "$i"); do timed "ps/$v" "$(client "$v")" ps -a; done
-done
-for v in "${VARIANTS[@]}"; do
-  c=$(client "$v")
-  mapfile -t ids < <("$c" ps -aq)
-  "$c" rm "${ids[@]}" >"$LOG" 2>&1 || { cat "$LOG" >&2; die "${NAME[$v]}: removing the created containers failed"; }
-done
-
-# Phase 3: stats --no-stream with N_STATS running containers on each engine.
-note "stats --no-stream: starting $N_STATS containers (sleep) on each engine"
-for v in "${VARIANTS[@]}"; do
-  c=$(client "$v")
-  for ((k = 0; k < N_STATS; k++)); do
-    "$c" run -d --pull never "$IMG" sleep 3600 >"$LOG" 2>&1 || { cat "$LOG" >&2; die "${NAME[$v]}: run -d $k failed"; }
+  for v in "${VARIANTS[@]}"; do SAMPLES[run/$v]=; SAMPLES[none/$v]=; done
+  for ((i = 1; i <= ITERS; i++)); do
+    for v in $(order "$i"); do timed "run/$v" "$(client "$v")" run --rm --pull never "$IMG" true; done
+    for v in $(order $((i + 1))); do timed "none/$v" "$(client "$v")" run --rm --pull never --network none "$IMG" true; done
   done
-  n=$("$c" ps -q | wc -l)
-  ((n == N_STATS)) || die "${NAME[$v]}: ps lists $n running containers, $N_STATS expected"
-  lines=$("$c" stats --no-stream | tail -n +2 | wc -l)
-  ((lines == N_STATS)) || die "${NAME[$v]}: stats --no-stream printed $lines rows, $N_STATS expected"
-done
-note "stats --no-stream: $ITERS iterations"
-for ((i = 1; i <= ITERS; i++)); do
-  for v in $(order "$i"); do timed "stats/$v" "$(client "$v")" stats --no-stream; done
-done
-for v in "${VARIANTS[@]}"; do
-  c=$(client "$v")
-  mapfile -t ids < <("$c" ps -aq)
-  "$c" rm -f "${ids[@]}" >"$LOG" 2>&1 || { cat "$LOG" >&2; die "${NAME[$v]}: removing the running containers failed"; }
-done
 
-sleep 5 # idle again
-measure_rss after
+  # Phase 2: ps -a with N_PS created containers on each engine.
+  note "ps -a: creating $N_PS containers on each engine"
+  for v in "${VARIANTS[@]}"; do
+    c=$(client "$v")
+    for ((k = 0; k < N_PS; k++)); do
+      "$c" create --pull never "$IMG" true >"$LOG" 2>&1 || { cat "$LOG" >&2; die "${NAME[$v]}: create $k failed"; }
+    done
+    n=$("$c" ps -aq | wc -l)
+    ((n == N_PS)) || die "${NAME[$v]}: ps -a lists $n containers, $N_PS expected"
+  done
+  for v in "${VARIANTS[@]}"; do "$(client "$v")" ps -a >/dev/null; done # warm-up
+  note "ps -a: $ITERS iterations"
+  for ((i = 1; i <= ITERS; i++)); do
+    for v in $(order "$i"); do timed "ps/$v" "$(client "$v")" ps -a; done
+  done
+  for v in "${VARIANTS[@]}"; do
+    c=$(client "$v")
+    mapfile -t ids < <("$c" ps -aq)
+    "$c" rm "${ids[@]}" >"$LOG" 2>&1 || { cat "$LOG" >&2; die "${NAME[$v]}: removing the created containers failed"; }
+  done
+
+  # Phase 3: stats --no-stream with N_STATS running containers on each engine.
+  note "stats --no-stream: starting $N_STATS containers (sleep) on each engine"
+  for v in "${VARIANTS[@]}"; do
+    c=$(client "$v")
+    for ((k = 0; k < N_STATS; k++)); do
+      "$c" run -d --pull never "$IMG" sleep 3600 >"$LOG" 2>&1 || { cat "$LOG" >&2; die "${NAME[$v]}: run -d $k failed"; }
+    done
+    n=$("$c" ps -q | wc -l)
+    ((n == N_STATS)) || die "${NAME[$v]}: ps lists $n running containers, $N_STATS expected"
+    lines=$("$c" stats --no-stream | tail -n +2 | wc -l)
+    ((lines == N_STATS)) || die "${NAME[$v]}: stats --no-stream printed $lines rows, $N_STATS expected"
+  done
+  note "stats --no-stream: $ITERS iterations"
+  for ((i = 1; i <= ITERS; i++)); do
+    for v in $(order "$i"); do timed "stats/$v" "$(client "$v")" stats --no-stream; done
+  done
+  for v in "${VARIANTS[@]}"; do
+    c=$(client "$v")
+    mapfile -t ids < <("$c" ps -aq)
+    "$c" rm -f "${ids[@]}" >"$LOG" 2>&1 || { cat "$LOG" >&2; die "${NAME[$v]}: removing the running containers failed"; }
+  done
+
+  sleep 5 # idle again
+  measure_rss after
+fi
+
+# Phase 4 (issue 18): docker-compose and the Docker SDK for Python, lcd-engine and dockerd.
+if [[ -n $DO_COMPOSE ]]; then
+  sock() { case $1 in lcd) echo "$WORK/lcd/docker.sock" ;; dkd) echo "$WORK/docker/docker.sock" ;; esac; }
+  order2() { if (($1 % 2)); then echo lcd dkd; else echo dkd lcd; fi; }
+  free_port() { # a TCP port nobody listens on, on any address
+    local p
+    for p in $(shuf -i 20000-40000 -n 200); do
+      ss -Htln "sport = :$p" | grep -q . && continue
+      [[ " ${CPORT[*]} ${SPORT[*]} " == *" $p "* ]] && continue
+      echo "$p"
+      return 0
+    done
+    die "no free TCP port in 20000-40000"
+  }
+  for v in lcd dkd; do
+    CSUB[$v]=$(free_subnet); SUBNETS+=("${CSUB[$v]}")
+    SSUB[$v]=$(free_subnet); SUBNETS+=("${SSUB[$v]}")
+    CPORT[$v]=$(free_port)
+    SPORT[$v]=$(free_port)
+  done
+  compose() { # VARIANT ARGS...: docker-compose on the engine of VARIANT, the bench's project
+    local v=$1
+    shift
+    DOCKER_HOST=unix://$(sock "$v") BENCH_IMAGE=$IMG BENCH_WEB_PORT=${CPORT[$v]} \
+      BENCH_BRIDGE=${CBR[$v]} BENCH_SUBNET=${CSUB[$v]} \
+      "$COMPOSE" --ansi never -p "$PROJECT" -f "$REPO/bench/engine-compose.yml" "$@"
+  }
+  # Checks after each sample (not timed).
+  check_up() { # VARIANT
+    local c n
+    c=$(client "$1")
+    ! grep -qi pull "$LOG" || { cat "$LOG" >&2; die "${NAME[$1]}: docker-compose up pulled (the image must come from docker load)"; }
+    n=$("$c" ps -q --filter "label=com.docker.compose.project=$PROJECT" --filter status=running | wc -l)
+    ((n == 3)) || { "$c" ps -a >&2; die "${NAME[$1]}: $n containers of the compose project running right after up -d, 3 expected"; }
+  }
+  check_down() { # VARIANT
+    local c n
+    c=$(client "$1")
+    n=$("$c" ps -aq --filter "label=com.docker.compose.project=$PROJECT" | wc -l)
+    ((n == 0)) || die "${NAME[$1]}: $n containers of the compose project left after down"
+    n=$("$c" network ls -q --filter "label=com.docker.compose.project=$PROJECT" | wc -l)
+    ((n == 0)) || die "${NAME[$1]}: the compose project's network is left after down"
+  }
+  check_web() { # VARIANT PORT: the published port answers on 127.0.0.1 (once, after warm-up)
+    local i
+    for i in $(seq 50); do
+      wget -q -T 2 -O /dev/null "http://127.0.0.1:$2/etc/passwd" 2>/dev/null && return 0
+      sleep 0.1
+    done
+    die "${NAME[$1]}: the published port 127.0.0.1:$2 of the web service did not answer"
+  }
+  sdk() { # VARIANT: one SDK sample; appends to sdk_up/VARIANT and sdk_down/VARIANT
+    local out up down
+    out=$("$PYTHON" -I "$REPO/bench/engine_sdk.py" "$(sock "$1")" "$IMG" "${PROJECT}sdk" \
+      "${SBR[$1]}" "${SSUB[$1]}" "${SPORT[$1]}" 2>"$LOG") || { cat "$LOG" >&2; die "${NAME[$1]}: the SDK sample failed"; }
+    read -r up down <<<"$out"
+    [[ $up =~ ^[0-9]+$ && $down =~ ^[0-9]+$ ]] || die "${NAME[$1]}: the SDK script printed '$out', not 'UP_NS DOWN_NS'"
+    SAMPLES[sdk_up/$1]+=" $up"
+    SAMPLES[sdk_down/$1]+=" $down"
+    grep '^steps ' "$LOG" >>"$WORK/sdk-steps-$1.log" || true # each call's time, for the report
+  }
+  series compose_up/lcd "docker-compose up -d: network + 3 busybox services (one published port), all running"
+  series compose_up/dkd "docker-compose up -d: network + 3 busybox services (one published port), all running"
+  series compose_down/lcd "docker-compose down: stop and remove the 3 containers and the network"
+  series compose_down/dkd "docker-compose down: stop and remove the 3 containers and the network"
+  series sdk_up/lcd "Docker SDK for Python: client, networks.create, 3 x containers.run(detach) (one published port), poll until running"
+  series sdk_up/dkd "Docker SDK for Python: client, networks.create, 3 x containers.run(detach) (one published port), poll until running"
+  series sdk_down/lcd "Docker SDK for Python: 3 x stop + remove, network remove"
+  series sdk_down/dkd "Docker SDK for Python: 3 x stop + remove, network remove"
+
+  note "docker-compose and SDK: project $PROJECT; lcd-engine ${CBR[lcd]} ${CSUB[lcd]} port ${CPORT[lcd]}, SDK ${SBR[lcd]} ${SSUB[lcd]} port ${SPORT[lcd]}; dockerd ${CBR[dkd]} ${CSUB[dkd]} port ${CPORT[dkd]}, SDK ${SBR[dkd]} ${SSUB[dkd]} port ${SPORT[dkd]}"
+  for v in lcd dkd; do # warm-up, not counted; the published port is checked once here
+    timed "compose_up/$v" compose "$v" up -d
+    check_up "$v"
+    check_web "$v" "${CPORT[$v]}"
+    timed "compose_down/$v" compose "$v" down
+    check_down "$v"
+    sdk "$v"
+  done
+  for k in compose_up compose_down sdk_up sdk_down; do SAMPLES[$k/lcd]=; SAMPLES[$k/dkd]=; done
+  rm -f "$WORK"/sdk-steps-*.log
+  # docker-compose's own start-up, no engine contacted: the floor under every compose sample.
+  COMPOSE_START=
+  note "docker-compose up -d / down and SDK: $ITERS iterations"
+  for ((i = 1; i <= ITERS; i++)); do
+    for v in $(order2 "$i"); do
+      timed "compose_up/$v" compose "$v" up -d
+      check_up "$v"
+      timed "compose_down/$v" compose "$v" down
+      check_down "$v"
+    done
+    for v in $(order2 $((i + 1))); do sdk "$v"; done
+    t0=$(date +%s%N)
+    "$COMPOSE" version >/dev/null 2>&1 || die "docker-compose version failed"
+    COMPOSE_START+=" $(($(date +%s%N) - t0))"
+  done
+fi
 
 # ---------------------------------------------------------------------------------------------
 # Report: medians, p90 (rank ceil(0.9 n), as lcd_bench), ratios of medians lcd-engine / peers.
@@ -403,7 +545,7 @@ stats() { # samples... -> "n median p90"
 fmt() { awk -v v="$1" 'BEGIN { if (v >= 1e9) printf "%.2f s", v / 1e9; else printf "%.1f ms", v / 1e6 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 verdict() { awk -v r="$1" -v t="$2" 'BEGIN { print (r <= t) ? "met" : "missed" }'; }
-declare -A TARGET=([run]=0.5 [ps]=0.5 [stats]=0.25)
+declare -A TARGET=([run]=0.5 [ps]=0.5 [stats]=0.25 [compose_up]=0.5 [compose_down]=0.5 [sdk_up]=0.5 [sdk_down]=0.5)
 declare -A MEDIAN=()
 TABLE=$BUILD/bench-engine-table.md
 JSONL=$BUILD/bench-samples.jsonl
@@ -421,22 +563,39 @@ mkdir -p "$BUILD"
     read -r n med p90 < <(stats ${SAMPLES[$key]})
     r='' target=''
     if [[ $v == lcd ]]; then
-      r="$(ratio "$med" "${MEDIAN[$bench/dkd]}")x dockerd, $(ratio "$med" "${MEDIAN[$bench/pod]}")x podman"
+      r="$(ratio "$med" "${MEDIAN[$bench/dkd]}")x dockerd"
+      if [[ -n ${MEDIAN[$bench/pod]:-} ]]; then
+        r+=", $(ratio "$med" "${MEDIAN[$bench/pod]}")x podman"
+      else
+        r+=" (podman: not measured)"
+      fi
       t=${TARGET[$bench]:-}
       [[ -n $t ]] && target="<= ${t}x: $(verdict "$(ratio "$med" "${MEDIAN[$bench/dkd]}")" "$t")"
     fi
     echo "| engine_$bench | ${NAME[$v]} | $n | $(fmt "$med") | $(fmt "$p90") | $r | $target | ${WHAT[$key]} |"
   done
-  echo
-  echo "| idle RSS | lcd-engine | dockerd | lcd-engine / dockerd | target |"
-  echo "| --- | ---: | ---: | --- | --- |"
-  for when in startup after; do
-    label=$([[ $when == startup ]] && echo "after start-up" || echo "after the runs")
-    a=${RSS[$when/lcd]} b=${RSS[$when/dkd]}
-    echo "| engine process alone, $label | $((a / 1024)) MiB ($a kB) | $((b / 1024)) MiB ($b kB) | $(ratio "$a" "$b")x | <= 0.25x: $(verdict "$(ratio "$a" "$b")" 0.25) |"
-    a=${RSS[$when/lcd+ctd]} b=${RSS[$when/dkd+ctd]}
-    echo "| engine + its containerd, $label | $((a / 1024)) MiB ($a kB) | $((b / 1024)) MiB ($b kB) | $(ratio "$a" "$b")x | |"
-  done
+  if [[ -n $DO_COMPOSE ]]; then
+    # shellcheck disable=SC2086
+    read -r n med p90 < <(stats $COMPOSE_START)
+    echo
+    echo "docker-compose's own start-up (\`docker-compose version\`, no engine contacted; in every compose sample): median $(fmt "$med"), p90 $(fmt "$p90") (n $n). podman: not measured in the compose and sdk rows (podman-compose is not installed)."
+    for v in lcd dkd; do
+      echo
+      echo "SDK steps through ${NAME[$v]} (medians): $("$PYTHON" -I "$REPO/bench/engine_sdk.py" --steps "$WORK/sdk-steps-$v.log")"
+    done
+  fi
+  if [[ -n $DO_CLI ]]; then
+    echo
+    echo "| idle RSS | lcd-engine | dockerd | lcd-engine / dockerd | target |"
+    echo "| --- | ---: | ---: | --- | --- |"
+    for when in startup after; do
+      label=$([[ $when == startup ]] && echo "after start-up" || echo "after the runs")
+      a=${RSS[$when/lcd]} b=${RSS[$when/dkd]}
+      echo "| engine process alone, $label | $((a / 1024)) MiB ($a kB) | $((b / 1024)) MiB ($b kB) | $(ratio "$a" "$b")x | <= 0.25x: $(verdict "$(ratio "$a" "$b")" 0.25) |"
+      a=${RSS[$when/lcd+ctd]} b=${RSS[$when/dkd+ctd]}
+      echo "| engine + its containerd, $label | $((a / 1024)) MiB ($a kB) | $((b / 1024)) MiB ($b kB) | $(ratio "$a" "$b")x | |"
+    done
+  fi
 } | tee "$TABLE"
 {
   for key in "${ORDER[@]}"; do
@@ -448,12 +607,24 @@ mkdir -p "$BUILD"
     printf '{"bench":"engine_%s","variant":"%s","unit":"ns","what":"%s","peer":%s,"n":%s,"samples":[%s],"median":%s,"p90":%s,"command":"%s"}\n' \
       "${key%%/*}" "${NAME[${key#*/}]}" "${WHAT[$key]}" "$peer" "$n" "$samples" "$med" "$p90" "$COMMAND"
   done
-  for k in "${!RSS[@]}"; do
-    printf '{"bench":"engine_rss","variant":"%s","unit":"kB","value":%s,"command":"%s"}\n' "$k" "${RSS[$k]}" "$COMMAND"
-  done
+  if [[ -n $DO_COMPOSE ]]; then
+    # shellcheck disable=SC2086
+    read -r n med p90 < <(stats $COMPOSE_START)
+    samples=$(tr -s ' ' '\n' <<<"$COMPOSE_START" | sed '/^$/d' | paste -sd, -)
+    printf '{"bench":"engine_compose_start","variant":"docker-compose version","unit":"ns","what":"docker-compose version (no engine contacted)","peer":true,"n":%s,"samples":[%s],"median":%s,"p90":%s,"command":"%s"}\n' \
+      "$n" "$samples" "$med" "$p90" "$COMMAND"
+  fi
+  if [[ -n $DO_CLI ]]; then
+    for k in "${!RSS[@]}"; do
+      printf '{"bench":"engine_rss","variant":"%s","unit":"kB","value":%s,"command":"%s"}\n' "$k" "${RSS[$k]}" "$COMMAND"
+    done
+  fi
 } >>"$JSONL"
 echo
 echo "lcd-engine: $ENGINE_VERSION"
-echo "dockerd: $("$DOCKERD" --version); containerd: $(containerd --version); podman: $("$PODMAN" --version)"
+echo "dockerd: $("$DOCKERD" --version); containerd: $(containerd --version); podman: $([[ -n $PODMAN ]] && "$PODMAN" --version || echo 'not installed')"
+if [[ -n $DO_COMPOSE ]]; then
+  echo "docker-compose: $("$COMPOSE" version --short); Docker SDK for Python: $("$PYTHON" -I -c 'import docker; print(docker.__version__)') ($PYTHON)"
+fi
 echo "docker CLI: $DOCKER $("$DOCKER" version --format '{{.Client.Version}}' 2>/dev/null || true)"
 echo "wrote $TABLE; samples appended to $JSONL"
