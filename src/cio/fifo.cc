@@ -4,11 +4,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstring>
+#include <ctime>
 #include <filesystem>
+#include <optional>
 #include <random>
 
 #include "libcontainerd/errors.h"
+#include "libcontainerd/log.h"
 
 namespace libcontainerd::cio {
 namespace fs = std::filesystem;
@@ -67,8 +72,15 @@ NewFifos CreateFifos(const std::string& parent, const std::string& name, bool wi
   for (int attempt = 0;; ++attempt) {
     dir = parent + "/" + name + "-" + RandomSuffix();
     if (::mkdir(dir.c_str(), 0700) == 0) break;
-    if (errno != EEXIST || attempt > 5)
-      ThrowErrno(ErrorKind::kUnknown, errno, "create fifo directory", {.path = dir});
+    const int err = errno;
+    // ENOENT: the namespace directory was removed under us as another container's last one
+    // went (RemoveContainerStateDir): make the parents again.
+    if (err == ENOENT && attempt <= 5) {
+      MakePrivateDirs(parent);
+      continue;
+    }
+    if (err != EEXIST || attempt > 5)
+      ThrowErrno(ErrorKind::kUnknown, err, "create fifo directory", {.path = dir});
   }
   try {
     FifoConfig cfg;
@@ -107,6 +119,98 @@ void RemoveFifoDir(const std::string& dir) noexcept {
   if (dir.empty()) return;
   std::error_code ec;
   fs::remove_all(dir, ec);
+}
+
+namespace {
+// rmdir that only removes an empty directory; "not empty" and "gone" are not errors.
+void RemoveIfEmpty(const std::string& dir) noexcept {
+  if (::rmdir(dir.c_str()) == 0) return;
+  const int err = errno;
+  if (err != ENOTEMPTY && err != EEXIST && err != ENOENT)
+    Log(LogLevel::kDebug, "state directory " + dir + " left: " + std::strerror(err));
+}
+
+bool IsFifoDirName(const std::string& name) {
+  // <name>-<10 hex>, as CreateFifos makes them.
+  if (name.size() < 12 || name[name.size() - 11] != '-') return false;
+  for (size_t i = name.size() - 10; i < name.size(); ++i) {
+    const char c = name[i];
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+// Whether `dir` looks like a container directory the library made, and when it (or one of its
+// FIFO directories) last changed. Empty when it is something else.
+std::optional<time_t> LibraryContainerDir(const std::string& dir) {
+  struct stat st {};
+  if (::lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != ::geteuid())
+    return std::nullopt;
+  time_t newest = st.st_mtime;
+  std::error_code ec;
+  for (const auto& sub : fs::directory_iterator(dir, ec)) {
+    const std::string sub_path = sub.path().string();
+    struct stat sst {};
+    if (!IsFifoDirName(sub.path().filename().string()) || ::lstat(sub_path.c_str(), &sst) != 0 ||
+        !S_ISDIR(sst.st_mode) || sst.st_uid != ::geteuid())
+      return std::nullopt;
+    newest = std::max(newest, sst.st_mtime);
+    std::error_code fec;
+    for (const auto& f : fs::directory_iterator(sub.path(), fec)) {
+      const std::string fname = f.path().filename().string();
+      struct stat fst {};
+      if ((fname != "stdin" && fname != "stdout" && fname != "stderr") ||
+          ::lstat(f.path().c_str(), &fst) != 0 || !S_ISFIFO(fst.st_mode))
+        return std::nullopt;
+    }
+    if (fec) return std::nullopt;
+  }
+  if (ec) return std::nullopt;
+  return newest;
+}
+}  // namespace
+
+void RemoveContainerStateDir(const std::string& ns_dir, const std::string& id) noexcept {
+  if (ns_dir.empty() || id.empty()) return;
+  RemoveFifoDir(ns_dir + "/" + id);
+  RemoveIfEmpty(ns_dir);
+}
+
+std::vector<std::string> ReconcileStateDir(const std::string& ns_dir,
+                                           const std::set<std::string>& existing,
+                                           std::chrono::seconds grace) noexcept {
+  std::vector<std::string> removed;
+  try {
+    struct stat st {};
+    if (::lstat(ns_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return removed;
+    std::error_code ec;
+    std::vector<std::string> ids;
+    for (const auto& e : fs::directory_iterator(ns_dir, ec))
+      ids.push_back(e.path().filename().string());
+    if (ec) {
+      Log(LogLevel::kWarning, "state directory " + ns_dir + " not reconciled: " + ec.message());
+      return removed;
+    }
+    const time_t now = ::time(nullptr);
+    for (const auto& id : ids) {
+      if (existing.count(id)) continue;
+      const std::string dir = ns_dir + "/" + id;
+      auto changed = LibraryContainerDir(dir);
+      if (!changed) continue;                                              // not ours to remove
+      if (now - *changed <= static_cast<time_t>(grace.count())) continue;  // maybe being made
+      std::error_code rec;
+      fs::remove_all(dir, rec);
+      if (rec)
+        Log(LogLevel::kWarning,
+            "state directory " + dir + " of a deleted container left: " + rec.message());
+      else
+        removed.push_back(id);
+    }
+    RemoveIfEmpty(ns_dir);
+  } catch (const std::exception& e) {
+    Log(LogLevel::kWarning, "state directory " + ns_dir + " not reconciled: " + e.what());
+  }
+  return removed;
 }
 
 }  // namespace libcontainerd::cio

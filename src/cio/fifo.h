@@ -2,8 +2,11 @@
 // the shim needs, re-opening for attach, removal.
 #pragma once
 
+#include <chrono>
 #include <memory>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "cio/direct_io_control.h"
 #include "libcontainerd/cio.h"
@@ -28,5 +31,22 @@ std::shared_ptr<DirectIO> OpenFifos(const FifoConfig& config);
 
 // Removes a FIFO directory made by CreateFifos (no error if it is gone).
 void RemoveFifoDir(const std::string& dir) noexcept;
+
+// The state directory's lifetime (docs/architecture.md): <state_dir>/<ns>/<container id>/ holds
+// the FIFO directories of a container's processes.
+//
+// Removes a container's directory <ns_dir>/<id> with what is in it, then <ns_dir> when that
+// left it empty (another container's directory keeps it). No error when either is gone.
+void RemoveContainerStateDir(const std::string& ns_dir, const std::string& id) noexcept;
+
+// Removes from <ns_dir> the directories of containers that are not in `existing` (the ids
+// containerd lists in that namespace), then <ns_dir> itself when it is left empty. Only a
+// directory the library made goes: owned by this user, not a symlink, holding nothing but FIFO
+// directories (<name>-<10 hex>) of FIFOs stdin/stdout/stderr; and only when neither it nor its
+// FIFO directories changed for `grace` (another Client may be making that container right
+// now). Returns the ids whose directories it removed; errors are logged, never thrown.
+std::vector<std::string> ReconcileStateDir(const std::string& ns_dir,
+                                           const std::set<std::string>& existing,
+                                           std::chrono::seconds grace) noexcept;
 
 }  // namespace libcontainerd::cio

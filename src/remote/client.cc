@@ -4,7 +4,9 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include <filesystem>
 #include <mutex>
+#include <set>
 
 #include "cio/fifo.h"
 #include "events/hub.h"
@@ -262,6 +264,41 @@ std::shared_ptr<Connection> Connect(const ClientOptions& options) {
   return std::make_shared<Connection>(std::move(opts), std::move(channel), std::move(stubs));
 }
 
+namespace {
+// How long a container directory of an absent container is left alone after its last change:
+// another Client in the namespace may be making that container right now (its record, then its
+// FIFOs). The net Manager's rule for its records (src/net/manager.cc, kSettle), same 60 s.
+constexpr std::chrono::seconds kStateDirSettle{60};
+
+// At Client start: the state directories of containers deleted behind the library's back (by
+// ctr, another Client with another state_dir, a crashed run) go, and the namespace's directory
+// with the last. One Containers.List, only when the namespace has directories. Never fails
+// the Client: a failure is logged and the next Client's start retries.
+void ReconcileStateDirs(Connection& conn, const Context& ctx) noexcept {
+  const std::string ns_dir = conn.NamespaceStateDir();
+  try {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(std::filesystem::symlink_status(ns_dir, ec))) return;
+    std::set<std::string> existing;
+    if (!std::filesystem::is_empty(ns_dir, ec) && !ec) {
+      Rpc rpc(conn, ctx, "Containers.List");
+      containers_v1::ListContainersRequest req;
+      containers_v1::ListContainersResponse resp;
+      rpc.Check(conn.containers().List(rpc.get(), req, &resp), {});
+      for (const auto& c : resp.containers()) existing.insert(c.id());
+    }
+    for (const auto& id : cio::ReconcileStateDir(ns_dir, existing, kStateDirSettle))
+      Log(LogLevel::kInfo, "state directory of container " + id + " in namespace " + conn.ns() +
+                               " removed: the container no longer exists");
+  } catch (const std::exception& e) {
+    Log(LogLevel::kWarning, "state directory " + ns_dir +
+                                " not reconciled at Client start (a later Client's start "
+                                "retries): " +
+                                e.what());
+  }
+}
+}  // namespace
+
 std::shared_ptr<Client> MakeClient(std::shared_ptr<Connection> conn,
                                    std::shared_ptr<Backend> backend,
                                    std::chrono::milliseconds timeout, bool connected = true) {
@@ -288,6 +325,7 @@ std::shared_ptr<Client> MakeLazyClient(std::shared_ptr<Connection> conn) {
     }
   }
   if (serves) {
+    ReconcileStateDirs(*conn, Context::WithTimeout(o.connect_timeout));
     try {
       ReconcileNetworks(*conn, Context::WithTimeout(o.connect_timeout));
     } catch (const std::exception& e) {
@@ -320,6 +358,7 @@ std::shared_ptr<Client> NewContainerdClient(const ClientOptions& options) {
     rpc.Check(conn->version().Version(rpc.get(), req, &resp), {.path = conn->options().address});
   }
   cio::MakePrivateDirs(options.state_dir);
+  remote::ReconcileStateDirs(*conn, Context::WithTimeout(options.connect_timeout));
   remote::ReconcileNetworks(*conn, Context::WithTimeout(options.connect_timeout));
   return remote::MakeClient(conn, options.backend, options.connect_timeout);
 }

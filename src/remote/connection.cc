@@ -10,8 +10,10 @@ Connection::Connection(ClientOptions options, std::shared_ptr<grpc::Channel> cha
     : options_(std::move(options)), channel_(std::move(channel)), stubs_(std::move(stubs)) {}
 
 std::string Connection::ContainerStateDir(const std::string& container_id) const {
-  return options_.state_dir + "/" + options_.ns + "/" + container_id;
+  return NamespaceStateDir() + "/" + container_id;
 }
+
+std::string Connection::NamespaceStateDir() const { return options_.state_dir + "/" + options_.ns; }
 
 containers_v1::Container GetContainerRecord(Connection& conn, const Context& ctx,
                                             const std::string& id, const char* op) {

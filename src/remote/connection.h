@@ -72,8 +72,10 @@ class Connection {
   diff_v1::Diff::StubInterface& diff() { return *stubs_.diff; }
   leases_v1::Leases::StubInterface& leases() { return *stubs_.leases; }
 
-  // Directory of our FIFO sets for a container: <state_dir>/<ns>/<id>.
+  // Directory of our FIFO sets for a container: <state_dir>/<ns>/<id>, in the namespace's
+  // directory <state_dir>/<ns> (see cio::RemoveContainerStateDir for when they go).
   std::string ContainerStateDir(const std::string& container_id) const;
+  std::string NamespaceStateDir() const;
 
   // Task instances known to this client, for event reconciliation; null without a Backend.
   events::TaskTracker* tracker() const { return tracker_.get(); }

@@ -270,10 +270,12 @@ void RemoteContainer::Delete(const Context& ctx) {
   containers_v1::DeleteContainerRequest req;
   req.set_id(id_);
   google::protobuf::Empty resp;
-  rpc.Check(conn_->containers().Delete(rpc.get(), req, &resp), {.container_id = id_});
+  grpc::Status s = conn_->containers().Delete(rpc.get(), req, &resp);
+  // Gone, whoever deleted it: its state directory goes (and the namespace's with the last).
+  if (s.ok() || s.error_code() == grpc::StatusCode::NOT_FOUND)
+    cio::RemoveContainerStateDir(conn_->NamespaceStateDir(), id_);
+  rpc.Check(s, {.container_id = id_});
   if (auto* t = conn_->tracker()) t->UntrackContainer(id_);
-  std::error_code ec;
-  std::filesystem::remove_all(conn_->ContainerStateDir(id_), ec);
   if (!snapshot_key_.empty()) {
     // Nothing holds the snapshot now: remove it at once (the GC would, later).
     try {
