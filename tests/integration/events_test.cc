@@ -207,8 +207,18 @@ TEST_F(EventsTest, EventsOfOtherNamespacesAreNotDelivered) {
   t->Wait(ctx_);
   t->Delete(ctx_);
   c->Delete(ctx_);
-  std::this_thread::sleep_for(200ms);
-  EXPECT_TRUE(backend_->For(id).empty());
+  // Positive control: a container of this namespace, run after the other's was deleted. Its
+  // exit comes through the same event stream after every event of the other namespace, so once
+  // it is here, an event of the other namespace would have been delivered too.
+  std::string own = lcdtest::UniqueId("ownns");
+  auto oc = Create(own, {"true"});
+  auto ot = oc->NewTask(ctx_, "", false, nullptr);
+  ot->Start(ctx_);
+  ot->Wait(ctx_);
+  ASSERT_TRUE(backend_->WaitForEvent(own, EventType::kExit)) << "the control's exit never came";
+  ot->Delete(ctx_);
+  oc->Delete(ctx_);
+  EXPECT_TRUE(backend_->For(id).empty()) << Names(backend_->For(id));
 }
 
 namespace {

@@ -646,3 +646,30 @@ TEST(LcctlManaged, StartsItsOwnDaemonOnFirstUseAndStopsIt) {
 }
 
 }  // namespace
+
+// runc's options go to the runc shim only: a container of another shim is stored without any
+// (containerd's own record, read with ctr), and --runc-binary with another shim is a usage error.
+TEST_F(Lcctl, RuncOptionsAreForTheRuncShimOnly) {
+  std::string id = Id("othershim");
+  Ok({"container", "create", "--runtime", "io.example.other.v1", id, "true"});
+  std::vector<std::string> argv{"ctr",  "-a", lcdtest::DaemonAddress(), "-n", ns_, "containers",
+                                "info", id};
+  Result r = Exec(argv);
+  ASSERT_EQ(r.code, 0) << Describe(argv, r);
+  auto info = nlohmann::json::parse(r.out);
+  EXPECT_EQ(info["Runtime"]["Name"], "io.example.other.v1") << r.out;
+  EXPECT_TRUE(!info["Runtime"].contains("Options") || info["Runtime"]["Options"].is_null())
+      << "runc options were stored for another shim: " << r.out;
+  Ok({"container", "rm", id});
+  Result bad = Fails(125, {"container", "create", "--runtime", "io.example.other.v1",
+                           "--runc-binary", "/x/runc", Id("othershim2"), "true"});
+  EXPECT_NE(bad.err.find("--runc-binary"), std::string::npos) << bad.err;
+  // The runc shim still gets them.
+  std::string runc_id = Id("runcshim");
+  Ok({"container", "create", "--runc-binary", "runc", runc_id, "true"});
+  argv.back() = runc_id;
+  r = Exec(argv);
+  ASSERT_EQ(r.code, 0) << Describe(argv, r);
+  EXPECT_NE(r.out.find("containerd.runc.v1.Options"), std::string::npos) << r.out;
+  Ok({"container", "rm", runc_id});
+}

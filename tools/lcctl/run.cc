@@ -206,8 +206,18 @@ std::shared_ptr<lcd::Container> CreateContainerFromFlags(Session& s, const Conta
     if (eq == 0 || l.empty()) throw UsageError("invalid --label \"" + l + "\": expected KEY=VALUE");
     co.labels[l.substr(0, eq)] = eq == std::string::npos ? "" : l.substr(eq + 1);
   }
-  lcd::RuncOptions ro;
-  ro.binary_name = a.Get("runc-binary");
+  // runc's options go to the runc shim only: another shim gets none (containerd then uses its
+  // defaults), and --runc-binary with it is a usage error.
+  const std::string runtime = a.Get("runtime");
+  lcd::RuntimeOptions ro;
+  if (runtime.empty() || runtime.rfind("io.containerd.runc.", 0) == 0) {
+    lcd::RuncOptions runc;
+    runc.binary_name = a.Get("runc-binary");
+    ro = runc;
+  } else if (a.Has("runc-binary")) {
+    throw UsageError(
+        "--runc-binary is an option of the runc shim (io.containerd.runc.v2), not of " + runtime);
+  }
   lcd::oci::Spec spec;
   if (t.image.empty()) {
     if (a.Has("entrypoint")) throw UsageError("--entrypoint needs an IMAGE (not --rootfs)");
@@ -248,7 +258,7 @@ std::shared_ptr<lcd::Container> CreateContainerFromFlags(Session& s, const Conta
     co.image = image.name;
     co.snapshotter = snapshotter;
   }
-  return s.client().NewContainer(s.Ctx(), id, spec, a.Get("runtime"), ro, co);
+  return s.client().NewContainer(s.Ctx(), id, spec, runtime, ro, co);
 }
 
 namespace {
