@@ -196,6 +196,13 @@ TEST_F(EngineHealthTest, ImageHealthcheckRunsAndNoHealthcheckDisablesIt) {
   fs::remove(tar, ec);
   ASSERT_EQ(load.code, 0) << load.why();
   c.AddImage(ref);
+  // docker image inspect shows the image's check.
+  auto ii = D({"image", "inspect", "--format", "{{json .Config.Healthcheck}}", ref});
+  ASSERT_EQ(ii.code, 0) << ii.why();
+  json shown = json::parse(Trim(ii.out), nullptr, false);
+  EXPECT_EQ(shown.value("Test", json::array()), hc["Test"]) << ii.out;
+  EXPECT_EQ(shown.value("Interval", int64_t{0}), 200'000'000) << ii.out;
+  EXPECT_EQ(shown.value("Retries", 0), 1) << ii.out;
 
   std::string inherits = c.Container("imagehc");
   ASSERT_EQ(D({"run", "-d", "--name", inherits, ref}).code, 0);

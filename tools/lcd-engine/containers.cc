@@ -556,6 +556,13 @@ std::pair<std::shared_ptr<Ctr>, std::shared_ptr<Ctr::Exec>> Containers::GetExec(
 
 void Containers::AddExec(const std::shared_ptr<Ctr>& c, std::shared_ptr<Ctr::Exec> e) {
   std::lock_guard l(c->mu);
+  const auto now = std::chrono::steady_clock::now();
+  for (auto it = c->execs.begin(); it != c->execs.end();) {
+    if (it->second->exited && now - it->second->exited_at > std::chrono::minutes(5))
+      it = c->execs.erase(it);
+    else
+      ++it;
+  }
   c->execs[e->id] = std::move(e);
 }
 

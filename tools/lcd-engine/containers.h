@@ -129,6 +129,7 @@ struct Ctr {
     bool started = false;
     int exit_code = 0;
     bool exited = false;
+    std::chrono::steady_clock::time_point exited_at{};  // for pruning (AddExec)
     int pid = 0;
     std::shared_ptr<libcontainerd::Process> process;
     std::shared_ptr<libcontainerd::DirectIO> fifos;
@@ -157,6 +158,8 @@ class Containers {
   std::vector<std::shared_ptr<Ctr>> All();
   // Execs: by exec id across containers. Throws HttpError 404 "No such exec instance: <id>".
   std::pair<std::shared_ptr<Ctr>, std::shared_ptr<Ctr::Exec>> GetExec(const std::string& id);
+  // Records an exec; drops the records of execs that exited more than 5 minutes ago, as dockerd
+  // does (health checks and exec-heavy clients would otherwise grow them without end).
   void AddExec(const std::shared_ptr<Ctr>& c, std::shared_ptr<Ctr::Exec> e);
 
   // Lifecycle (containers_api.cc).

@@ -221,6 +221,7 @@ void Reap(const std::shared_ptr<ExecState>& state, const std::string& exec_id,
       std::lock_guard l(c->mu);
       live->exec->running = false;
       live->exec->exited = true;
+      live->exec->exited_at = std::chrono::steady_clock::now();
       live->exec->exit_code = static_cast<int>(code);
       live->exec->process.reset();
       live->exec->fifos.reset();
@@ -463,6 +464,7 @@ void StartExec(Engine& engine, const std::shared_ptr<ExecState>& state, Request&
     std::lock_guard l(c->mu);
     e->running = false;
     e->exited = true;
+    e->exited_at = std::chrono::steady_clock::now();
     e->exit_code = code;
   };
 

@@ -254,6 +254,12 @@ json ConfigJson(const img::ImageConfig* c) {
   j["OnBuild"] = nullptr;
   j["Labels"] = c ? LabelsOrNull(c->labels) : json(nullptr);
   if (c && !c->stop_signal.empty()) j["StopSignal"] = c->stop_signal;
+  if (c && c->healthcheck)
+    j["Healthcheck"] = {{"Test", c->healthcheck->test},
+                        {"Interval", c->healthcheck->interval},
+                        {"Timeout", c->healthcheck->timeout},
+                        {"StartPeriod", c->healthcheck->start_period},
+                        {"Retries", c->healthcheck->retries}};
   return j;
 }
 
