@@ -14,6 +14,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common.h"
 #include "containers.h"
 #include "libcontainerd/errors.h"
 #include "libcontainerd/oci/spec.h"
@@ -31,40 +32,6 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr const char* kZeroTime = "0001-01-01T00:00:00Z";
-
-json ParseBody(const Request& req) {
-  if (req.body.empty()) return json::object();
-  json j = json::parse(req.body, nullptr, false);
-  if (j.is_discarded()) throw HttpError(400, "malformed JSON in the request body");
-  if (j.is_null()) return json::object();
-  if (!j.is_object()) throw HttpError(400, "the request body must be a JSON object");
-  return j;
-}
-
-bool IsEmptyValue(const json& v) {
-  if (v.is_null()) return true;
-  if (v.is_boolean()) return !v.get<bool>();
-  if (v.is_number()) return v.get<double>() == 0;
-  if (v.is_string()) return v.get<std::string>().empty();
-  if (v.is_array() || v.is_object()) {
-    for (const auto& x : v)
-      if (!IsEmptyValue(x)) return false;
-    return true;
-  }
-  return false;
-}
-
-int64_t GetInt(const json& j, const char* key) {
-  if (!j.contains(key) || j[key].is_null()) return 0;
-  if (!j[key].is_number_integer()) throw HttpError(400, std::string(key) + ": expected an integer");
-  return j[key].get<int64_t>();
-}
-
-std::string GetStr(const json& j, const char* key) {
-  if (!j.contains(key) || j[key].is_null()) return "";
-  if (!j[key].is_string()) throw HttpError(400, std::string(key) + ": expected a string");
-  return j[key].get<std::string>();
-}
 
 std::string NotRunning(const Ctr& c) { return "Container " + c.rec.id + " is not running"; }
 
@@ -596,7 +563,7 @@ const std::set<std::string> kUpdatable = {
     "CpuPeriod", "CpusetCpus", "CpusetMems",        "PidsLimit", "RestartPolicy"};
 
 void Update(Engine& engine, Request& req, Response& res) {
-  json body = ParseBody(req);
+  json body = ParseJsonBody(req);
   auto c = engine.containers().Get(req.Param("id"));
   for (const auto& [k, v] : body.items()) {
     if (kUpdatable.count(k) || IsEmptyValue(v)) continue;
@@ -608,7 +575,7 @@ void Update(Engine& engine, Request& req, Response& res) {
   std::string policy;
   json policy_json;
   if (body.contains("RestartPolicy") && body["RestartPolicy"].is_object()) {
-    policy = GetStr(body["RestartPolicy"], "Name");
+    policy = JsonStr(body["RestartPolicy"], "Name");
     policy_json = body["RestartPolicy"];
     bool auto_remove;
     {
@@ -617,18 +584,18 @@ void Update(Engine& engine, Request& req, Response& res) {
     }
     if (!policy.empty()) ValidateRestartPolicy(policy_json, auto_remove);
   }
-  const int64_t memory = GetInt(body, "Memory");
-  const int64_t swap = GetInt(body, "MemorySwap");
-  const int64_t reservation = GetInt(body, "MemoryReservation");
-  const int64_t nano = GetInt(body, "NanoCpus");
-  const int64_t shares = GetInt(body, "CpuShares");
-  const int64_t quota = GetInt(body, "CpuQuota");
-  const int64_t period = GetInt(body, "CpuPeriod");
-  const std::string cpus = GetStr(body, "CpusetCpus");
-  const std::string mems = GetStr(body, "CpusetMems");
+  const int64_t memory = JsonInt(body, "Memory");
+  const int64_t swap = JsonInt(body, "MemorySwap");
+  const int64_t reservation = JsonInt(body, "MemoryReservation");
+  const int64_t nano = JsonInt(body, "NanoCpus");
+  const int64_t shares = JsonInt(body, "CpuShares");
+  const int64_t quota = JsonInt(body, "CpuQuota");
+  const int64_t period = JsonInt(body, "CpuPeriod");
+  const std::string cpus = JsonStr(body, "CpusetCpus");
+  const std::string mems = JsonStr(body, "CpusetMems");
   std::optional<int64_t> pids_limit;
   if (body.contains("PidsLimit") && !body["PidsLimit"].is_null())
-    pids_limit = GetInt(body, "PidsLimit");
+    pids_limit = JsonInt(body, "PidsLimit");
 
   if (memory < 0) throw HttpError(400, "Memory: must be positive");
   if (memory > 0 && memory < 6 * 1024 * 1024)

@@ -14,6 +14,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common.h"
 #include "health.h"
 #include "libcontainerd/errors.h"
 #include "libcontainerd/log.h"
@@ -61,18 +62,6 @@ int ParseSignal(const std::string& s) {
 
 namespace {
 
-std::string RandomHex(size_t bytes) {
-  std::random_device rd;
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (size_t i = 0; i < bytes; ++i) {
-    unsigned v = rd() & 0xff;
-    out += hex[v >> 4];
-    out += hex[v & 15];
-  }
-  return out;
-}
-
 // Names as docker makes them when none is given: "<adjective>_<noun>" (our own word lists).
 std::string RandomName() {
   static const char* adjectives[] = {"amber",  "brave", "calm",   "clever", "eager", "fancy",
@@ -96,64 +85,6 @@ bool ValidName(const std::string& n) {
   return true;
 }
 
-void WriteFileAtomic(const std::string& path, const std::string& data) {
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) lcd::ThrowErrno(lcd::ErrorKind::kUnknown, errno, "open " + tmp);
-  const char* p = data.data();
-  size_t n = data.size();
-  while (n > 0) {
-    ssize_t w = ::write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w < 0) {
-      int err = errno;
-      ::close(fd);
-      lcd::ThrowErrno(lcd::ErrorKind::kUnknown, err, "write " + tmp);
-    }
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
-  ::fsync(fd);
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0)
-    lcd::ThrowErrno(lcd::ErrorKind::kUnknown, errno, "rename " + tmp);
-}
-
-// "2024-01-02T03:04:05.123456789Z" as nanoseconds since the epoch; 0 when unreadable.
-int64_t ParseTimeNanoRfc(const std::string& t) {
-  std::tm tm{};
-  if (t.size() < 19 || !strptime(t.c_str(), "%Y-%m-%dT%H:%M:%S", &tm)) return 0;
-  int64_t ns = 0;
-  if (t.size() > 20 && t[19] == '.') {
-    std::string frac;
-    for (size_t i = 20; i < t.size() && std::isdigit(static_cast<unsigned char>(t[i])); ++i)
-      frac += t[i];
-    frac.resize(9, '0');
-    ns = std::stoll(frac);
-  }
-  return static_cast<int64_t>(timegm(&tm)) * 1000000000LL + ns;
-}
-
-bool IsEmptyValue(const json& v) {
-  if (v.is_null()) return true;
-  if (v.is_boolean()) return !v.get<bool>();
-  if (v.is_number()) return v.get<double>() == 0;
-  if (v.is_string()) return v.get<std::string>().empty();
-  if (v.is_array()) return v.empty();
-  if (v.is_object()) {
-    for (const auto& [k, x] : v.items())
-      if (!IsEmptyValue(x)) return false;
-    return true;
-  }
-  return false;
-}
-
-std::string Str(const json& j, const char* key, const std::string& where) {
-  if (!j.contains(key) || j[key].is_null()) return "";
-  if (!j[key].is_string()) throw HttpError(400, where + key + ": expected a string");
-  return j[key].get<std::string>();
-}
-
 // A string list field that docker also accepts as one string (Cmd, Entrypoint: StrSlice).
 std::optional<std::vector<std::string>> StrList(const json& j, const char* key,
                                                 const std::string& where, bool split = false) {
@@ -173,13 +104,6 @@ std::optional<std::vector<std::string>> StrList(const json& j, const char* key,
     out.push_back(x.get<std::string>());
   }
   return out;
-}
-
-int64_t Int(const json& j, const char* key, const std::string& where) {
-  if (!j.contains(key) || j[key].is_null()) return 0;
-  if (!j[key].is_number_integer() && !j[key].is_number_unsigned())
-    throw HttpError(400, where + key + ": expected an integer");
-  return j[key].get<int64_t>();
 }
 
 [[noreturn]] void Unsupported(const std::string& what) {
@@ -252,9 +176,9 @@ lcd::oci::Mount TmpfsMount(const std::string& dst, const std::string& opts) {
 }
 
 void AddDevice(lcd::oci::Spec& spec, const json& d) {
-  std::string host = Str(d, "PathOnHost", "HostConfig.Devices[].");
-  std::string inside = Str(d, "PathInContainer", "HostConfig.Devices[].");
-  std::string perms = Str(d, "CgroupPermissions", "HostConfig.Devices[].");
+  std::string host = JsonStr(d, "PathOnHost", "HostConfig.Devices[].");
+  std::string inside = JsonStr(d, "PathInContainer", "HostConfig.Devices[].");
+  std::string perms = JsonStr(d, "CgroupPermissions", "HostConfig.Devices[].");
   if (inside.empty()) inside = host;
   if (perms.empty()) perms = "rwm";
   struct stat st {};
@@ -638,7 +562,7 @@ std::shared_ptr<Ctr> Containers::Create(const std::string& name_in, const json& 
   const json hc = body.value("HostConfig", json::object());
   if (!hc.is_object()) throw HttpError(400, "HostConfig: expected an object");
   RefuseUnknown(hc, kHostConfigFields, "HostConfig.");
-  const std::string image_name = Str(body, "Image", "Config.");
+  const std::string image_name = JsonStr(body, "Image", "Config.");
   if (image_name.empty()) throw HttpError(400, "Config.Image: no image given");
   ValidateHealthcheck(body.value("Healthcheck", json(nullptr)));
   if (body.contains("MacAddress") && !IsEmptyValue(body["MacAddress"]))
@@ -655,7 +579,7 @@ std::shared_ptr<Ctr> Containers::Create(const std::string& name_in, const json& 
     ParseLogOptions(hc["LogConfig"].value("Config", json::object()), &max_size, &max_files);
   }
   for (const char* mode : {"IpcMode", "CgroupnsMode"}) {
-    std::string v = Str(hc, mode, "HostConfig.");
+    std::string v = JsonStr(hc, mode, "HostConfig.");
     if (!v.empty() && v != "private" && v != "shareable" && v != "none")
       Unsupported(std::string("HostConfig.") + mode + " \"" + v + "\"");
   }
@@ -665,7 +589,7 @@ std::shared_ptr<Ctr> Containers::Create(const std::string& name_in, const json& 
   if (hc.contains("Init") && hc["Init"].is_boolean() && hc["Init"].get<bool>())
     Unsupported("--init (an init process in the container)");
   {
-    std::string rt = Str(hc, "Runtime", "HostConfig.");
+    std::string rt = JsonStr(hc, "Runtime", "HostConfig.");
     if (!rt.empty() && rt != "runc") Unsupported("the runtime \"" + rt + "\" (runc only)");
   }
   if (hc.contains("MemorySwap") && hc["MemorySwap"].is_number()) {
@@ -716,14 +640,14 @@ std::shared_ptr<Ctr> Containers::Create(const std::string& name_in, const json& 
     if (auto ep = StrList(body, "Entrypoint", "Config.")) ov.entrypoint = *ep;
     if (auto cmd = StrList(body, "Cmd", "Config.")) ov.cmd = *cmd;
     if (auto env = StrList(body, "Env", "Config.")) ov.env = *env;
-    if (std::string wd = Str(body, "WorkingDir", "Config."); !wd.empty()) {
+    if (std::string wd = JsonStr(body, "WorkingDir", "Config."); !wd.empty()) {
       if (wd[0] != '/')
         throw HttpError(400, "the working directory '" + wd +
                                  "' is invalid, it needs to be an "
                                  "absolute path");
       ov.working_dir = wd;
     }
-    if (std::string u = Str(body, "User", "Config."); !u.empty()) ov.user = u;
+    if (std::string u = JsonStr(body, "User", "Config."); !u.empty()) ov.user = u;
     const bool tty = body.value("Tty", false);
     lcd::oci::SpecOptions base;
     base.id = id;
@@ -731,11 +655,11 @@ std::shared_ptr<Ctr> Containers::Create(const std::string& name_in, const json& 
     base.terminal = tty;
     base.readonly_rootfs = hc.value("ReadonlyRootfs", false);
     base.privileged = hc.value("Privileged", false);
-    if (int64_t m = Int(hc, "Memory", "HostConfig."); m != 0) {
+    if (int64_t m = JsonInt(hc, "Memory", "HostConfig."); m != 0) {
       if (m < 6 * 1024 * 1024) throw HttpError(400, "Minimum memory limit allowed is 6MB");
       base.memory_limit = m;
     }
-    if (int64_t n = Int(hc, "NanoCpus", "HostConfig."); n != 0) {
+    if (int64_t n = JsonInt(hc, "NanoCpus", "HostConfig."); n != 0) {
       if (n < 0) throw HttpError(400, "HostConfig.NanoCpus: must be positive");
       long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
       if (n > ncpu * 1000000000LL)
@@ -744,8 +668,8 @@ std::shared_ptr<Ctr> Containers::Create(const std::string& name_in, const json& 
                                  " CPUs available");
       base.cpus = static_cast<double>(n) / 1e9;
     }
-    if (int64_t s = Int(hc, "CpuShares", "HostConfig."); s != 0) base.cpu_shares = s;
-    if (int64_t p = Int(hc, "PidsLimit", "HostConfig."); p != 0) base.pids_limit = p;
+    if (int64_t s = JsonInt(hc, "CpuShares", "HostConfig."); s != 0) base.cpu_shares = s;
+    if (int64_t p = JsonInt(hc, "PidsLimit", "HostConfig."); p != 0) base.pids_limit = p;
 
     // Mounts: binds, --mount, --tmpfs; volumes (named, anonymous) are made below.
     struct VolumeRequest {
@@ -794,9 +718,9 @@ std::shared_ptr<Ctr> Containers::Create(const std::string& name_in, const json& 
     }
     if (hc.contains("Mounts") && hc["Mounts"].is_array()) {
       for (const auto& m : hc["Mounts"]) {
-        std::string type = Str(m, "Type", "HostConfig.Mounts[].");
-        std::string src = Str(m, "Source", "HostConfig.Mounts[].");
-        std::string dst = Str(m, "Target", "HostConfig.Mounts[].");
+        std::string type = JsonStr(m, "Type", "HostConfig.Mounts[].");
+        std::string src = JsonStr(m, "Source", "HostConfig.Mounts[].");
+        std::string dst = JsonStr(m, "Target", "HostConfig.Mounts[].");
         if (dst.empty() || dst[0] != '/')
           throw HttpError(400, "invalid mount config: the target must be an absolute path");
         bool ro = m.value("ReadOnly", false);
@@ -895,7 +819,7 @@ std::shared_ptr<Ctr> Containers::Create(const std::string& name_in, const json& 
       if (!mounted(dst)) volume_requests.push_back({"", dst, false});
 
     // Network.
-    std::string mode = Str(hc, "NetworkMode", "HostConfig.");
+    std::string mode = JsonStr(hc, "NetworkMode", "HostConfig.");
     if (mode.empty() || mode == "default") mode = "bridge";
     lcd::net::NetworkRequest nr;
     if (mode == "host") {
@@ -940,8 +864,8 @@ std::shared_ptr<Ctr> Containers::Create(const std::string& name_in, const json& 
         }
         if (!binds.is_array()) continue;
         for (const auto& b : binds) {
-          std::string hp = Str(b, "HostPort", "HostConfig.PortBindings[].");
-          std::string hip = Str(b, "HostIp", "HostConfig.PortBindings[].");
+          std::string hp = JsonStr(b, "HostPort", "HostConfig.PortBindings[].");
+          std::string hip = JsonStr(b, "HostIp", "HostConfig.PortBindings[].");
           if (hp.empty())
             throw HttpError(501, "lcd-engine does not publish to random host ports yet (-p " + num +
                                      " or -P): give a host port, e.g. -p 8080:" + num);
@@ -966,7 +890,7 @@ std::shared_ptr<Ctr> Containers::Create(const std::string& name_in, const json& 
         }
       }
     }
-    std::string hostname = Str(body, "Hostname", "Config.");
+    std::string hostname = JsonStr(body, "Hostname", "Config.");
     if (nr.mode != lcd::net::Mode::kHost) {
       if (hostname.empty()) hostname = id.substr(0, 12);
       nr.hostname = hostname;
@@ -1670,7 +1594,7 @@ bool Containers::MaybeRestart(const std::shared_ptr<Ctr>& c, uint32_t code) {
     if (!restart) return false;
     // docker's back-off: 100 ms, doubling, back to 100 ms after a run of 10 s or more.
     const int64_t ran_ns =
-        ParseTimeNanoRfc(c->rec.finished_at) - ParseTimeNanoRfc(c->rec.started_at);
+        ParseRfc3339Nano(c->rec.finished_at) - ParseRfc3339Nano(c->rec.started_at);
     if (c->restart_delay_ms == 0 || ran_ns >= 10'000'000'000LL)
       c->restart_delay_ms = 100;
     else

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <thread>
 
+#include "common.h"
 #include "containers.h"
 #include "libcontainerd/errors.h"
 #include "libcontainerd/oci/signals.h"
@@ -20,32 +21,6 @@ using namespace std::chrono_literals;
 namespace {
 
 bool IsNullOrEmptyObject(const json& j) { return j.is_null() || (j.is_object() && j.empty()); }
-
-json ParseBody(const Request& req) {
-  if (req.body.empty()) return json::object();
-  if (req.body.size() > 4 * 1024 * 1024) throw HttpError(413, "request body too large (max 4 MiB)");
-  try {
-    return json::parse(req.body);
-  } catch (const json::exception& e) {
-    throw HttpError(400, std::string("malformed JSON in the request body: ") + e.what());
-  }
-}
-
-int64_t ParseTimeNano(const std::string& s) {
-  using namespace std::chrono;
-  // "2024-01-02T03:04:05.123456789Z"
-  std::tm tm{};
-  int ns = 0;
-  if (s.size() < 19 || !strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm)) return 0;
-  if (s.size() > 20 && s[19] == '.') {
-    std::string frac;
-    for (size_t i = 20; i < s.size() && std::isdigit(static_cast<unsigned char>(s[i])); ++i)
-      frac += s[i];
-    frac.resize(9, '0');
-    ns = std::stoi(frac);
-  }
-  return static_cast<int64_t>(timegm(&tm)) * 1000000000LL + ns;
-}
 
 std::string HumanDuration(std::chrono::seconds d) {
   long s = static_cast<long>(d.count());
@@ -67,7 +42,7 @@ std::string HumanDuration(std::chrono::seconds d) {
 std::string StatusText(const ContainerRecord& r) {
   auto now = std::chrono::system_clock::now().time_since_epoch();
   auto since = [&](const std::string& t) {
-    int64_t n = ParseTimeNano(t);
+    int64_t n = ParseRfc3339Nano(t);
     return std::chrono::duration_cast<std::chrono::seconds>(now - std::chrono::nanoseconds(n));
   };
   if (r.status == "running") return "Up " + HumanDuration(since(r.started_at));
@@ -206,7 +181,7 @@ json SummaryJson(const ContainerRecord& r) {
           {"Image", r.image},
           {"ImageID", r.image_id},
           {"Command", command},
-          {"Created", ParseTimeNano(r.created) / 1000000000LL},
+          {"Created", ParseRfc3339Nano(r.created) / 1000000000LL},
           {"Ports", PortsJson(r)},
           {"Labels", labels.is_object() ? labels : json::object()},
           {"State", r.status},
@@ -324,16 +299,6 @@ bool MatchesFilters(const ContainerRecord& r,
 std::string ContentTypeFor(const Request& req, bool tty) {
   (void)req;
   return tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream";
-}
-
-bool SendAll(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t w = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return false;
-    data.remove_prefix(static_cast<size_t>(w));
-  }
-  return true;
 }
 
 // Copies a hijacked client's input to the container's stdin until EOF; closes stdin at EOF when
@@ -489,7 +454,7 @@ void Logs(Request& req, Response& res, const std::shared_ptr<Ctr>& c) {
     std::string stream = j.value("stream", "stdout");
     if ((stream == "stdout" && !want_stdout) || (stream == "stderr" && !want_stderr)) return false;
     std::string t = j.value("time", "");
-    int64_t tn = ParseTimeNano(t);
+    int64_t tn = ParseRfc3339Nano(t);
     if (since && tn < since) return false;
     if (until && tn > until) return false;
     std::string text = j.value("log", "");
@@ -596,7 +561,7 @@ std::vector<ContainerSummary> Engine::ContainerSummaries() {
 void RegisterContainerRoutes(Router& router, Engine& engine) {
   Containers& cs = engine.containers();
   router.Add("POST", "/containers/create", [&](Request& req, Response& res) {
-    json body = ParseBody(req);
+    json body = ParseJsonBody(req);
     std::string platform = req.Query("platform");
     if (!platform.empty() && platform.rfind("linux", 0) != 0)
       throw HttpError(400, "platform \"" + platform + "\" is not supported (linux only)");
@@ -605,7 +570,7 @@ void RegisterContainerRoutes(Router& router, Engine& engine) {
   });
   router.Add("POST", "/containers/{id}/start", [&](Request& req, Response& res) {
     if (!req.body.empty() && req.body != "null" && req.body != "{}") {
-      json b = ParseBody(req);
+      json b = ParseJsonBody(req);
       if (!IsNullOrEmptyObject(b))
         throw HttpError(400,
                         "starting a container with a HostConfig is not supported since API "

@@ -8,6 +8,7 @@
 #include <random>
 #include <vector>
 
+#include "common.h"
 #include "containers.h"
 #include "health.h"
 #include "libcontainerd/containerd.h"
@@ -71,11 +72,8 @@ std::string ReadOrMakeId(const std::string& path) {
   std::ifstream in(path);
   std::string id;
   if (in && std::getline(in, id) && id.size() == 64) return id;
-  std::random_device rd;
-  static const char* hex = "0123456789abcdef";
-  id.clear();
-  for (int i = 0; i < 64; ++i) id += hex[rd() % 16];
-  std::ofstream(path) << id << "\n";
+  id = RandomHex(32);
+  WriteFileAtomic(path, id + "\n");
   return id;
 }
 

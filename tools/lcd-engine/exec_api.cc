@@ -12,6 +12,7 @@
 #include <random>
 #include <thread>
 
+#include "common.h"
 #include "containers.h"
 #include "libcontainerd/errors.h"
 #include "libcontainerd/log.h"
@@ -24,35 +25,6 @@ namespace lcd = libcontainerd;
 using namespace std::chrono_literals;
 
 namespace {
-
-std::string NewExecId() {
-  std::random_device rd;
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (int i = 0; i < 64; ++i) out += hex[rd() % 16];
-  return out;
-}
-
-json ParseBody(const Request& req) {
-  if (req.body.empty()) return json::object();
-  json j = json::parse(req.body, nullptr, false);
-  if (j.is_discarded()) throw HttpError(400, "malformed JSON in the request body");
-  if (j.is_null()) return json::object();
-  if (!j.is_object()) throw HttpError(400, "the request body must be a JSON object");
-  return j;
-}
-
-bool GetBool(const json& j, const char* key) {
-  if (!j.contains(key) || j[key].is_null()) return false;
-  if (!j[key].is_boolean()) throw HttpError(400, std::string(key) + ": expected true or false");
-  return j[key].get<bool>();
-}
-
-std::string GetStr(const json& j, const char* key) {
-  if (!j.contains(key) || j[key].is_null()) return "";
-  if (!j[key].is_string()) throw HttpError(400, std::string(key) + ": expected a string");
-  return j[key].get<std::string>();
-}
 
 std::vector<std::string> GetStrList(const json& j, const char* key) {
   std::vector<std::string> out;
@@ -76,26 +48,6 @@ std::optional<std::pair<uint32_t, uint32_t>> GetConsoleSize(const json& j) {
   uint32_t h = v[0].get<uint32_t>(), w = v[1].get<uint32_t>();
   if (h == 0 || w == 0) return std::nullopt;
   return std::make_pair(h, w);
-}
-
-// "1.41" < "1.42" by number.
-bool ApiLess(const std::string& a, const std::string& b) {
-  auto parse = [](const std::string& v) {
-    int major = 0, minor = 0;
-    if (sscanf(v.c_str(), "%d.%d", &major, &minor) < 1) return std::make_pair(0, 0);
-    return std::make_pair(major, minor);
-  };
-  return parse(a) < parse(b);
-}
-
-bool SendAll(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t w = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return false;
-    data.remove_prefix(static_cast<size_t>(w));
-  }
-  return true;
 }
 
 // Where an exec's output goes: the hijacked connection (raw with a terminal, else docker's
@@ -382,12 +334,12 @@ std::string DaemonWords(const lcd::Error& e) {
 }
 
 void CreateExec(Engine& engine, Request& req, Response& res) {
-  json body = ParseBody(req);
+  json body = ParseJsonBody(req);
   auto c = engine.containers().Get(req.Param("id"));
   std::vector<std::string> cmd = GetStrList(body, "Cmd");
   if (cmd.empty()) throw HttpError(400, "No exec command specified");
-  std::string user = GetStr(body, "User");
-  std::string workdir = GetStr(body, "WorkingDir");
+  std::string user = JsonStr(body, "User");
+  std::string workdir = JsonStr(body, "WorkingDir");
   if (!workdir.empty() && workdir[0] != '/')
     throw HttpError(
         400, "the working directory '" + workdir + "' is invalid, it needs to be an absolute path");
@@ -403,20 +355,20 @@ void CreateExec(Engine& engine, Request& req, Response& res) {
   if (!user.empty()) ResolveExecUser(engine, user, pid, image_ref);
 
   auto e = std::make_shared<Ctr::Exec>();
-  e->id = NewExecId();
+  e->id = RandomHex(32);
   json cfg = json::object();
-  cfg["AttachStdin"] = GetBool(body, "AttachStdin");
-  cfg["AttachStdout"] = GetBool(body, "AttachStdout");
-  cfg["AttachStderr"] = GetBool(body, "AttachStderr");
-  cfg["DetachKeys"] = GetStr(body, "DetachKeys");
-  cfg["Tty"] = GetBool(body, "Tty");
+  cfg["AttachStdin"] = JsonBool(body, "AttachStdin");
+  cfg["AttachStdout"] = JsonBool(body, "AttachStdout");
+  cfg["AttachStderr"] = JsonBool(body, "AttachStderr");
+  cfg["DetachKeys"] = JsonStr(body, "DetachKeys");
+  cfg["Tty"] = JsonBool(body, "Tty");
   if (auto cs = GetConsoleSize(body))
     cfg["ConsoleSize"] = {cs->first, cs->second};
   else
     cfg["ConsoleSize"] = nullptr;
   cfg["Env"] = GetStrList(body, "Env");
   cfg["Cmd"] = cmd;
-  cfg["Privileged"] = GetBool(body, "Privileged");
+  cfg["Privileged"] = JsonBool(body, "Privileged");
   cfg["User"] = user;
   cfg["WorkingDir"] = workdir;
   e->config = cfg;
@@ -427,9 +379,9 @@ void CreateExec(Engine& engine, Request& req, Response& res) {
 
 void StartExec(Engine& engine, const std::shared_ptr<ExecState>& state, Request& req,
                Response& res) {
-  json body = ParseBody(req);
-  const bool detach = GetBool(body, "Detach");
-  const bool start_tty = GetBool(body, "Tty");
+  json body = ParseJsonBody(req);
+  const bool detach = JsonBool(body, "Detach");
+  const bool start_tty = JsonBool(body, "Tty");
   auto start_size = GetConsoleSize(body);
   auto found = engine.containers().GetExec(req.Param("id"));
   std::shared_ptr<Ctr> c = found.first;
@@ -530,7 +482,7 @@ void StartExec(Engine& engine, const std::shared_ptr<ExecState>& state, Request&
   // lose output that came right behind the header.
   int fd = -1;
   if (!detach) {
-    fd = res.Hijack(start_tty || ApiLess(req.api_version, "1.42")
+    fd = res.Hijack(start_tty || CompareApiVersions(req.api_version, "1.42") < 0
                         ? "application/vnd.docker.raw-stream"
                         : "application/vnd.docker.multiplexed-stream");
     sink->Attach(fd);

@@ -23,6 +23,7 @@
 #include <set>
 #include <system_error>
 
+#include "common.h"
 #include "http.h"
 #include "libcontainerd/log.h"
 
@@ -247,18 +248,6 @@ class ConnResponse : public Response {
   bool failed_ = false;
 };
 
-int CompareVersions(const std::string& a, const std::string& b) {
-  auto parse = [](const std::string& v, int& major, int& minor) {
-    return sscanf(v.c_str(), "%d.%d", &major, &minor) == 2;
-  };
-  int am = 0, an = 0, bm = 0, bn = 0;
-  parse(a, am, an);
-  parse(b, bm, bn);
-  if (am != bm) return am < bm ? -1 : 1;
-  if (an != bn) return an < bn ? -1 : 1;
-  return 0;
-}
-
 // Fills path, api_version and query from the target; throws HttpError 400 for a version outside
 // what the engine serves.
 void ParseTarget(Request& req) {
@@ -285,10 +274,10 @@ void ParseTarget(Request& req) {
     size_t slash = path.find('/', 1);
     std::string v(
         path.substr(2, slash == std::string_view::npos ? std::string_view::npos : slash - 2));
-    if (CompareVersions(v, kApiVersion) > 0)
+    if (CompareApiVersions(v, kApiVersion) > 0)
       throw HttpError(400, "client version " + v +
                                " is too new. Maximum supported API version is " + kApiVersion);
-    if (CompareVersions(v, kMinApiVersion) < 0)
+    if (CompareApiVersions(v, kMinApiVersion) < 0)
       throw HttpError(400, "client version " + v +
                                " is too old. Minimum supported API version is " + kMinApiVersion +
                                ", please upgrade your client to a newer version");

@@ -13,6 +13,7 @@
 #include <set>
 #include <sstream>
 
+#include "common.h"
 #include "engine.h"
 #include "libcontainerd/errors.h"
 
@@ -386,12 +387,6 @@ bool EventMatches(const Filters& f, const Event& e) {
     }
   }
   return true;
-}
-
-int64_t NowNano() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 struct ListenerCount {

@@ -1,6 +1,9 @@
 // lcd-engine: the helpers of http.h (Request accessors, JSON answers, error mapping, URL
 // decoding) and of engine.h (docker's time formats and filters).
+#include <fcntl.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -8,8 +11,11 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <random>
 
+#include "common.h"
 #include "engine.h"
 #include "http.h"
 #include "libcontainerd/errors.h"
@@ -50,7 +56,7 @@ bool AllDigits(std::string_view s) {
                            "duration before now (10m, 1h30m, 1.5s)");
 }
 
-int64_t NowNano() {
+int64_t NowNanoImpl() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
@@ -342,7 +348,7 @@ int64_t ParseDockerTime(const std::string& raw) {
   if (value.empty()) BadTime(raw);
   // A duration before now ("10m", "1h30m", "1.5s"); a bare "0" is Unix time 0, as in docker.
   int64_t d = 0;
-  if (value != "0" && ParseDuration(value, d)) return NowNano() - d;
+  if (value != "0" && ParseDuration(value, d)) return NowNanoImpl() - d;
   // Unix seconds with an optional fraction.
   const size_t dot = value.find('.');
   const std::string whole = value.substr(0, dot);
@@ -408,6 +414,122 @@ std::map<std::string, std::vector<std::string>> ParseFilters(const std::string& 
     if (values.empty()) out.erase(it.key());
   }
   return out;
+}
+
+// ---- common.h ---------------------------------------------------------------------------------
+
+nlohmann::json ParseJsonBody(const Request& req) {
+  if (req.body.empty()) return nlohmann::json::object();
+  if (req.body.size() > 4 * 1024 * 1024) throw HttpError(413, "request body too large (max 4 MiB)");
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(req.body);
+  } catch (const nlohmann::json::exception& e) {
+    throw HttpError(400, std::string("malformed JSON in the request body: ") + e.what());
+  }
+  if (j.is_null()) return nlohmann::json::object();
+  if (!j.is_object()) throw HttpError(400, "the request body must be a JSON object");
+  return j;
+}
+
+bool IsEmptyValue(const nlohmann::json& v) {
+  if (v.is_null()) return true;
+  if (v.is_boolean()) return !v.get<bool>();
+  if (v.is_number()) return v.get<double>() == 0;
+  if (v.is_string()) return v.get<std::string>().empty();
+  if (v.is_array()) return v.empty();
+  if (v.is_object()) {
+    for (const auto& x : v)
+      if (!IsEmptyValue(x)) return false;
+    return true;
+  }
+  return false;
+}
+
+std::string JsonStr(const nlohmann::json& j, const char* key, const std::string& where) {
+  if (!j.contains(key) || j[key].is_null()) return "";
+  if (!j[key].is_string()) throw HttpError(400, where + key + ": expected a string");
+  return j[key].get<std::string>();
+}
+
+int64_t JsonInt(const nlohmann::json& j, const char* key, const std::string& where) {
+  if (!j.contains(key) || j[key].is_null()) return 0;
+  if (!j[key].is_number_integer()) throw HttpError(400, where + key + ": expected an integer");
+  return j[key].get<int64_t>();
+}
+
+bool JsonBool(const nlohmann::json& j, const char* key, const std::string& where) {
+  if (!j.contains(key) || j[key].is_null()) return false;
+  if (!j[key].is_boolean()) throw HttpError(400, where + key + ": expected true or false");
+  return j[key].get<bool>();
+}
+
+bool SendAll(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t w = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return false;
+    data.remove_prefix(static_cast<size_t>(w));
+  }
+  return true;
+}
+
+void WriteFileAtomic(const std::string& path, const std::string& data) {
+  namespace lcd = libcontainerd;
+  const std::string tmp = path + ".tmp-" + RandomHex(4);
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) lcd::ThrowErrno(lcd::ErrorKind::kUnknown, errno, "write " + tmp, {.path = tmp});
+  size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      int err = n < 0 ? errno : EIO;
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      lcd::ThrowErrno(lcd::ErrorKind::kUnknown, err, "write " + tmp, {.path = tmp});
+    }
+    off += static_cast<size_t>(n);
+  }
+  ::fsync(fd);
+  ::close(fd);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    lcd::ThrowErrno(lcd::ErrorKind::kUnknown, err, "rename " + tmp + " to " + path, {.path = path});
+  }
+}
+
+std::string RandomHex(size_t bytes) {
+  static std::mutex mu;
+  static std::mt19937_64 gen{std::random_device{}()};
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes * 2);
+  std::lock_guard l(mu);
+  for (size_t i = 0; i < bytes; ++i) {
+    unsigned v = static_cast<unsigned>(gen() & 0xff);
+    out += hex[v >> 4];
+    out += hex[v & 15];
+  }
+  return out;
+}
+
+int64_t ParseRfc3339Nano(const std::string& t) {
+  int64_t nanos = 0;
+  return ParseRfc3339(t, nanos) ? nanos : 0;
+}
+
+int64_t NowNano() { return NowNanoImpl(); }
+
+int CompareApiVersions(const std::string& a, const std::string& b) {
+  auto parse = [](const std::string& v) {
+    int major = 0, minor = 0;
+    std::sscanf(v.c_str(), "%d.%d", &major, &minor);
+    return std::make_pair(major, minor);
+  };
+  auto pa = parse(a), pb = parse(b);
+  return pa < pb ? -1 : pa == pb ? 0 : 1;
 }
 
 }  // namespace lcde

@@ -22,6 +22,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "common.h"
 #include "containers.h"
 #include "engine.h"
 #include "http.h"
@@ -88,16 +89,6 @@ void CheckName(const std::string& name) {
                              "path");
 }
 
-std::string RandomHex64() {
-  static std::mutex mu;
-  static std::mt19937_64 gen{std::random_device{}()};
-  static const char* hex = "0123456789abcdef";
-  std::lock_guard l(mu);
-  std::string s;
-  for (int i = 0; i < 64; ++i) s += hex[gen() % 16];
-  return s;
-}
-
 std::string Rfc3339Seconds(std::chrono::system_clock::time_point t) {
   std::time_t tt = std::chrono::system_clock::to_time_t(t);
   std::tm tm{};
@@ -109,31 +100,6 @@ std::string Rfc3339Seconds(std::chrono::system_clock::time_point t) {
 
 std::string Errno(const std::string& what, const std::string& path, int err) {
   return what + " " + path + ": " + std::strerror(err);
-}
-
-void WriteFileAtomic(const std::string& path, const std::string& content) {
-  std::string tmp = path + ".tmp-" + RandomHex64().substr(0, 8);
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) throw std::runtime_error(Errno("cannot write the volume record", tmp, errno));
-  size_t off = 0;
-  while (off < content.size()) {
-    ssize_t n = ::write(fd, content.data() + off, content.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      throw std::runtime_error(Errno("cannot write the volume record", tmp, err));
-    }
-    off += static_cast<size_t>(n);
-  }
-  ::fsync(fd);
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    throw std::runtime_error(Errno("cannot rename the volume record to", path, err));
-  }
 }
 
 // ---- copying the image's files into a new volume -----------------------------------------------
@@ -329,17 +295,6 @@ int ApiMinor(const std::string& v) {
   }
 }
 
-json ParseBody(const Request& req) {
-  if (req.body.empty()) return json::object();
-  try {
-    json j = json::parse(req.body);
-    if (!j.is_object()) throw HttpError(400, "malformed volume create body: expected an object");
-    return j;
-  } catch (const json::exception& e) {
-    throw HttpError(400, std::string("malformed JSON in the request body: ") + e.what());
-  }
-}
-
 }  // namespace
 
 // ---- Impl -------------------------------------------------------------------------------------
@@ -503,7 +458,7 @@ struct Volumes::Impl {
   // Removes the volume's directory and record (mu held): renamed away first, so a crash midway
   // leaves no half volume (Load deletes what is left).
   void RemoveLocked(const std::string& name) {
-    const std::string trash = dir + "/.trash-" + name + "-" + RandomHex64().substr(0, 8);
+    const std::string trash = dir + "/.trash-" + name + "-" + RandomHex(4);
     if (::rename(VolumeDir(name).c_str(), trash.c_str()) != 0 && errno != ENOENT)
       throw std::runtime_error(Errno("cannot remove the volume", VolumeDir(name), errno));
     vols.erase(name);
@@ -590,7 +545,7 @@ struct Volumes::Impl {
   }
 
   void Create(Request& req, Response& res) {
-    json body = ParseBody(req);
+    json body = ParseJsonBody(req);
     auto str = [&](const char* k) -> std::string {
       if (!body.contains(k) || body[k].is_null()) return "";
       if (!body[k].is_string()) throw HttpError(400, std::string(k) + " must be a string");
@@ -612,7 +567,7 @@ struct Volumes::Impl {
       throw HttpError(501, "lcd-engine does not support cluster volumes (swarm)");
     std::lock_guard l(mu);
     if (name.empty()) {
-      do name = RandomHex64();
+      do name = RandomHex(32);
       while (vols.count(name));
     } else {
       CheckName(name);
@@ -717,7 +672,7 @@ VolumeMount Volumes::Mount(const std::string& container_id, const std::string& n
   {
     std::lock_guard l(impl_->mu);
     if (anonymous) {
-      do name = RandomHex64();
+      do name = RandomHex(32);
       while (impl_->vols.count(name));
     }
     if (impl_->vols.find(name) == impl_->vols.end()) impl_->CreateLocked(name, {}, {}, anonymous);
