@@ -267,25 +267,9 @@ std::vector<MountPoint> MountPoints(const ContainerRecord& rec) {
   if (hc.contains("Binds") && hc["Binds"].is_array()) {
     for (const auto& b : hc["Binds"]) {
       if (!b.is_string()) continue;
-      std::string s = b.get<std::string>();
-      std::vector<std::string> parts;
-      size_t i = 0;
-      while (true) {
-        size_t j = s.find(':', i);
-        parts.push_back(s.substr(i, j == std::string::npos ? std::string::npos : j - i));
-        if (j == std::string::npos) break;
-        i = j + 1;
-      }
-      if (parts.size() < 2 || parts[0].empty() || parts[0][0] != '/') continue;  // volumes
-      bool rw = true;
-      if (parts.size() > 2)
-        for (const auto& o : Components(parts[2]))
-          for (size_t k = 0, e; k <= o.size(); k = e + 1) {
-            e = o.find(',', k);
-            if (e == std::string::npos) e = o.size();
-            if (o.substr(k, e - k) == "ro") rw = false;
-          }
-      out.push_back({parts[0], CleanAbs(parts[1]), rw});
+      const BindSpec bind = ParseBind(b.get<std::string>());  // accepted at create
+      if (!bind.host_path()) continue;                        // volumes: in rec.volumes
+      out.push_back({bind.source, CleanAbs(bind.destination), !bind.read_only});
     }
   }
   if (hc.contains("Mounts") && hc["Mounts"].is_array()) {

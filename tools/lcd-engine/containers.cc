@@ -680,40 +680,15 @@ std::shared_ptr<Ctr> Containers::Create(const std::string& name_in, const json& 
     std::vector<VolumeRequest> volume_requests;
     if (auto binds = StrList(hc, "Binds", "HostConfig.")) {
       for (const auto& b : *binds) {
-        std::vector<std::string> parts;
-        std::istringstream in(b);
-        std::string part;
-        while (std::getline(in, part, ':')) parts.push_back(part);
-        if (parts.size() < 2 || parts.size() > 3)
-          throw HttpError(400, "invalid volume specification: '" + b + "'");
-        if (parts[0].empty()) throw HttpError(400, "invalid volume specification: '" + b + "'");
-        if (parts[1].empty() || parts[1][0] != '/')
-          throw HttpError(400, "invalid volume specification: '" + b +
-                                   "': the container path must be absolute");
-        bool ro = false;
-        std::string prop;
-        if (parts.size() == 3) {
-          std::istringstream os(parts[2]);
-          std::string o;
-          while (std::getline(os, o, ',')) {
-            if (o == "ro")
-              ro = true;
-            else if (o == "rw" || o == "z" || o == "Z" || o.empty()) {
-            } else if (o == "shared" || o == "rshared" || o == "slave" || o == "rslave" ||
-                       o == "private" || o == "rprivate") {
-              prop = o;
-            } else {
-              throw HttpError(400, "invalid mode: " + o + " (in -v " + b + ")");
-            }
-          }
-        }
-        if (parts[0][0] != '/') {  // a named volume, created on first use
-          volume_requests.push_back({parts[0], parts[1], ro});
+        const BindSpec bind = ParseBind(b);
+        if (!bind.host_path()) {  // a named volume, created on first use
+          volume_requests.push_back({bind.source, bind.destination, bind.read_only});
           continue;
         }
         std::error_code ec;
-        if (!fs::exists(parts[0], ec)) fs::create_directories(parts[0], ec);  // docker's -v rule
-        base.mounts.push_back(BindMount(parts[0], parts[1], ro, prop));
+        if (!fs::exists(bind.source, ec)) fs::create_directories(bind.source, ec);  // docker's -v
+        base.mounts.push_back(
+            BindMount(bind.source, bind.destination, bind.read_only, bind.propagation));
       }
     }
     if (hc.contains("Mounts") && hc["Mounts"].is_array()) {
@@ -800,14 +775,10 @@ std::shared_ptr<Ctr> Containers::Create(const std::string& name_in, const json& 
         }
         if (auto ob = StrList(other->rec.host_config, "Binds", "HostConfig.")) {
           for (const auto& b : *ob) {
-            auto c1 = b.find(':');
-            if (c1 == std::string::npos || b[0] != '/') continue;
-            auto c2 = b.find(':', c1 + 1);
-            std::string dst =
-                b.substr(c1 + 1, c2 == std::string::npos ? std::string::npos : c2 - c1 - 1);
-            bool ro = mode_s == "ro" ||
-                      (c2 != std::string::npos && b.substr(c2 + 1).find("ro") != std::string::npos);
-            if (!mounted(dst)) base.mounts.push_back(BindMount(b.substr(0, c1), dst, ro, ""));
+            const BindSpec bind = ParseBind(b);
+            if (!bind.host_path() || mounted(bind.destination)) continue;  // volumes: above
+            base.mounts.push_back(BindMount(bind.source, bind.destination,
+                                            bind.read_only || mode_s == "ro", bind.propagation));
           }
         }
       }
@@ -1773,6 +1744,32 @@ void Containers::RefreshHosts(const std::string& network, const Ctr* starting) {
     [[maybe_unused]] ssize_t w = ::write(fd, content.data(), content.size());
     ::close(fd);
   }
+}
+
+BindSpec ParseBind(const std::string& b) {
+  std::vector<std::string> parts;
+  std::istringstream in(b);
+  std::string part;
+  while (std::getline(in, part, ':')) parts.push_back(part);
+  if (parts.size() < 2 || parts.size() > 3 || parts[0].empty())
+    throw HttpError(400, "invalid volume specification: '" + b + "'");
+  if (parts[1].empty() || parts[1][0] != '/')
+    throw HttpError(
+        400, "invalid volume specification: '" + b + "': the container path must be absolute");
+  BindSpec spec{parts[0], parts[1], parts.size() == 3 ? parts[2] : ""};
+  std::istringstream os(spec.mode);
+  std::string o;
+  while (std::getline(os, o, ',')) {
+    if (o == "ro") {
+      spec.read_only = true;
+    } else if (o == "shared" || o == "rshared" || o == "slave" || o == "rslave" || o == "private" ||
+               o == "rprivate") {
+      spec.propagation = o;
+    } else if (o != "rw" && o != "z" && o != "Z" && !o.empty()) {
+      throw HttpError(400, "invalid mode: " + o + " (in -v " + b + ")");
+    }
+  }
+  return spec;
 }
 
 }  // namespace lcde

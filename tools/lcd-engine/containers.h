@@ -236,6 +236,20 @@ void ParseLogOptions(const json& config, int64_t* max_size, int* max_files);
 // The log files of a container, oldest first (rotated ones, then the current one).
 std::vector<std::string> LogFiles(const std::string& log_path, int max_files);
 
+// One entry of HostConfig.Binds: "SOURCE:DESTINATION[:OPTIONS]", SOURCE a host path (absolute) or
+// a volume's name, OPTIONS a comma list of ro, rw, z, Z and a propagation (shared, rshared,
+// slave, rslave, private, rprivate).
+struct BindSpec {
+  std::string source;
+  std::string destination;
+  std::string mode;  // OPTIONS as given ("" when none)
+  bool read_only = false;
+  std::string propagation;  // "" when none was given
+  bool host_path() const { return !source.empty() && source[0] == '/'; }
+};
+// Throws HttpError 400 naming the entry and what is wrong with it.
+BindSpec ParseBind(const std::string& bind);
+
 // docker's signal argument: "9", "KILL", "SIGKILL"; throws HttpError 400 naming it.
 int ParseSignal(const std::string& s);
 // The json-file log line: {"log":...,"stream":"stdout","time":RFC3339Nano}.

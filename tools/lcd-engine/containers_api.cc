@@ -120,23 +120,14 @@ json MountsJson(const ContainerRecord& r) {
   if (hc.contains("Binds") && hc["Binds"].is_array()) {
     for (const auto& b : hc["Binds"]) {
       if (!b.is_string()) continue;
-      std::string s = b.get<std::string>();
-      std::vector<std::string> parts;
-      size_t i = 0;
-      while (i <= s.size()) {
-        size_t j = s.find(':', i);
-        if (j == std::string::npos) j = s.size();
-        parts.push_back(s.substr(i, j - i));
-        i = j + 1;
-      }
-      if (parts.size() < 2 || parts[0].empty() || parts[0][0] != '/') continue;  // volumes: below
-      std::string mode = parts.size() > 2 ? parts[2] : "";
+      const BindSpec bind = ParseBind(b.get<std::string>());  // accepted at create
+      if (!bind.host_path()) continue;                        // volumes: below
       out.push_back({{"Type", "bind"},
-                     {"Source", parts[0]},
-                     {"Destination", parts[1]},
-                     {"Mode", mode},
-                     {"RW", mode.find("ro") == std::string::npos},
-                     {"Propagation", "rprivate"}});
+                     {"Source", bind.source},
+                     {"Destination", bind.destination},
+                     {"Mode", bind.mode},
+                     {"RW", !bind.read_only},
+                     {"Propagation", bind.propagation.empty() ? "rprivate" : bind.propagation}});
     }
   }
   if (hc.contains("Mounts") && hc["Mounts"].is_array()) {
