@@ -77,6 +77,26 @@ std::string RandomName() {
          nouns[rd() % std::size(nouns)];
 }
 
+// Waits until the process's output is all copied, but not for ever: a FIFO can stay open after
+// the exit (a child of the process that kept it, or a task adopted after it stopped, whose shim
+// holds its end until the task is deleted). After `limit` the copy is cancelled.
+void WaitForOutput(lcd::IO& io, std::chrono::milliseconds limit) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  std::thread guard([&] {
+    std::unique_lock l(mu);
+    if (!cv.wait_for(l, limit, [&] { return done; })) io.Cancel();
+  });
+  io.Wait();
+  {
+    std::lock_guard l(mu);
+    done = true;
+  }
+  cv.notify_all();
+  guard.join();
+}
+
 bool ValidName(const std::string& n) {
   if (n.empty() || !std::isalnum(static_cast<unsigned char>(n[0]))) return false;
   for (char ch : n)
@@ -1060,12 +1080,6 @@ void Containers::Start(const std::shared_ptr<Ctr>& c) {
   if (c->starting) throw HttpError(409, "container " + c->rec.id + " is still being started");
   if (c->running()) throw HttpError(304, "");
   if (!c->container) c->container = engine_.client().LoadContainer(ctx, c->rec.id);
-  // A task left over (the engine restarted while it was stopped): delete it first.
-  try {
-    auto old = c->container->GetTask(ctx);
-    old->Delete(ctx);
-  } catch (const lcd::Error&) {
-  }
   const bool with_stdin = c->rec.config.value("OpenStdin", false);
   const std::string network_name = c->rec.network_name;
   const json hc_copy = c->rec.updated ? c->rec.host_config : json::object();
@@ -1085,7 +1099,19 @@ void Containers::Start(const std::shared_ptr<Ctr>& c) {
   c->starting = true;
   l.unlock();
   try {
-    task = c->container->NewTask(ctx, "", with_stdin, capture);
+    try {
+      task = c->container->NewTask(ctx, "", with_stdin, capture);
+    } catch (const lcd::Error& e) {
+      // A stopped task left over (the engine went away between an exit and its task's delete):
+      // deleted, then the new one made. Only then: it costs an RPC on the start path otherwise.
+      if (e.kind() != lcd::ErrorKind::kAlreadyExists) throw;
+      try {
+        c->container->GetTask(ctx)->Delete(ctx);
+      } catch (const lcd::Error& te) {
+        if (te.kind() != lcd::ErrorKind::kNotFound) throw;  // gone meanwhile
+      }
+      task = c->container->NewTask(ctx, "", with_stdin, capture);
+    }
     try {
       // Limits changed by docker update since the container was made (the spec keeps those of
       // create): applied to the new task before it runs.
@@ -1203,13 +1229,14 @@ void Containers::Exited(const std::shared_ptr<Ctr>& c, uint32_t code, lcd::Syste
     if (!c->task) return;  // already handled (or never started)
     task = std::move(c->task);
     io = std::move(c->io);
+    c->exiting = true;         // until its task is deleted and the exit recorded (Remove waits)
     c->rec.status = "exited";  // no longer running from now on for the API
     c->rec.exit_code = static_cast<int>(code);
   }
   // The rest blocks (output drained, task deleted): on its own thread, so that this container's
   // later events and other work go on.
   std::thread([this, c, task, io, code, at] {
-    if (io) io->Wait();
+    if (io) WaitForOutput(*io, 5s);
     FlushPartial(*c);
     try {
       task->Delete(Engine::Ctx());
@@ -1229,6 +1256,7 @@ void Containers::Exited(const std::shared_ptr<Ctr>& c, uint32_t code, lcd::Syste
       for (auto& s : c->subscribers) s->Close();
       c->subscribers.clear();
       c->exits++;
+      c->exiting = false;
       auto_remove = c->rec.host_config.value("AutoRemove", false) && !c->removed;
       try {
         Save(*c);
@@ -1355,16 +1383,27 @@ void Containers::Remove(const std::shared_ptr<Ctr>& c, bool force, bool remove_v
         throw HttpError(500, "container " + c->rec.id + " did not exit 30 s after SIGKILL");
       if (c->removed) return;
     }
+    // An exit still being handled (its output drained, its task deleted) finishes first.
+    if (!c->cv.wait_for(l, 30s, [&] { return !c->exiting; }))
+      throw HttpError(500, "the exit of container " + c->rec.id + " is still being handled");
+    if (c->removed) return;
     c->rec.status = "removing";
   }
   lcd::Context ctx = Engine::Ctx();
   try {
     if (!c->container) c->container = engine_.client().LoadContainer(ctx, c->rec.id);
     try {
-      c->container->GetTask(ctx)->Delete(ctx);
-    } catch (const lcd::Error&) {
+      c->container->Delete(ctx);
+    } catch (const lcd::Error& e) {
+      // A task left over (see Start): deleted, then the container. Not asked for otherwise.
+      if (e.kind() != lcd::ErrorKind::kFailedPrecondition) throw;
+      try {
+        c->container->GetTask(ctx)->Delete(ctx);
+      } catch (const lcd::Error& te) {
+        if (te.kind() != lcd::ErrorKind::kNotFound) throw;  // gone meanwhile
+      }
+      c->container->Delete(ctx);
     }
-    c->container->Delete(ctx);
   } catch (const lcd::Error& e) {
     if (e.kind() != lcd::ErrorKind::kNotFound) {
       std::lock_guard l(c->mu);

@@ -106,6 +106,7 @@ struct Ctr {
   uint64_t exits = 0;            // exits seen (wait next-exit)
   uint64_t starts = 0;           // starts done
   bool removed = false;          // deleted (wait removed)
+  bool exiting = false;          // an exit is being handled (Exited): its task is not deleted yet
   bool stopping = false;         // stopped by the user (stop/kill through the API)
   int64_t restart_delay_ms = 0;  // the restart policy's back-off: 100 ms doubling, reset at 10 s
   std::shared_ptr<libcontainerd::Container> container;  // library object
