@@ -152,6 +152,16 @@ TEST_F(EngineLiveRestoreTest, KilledEngineAdoptsRunningContainersAndKeepsExitsAn
     // The exit while the engine was down is there with its code.
     EXPECT_TRUE(WaitFor([&] { return Inspect(exiter, "{{.State.Status}}") == "exited"; }, 10s));
     EXPECT_EQ(Inspect(exiter, "{{.State.ExitCode}}"), "7");
+    // Its die event is published by the engine that found it (with the real code).
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          auto ev =
+              D({"events", "--since", "10m", "--until", "0s", "--filter", "container=" + exiter,
+                 "--filter", "event=die", "--format", "{{index .Actor.Attributes \"exitCode\"}}"});
+          return Trim(ev.out) == "7";
+        },
+        15s))
+        << "no die event with exit code 7 for " << exiter;
     auto ps = D({"ps", "-a", "--filter", "name=" + exiter, "--format", "{{.Status}}"});
     EXPECT_TRUE(Contains(ps.out, "Exited (7)")) << ps.why();
     // The idle one answers exec.
