@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <optional>
 #include <random>
+#include <utility>
 
 #include "libcontainerd/errors.h"
 #include "libcontainerd/log.h"
@@ -65,8 +66,34 @@ UniqueFd OpenFifo(const std::string& path, int flags) {
 }
 }  // namespace
 
-NewFifos CreateFifos(const std::string& parent, const std::string& name, bool with_stdin,
-                     bool terminal) {
+FifoSet& FifoSet::operator=(FifoSet&& o) noexcept {
+  if (this != &o) {
+    Reset();
+    dir_ = std::move(o.dir_);
+    io_ = std::move(o.io_);
+    o.dir_.clear();
+  }
+  return *this;
+}
+
+std::string FifoSet::Release() noexcept {
+  io_.reset();
+  return std::exchange(dir_, std::string());
+}
+
+void FifoSet::Reset() noexcept {
+  if (auto io = std::move(io_)) {
+    try {
+      io->Close();
+    } catch (const std::exception& e) {
+      Log(LogLevel::kWarning, std::string("closing a FIFO set failed: ") + e.what());
+    }
+  }
+  RemoveFifoDir(std::exchange(dir_, std::string()));
+}
+
+FifoSet CreateFifoSet(const std::string& parent, const std::string& name, bool with_stdin,
+                      bool terminal) {
   MakePrivateDirs(parent);
   std::string dir;
   for (int attempt = 0;; ++attempt) {
@@ -82,28 +109,33 @@ NewFifos CreateFifos(const std::string& parent, const std::string& name, bool wi
     if (err != EEXIST || attempt > 5)
       ThrowErrno(ErrorKind::kUnknown, err, "create fifo directory", {.path = dir});
   }
-  try {
-    FifoConfig cfg;
-    cfg.terminal = terminal;
-    auto make = [&](const char* file) {
-      std::string p = dir + "/" + file;
-      if (::mkfifo(p.c_str(), 0700) != 0)
-        ThrowErrno(ErrorKind::kUnknown, errno, "mkfifo", {.path = p});
-      return p;
-    };
-    if (with_stdin) cfg.stdin_path = make("stdin");
-    cfg.stdout_path = make("stdout");
-    if (!terminal) cfg.stderr_path = make("stderr");
-    // Our ends first: the shim blocks opening stdout/stderr for writing until a reader exists.
-    UniqueFd out = OpenFifo(cfg.stdout_path, O_RDONLY | O_NONBLOCK);
-    UniqueFd err = terminal ? UniqueFd() : OpenFifo(cfg.stderr_path, O_RDONLY | O_NONBLOCK);
-    UniqueFd in = with_stdin ? OpenFifo(cfg.stdin_path, O_RDWR) : UniqueFd();
-    return {dir, std::make_shared<DirectIO>(std::move(cfg), std::move(in), std::move(out),
-                                            std::move(err))};
-  } catch (...) {
-    RemoveFifoDir(dir);
-    throw;
-  }
+  FifoSet owner(dir, nullptr);  // removes the directory if anything below fails
+  FifoConfig cfg;
+  cfg.terminal = terminal;
+  auto make = [&](const char* file) {
+    std::string p = dir + "/" + file;
+    if (::mkfifo(p.c_str(), 0700) != 0)
+      ThrowErrno(ErrorKind::kUnknown, errno, "mkfifo", {.path = p});
+    return p;
+  };
+  if (with_stdin) cfg.stdin_path = make("stdin");
+  cfg.stdout_path = make("stdout");
+  if (!terminal) cfg.stderr_path = make("stderr");
+  // Our ends first: the shim blocks opening stdout/stderr for writing until a reader exists.
+  UniqueFd out = OpenFifo(cfg.stdout_path, O_RDONLY | O_NONBLOCK);
+  UniqueFd err = terminal ? UniqueFd() : OpenFifo(cfg.stderr_path, O_RDONLY | O_NONBLOCK);
+  UniqueFd in = with_stdin ? OpenFifo(cfg.stdin_path, O_RDWR) : UniqueFd();
+  auto io =
+      std::make_shared<DirectIO>(std::move(cfg), std::move(in), std::move(out), std::move(err));
+  return FifoSet(owner.Release(), std::move(io));
+}
+
+NewFifos CreateFifos(const std::string& parent, const std::string& name, bool with_stdin,
+                     bool terminal) {
+  FifoSet set = CreateFifoSet(parent, name, with_stdin, terminal);
+  NewFifos out{.dir = set.dir(), .io = set.io()};
+  set.Release();
+  return out;
 }
 
 std::shared_ptr<DirectIO> OpenFifos(const FifoConfig& config) {

@@ -16,9 +16,50 @@ namespace libcontainerd::cio {
 // Creates `dir` and every missing parent with mode 0700; refuses a symlink anywhere it creates.
 void MakePrivateDirs(const std::string& dir);
 
+// The owner of a FIFO set while it is being handed over: our open ends (a DirectIO) and the
+// directory holding the FIFOs. Unless released, destruction closes our ends and removes the
+// directory (roll-back on failure: a FifoSet in scope undoes itself on every failure path).
+// Release() once something else owns them (the process handle that removes the directory when
+// the process goes). Either part may be empty: a set of FIFOs that are not ours (OpenFifos:
+// no directory) is only closed. Movable, not copyable; not thread-safe (one owner at a time).
+// Used by both backends (containerd's ProcessCore, the direct backend).
+class FifoSet {
+ public:
+  FifoSet() = default;  // owns nothing
+  FifoSet(std::string dir, std::shared_ptr<DirectIO> io) noexcept
+      : dir_(std::move(dir)), io_(std::move(io)) {}
+  FifoSet(FifoSet&& o) noexcept : dir_(std::move(o.dir_)), io_(std::move(o.io_)) { o.dir_.clear(); }
+  FifoSet& operator=(FifoSet&& o) noexcept;
+  FifoSet(const FifoSet&) = delete;
+  FifoSet& operator=(const FifoSet&) = delete;
+  ~FifoSet() { Reset(); }
+
+  // The FIFO directory ("" when not ours) and our ends (null when none).
+  const std::string& dir() const { return dir_; }
+  const std::shared_ptr<DirectIO>& io() const { return io_; }
+
+  // Gives up ownership: nothing is closed or removed by this object any more. Returns the
+  // directory, which the caller now removes (RemoveFifoDir) when the process goes. Take io()
+  // first: this object's reference to the ends is dropped (a DirectIO closes its fds when its
+  // last holder goes).
+  std::string Release() noexcept;
+  // Closes our ends and removes the directory now (errors are logged, never thrown).
+  void Reset() noexcept;
+
+ private:
+  std::string dir_;
+  std::shared_ptr<DirectIO> io_;
+};
+
 // Makes a new directory <parent>/<name>-<random> (0700) holding FIFOs stdin (if with_stdin),
 // stdout and stderr (not in terminal mode), opens our ends (stdout/stderr O_RDONLY|O_NONBLOCK,
-// stdin O_RDWR) and returns them. On failure nothing is left behind.
+// stdin O_RDWR) and returns them, owned by the FifoSet (closed and removed unless released).
+// On failure nothing is left behind.
+FifoSet CreateFifoSet(const std::string& parent, const std::string& name, bool with_stdin,
+                      bool terminal);
+
+// The same, unowned: the caller removes `dir` (RemoveFifoDir) and closes `io` on failure.
+// Prefer CreateFifoSet.
 struct NewFifos {
   std::string dir;
   std::shared_ptr<DirectIO> io;

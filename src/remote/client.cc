@@ -1,15 +1,13 @@
-// The containerd backend's Client: connection set-up, containers, batched stats.
-#include <google/protobuf/stubs/logging.h>
-#include <sys/socket.h>
+// The containerd backend's Client: start-up (NewContainerdClient, the lazy Client, state
+// directory reconcile), containers, batched stats. Connect is in connection.cc.
 #include <sys/stat.h>
-#include <sys/un.h>
 
 #include <filesystem>
 #include <mutex>
 #include <set>
 
 #include "cio/fifo.h"
-#include "events/hub.h"
+#include "common/scope_guard.h"
 #include "events/tracker.h"
 #include "images/content.h"
 #include "images/service.h"
@@ -20,6 +18,7 @@
 #include "remote/connection.h"
 #include "remote/container.h"
 #include "remote/convert.h"
+#include "remote/event_hub.h"
 #include "remote/network.h"
 #include "remote/process.h"
 
@@ -40,7 +39,7 @@ class ClientImpl final : public Client {
                    bool connected) {
     auto tracker = std::make_shared<events::TaskTracker>();
     conn_->set_tracker(tracker);
-    hub_ = std::make_unique<events::Hub>(conn_, std::move(backend), std::move(tracker));
+    hub_ = std::make_unique<EventHub>(conn_, std::move(backend), std::move(tracker));
     hub_->Start(timeout, connected);
     conn_->set_exit_sink([hub = hub_.get()](const EventInfo& info) { hub->OnDeletedExit(info); });
   }
@@ -126,22 +125,24 @@ class ClientImpl final : public Client {
       c->set_snapshotter(snaps->snapshotter());
       c->set_snapshot_key(key);
     }
-    auto undo_snapshot = [&] {
+    // Until the record exists, a failure removes the snapshot (the network is undone by
+    // net_setup, the lease by its destructor).
+    ScopeGuard undo_snapshot([&] {
       if (!snaps) return;
       try {
         snaps->Remove(ctx, c->snapshot_key());
-      } catch (const Error& e) {
+      } catch (const std::exception& e) {
         Log(LogLevel::kWarning, "NewContainer " + id + ": snapshot left to the GC: " + e.what());
       }
-    };
+    });
     Rpc rpc(*conn_, ctx, "Containers.Create");
     containers_v1::CreateContainerResponse resp;
     grpc::Status s = conn_->containers().Create(rpc.get(), req, &resp);
-    if (!s.ok()) undo_snapshot();
     if (s.error_code() == grpc::StatusCode::ALREADY_EXISTS)
       throw Error(ErrorKind::kAlreadyExists,
                   "a container with this id exists in namespace " + conn_->ns(), ectx);
     rpc.Check(s, ectx);
+    undo_snapshot.Dismiss();
     if (net_setup) net_setup->Commit();
     if (lease) lease->Release(ctx);
     if (auto* t = conn_->tracker()) t->TrackContainer(id);
@@ -170,101 +171,11 @@ class ClientImpl final : public Client {
 
  private:
   std::shared_ptr<Connection> conn_;
-  std::unique_ptr<events::Hub> hub_;
+  std::unique_ptr<EventHub> hub_;
   std::once_flag images_once_;
   std::shared_ptr<images::ImageService> images_;
 };
 
-std::string SocketPath(const std::string& address) {
-  std::string p = address;
-  if (p.starts_with("unix://"))
-    p = p.substr(7);
-  else if (p.starts_with("unix:"))
-    p = p.substr(5);
-  return p;
-}
-
-}  // namespace
-
-namespace {
-// protobuf writes its own complaints (e.g. invalid UTF-8 in a string field the daemon sent) to
-// stderr: route them through the library's log sink instead, once per process.
-void RouteProtobufLogs() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    google::protobuf::SetLogHandler([](google::protobuf::LogLevel level, const char* file, int line,
-                                       const std::string& message) {
-      LogLevel l =
-          level >= google::protobuf::LOGLEVEL_ERROR ? LogLevel::kError : LogLevel::kWarning;
-      Log(l, "protobuf (" + std::string(file ? file : "?") + ":" + std::to_string(line) +
-                 "): " + message);
-    });
-  });
-}
-}  // namespace
-
-std::shared_ptr<Connection> Connect(const ClientOptions& options) {
-  RouteProtobufLogs();
-  ErrorContext ectx{.op = "NewContainerdClient", .path = options.address};
-  ValidateIdentifier("namespace", options.ns);
-  std::string path = SocketPath(options.address);
-  if (path.empty() || path[0] != '/')
-    throw Error(ErrorKind::kInvalidArgument, "containerd address must be an absolute socket path",
-                ectx);
-  ectx.path = path;
-  if (path.size() >= sizeof(sockaddr_un::sun_path))
-    throw Error(ErrorKind::kInvalidArgument,
-                "socket path is " + std::to_string(path.size()) +
-                    " bytes, over the kernel's limit of " +
-                    std::to_string(sizeof(sockaddr_un::sun_path) - 1) + ": use a shorter path",
-                ectx);
-  if (options.state_dir.empty() || options.state_dir[0] != '/')
-    throw Error(ErrorKind::kInvalidArgument, "state_dir must be an absolute path",
-                {.op = ectx.op, .path = options.state_dir});
-  // A lazy client accepts a missing socket (the daemon may create it later), not a path that
-  // is something else.
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
-    if (!options.lazy_connect)
-      throw Error(ErrorKind::kUnavailable,
-                  "no containerd socket at " + path +
-                      ": is containerd running? (lcctl daemon start starts one)",
-                  ectx);
-  } else if (!S_ISSOCK(st.st_mode)) {
-    throw Error(options.lazy_connect ? ErrorKind::kInvalidArgument : ErrorKind::kUnavailable,
-                path + " is not a unix socket: point the address at containerd's socket", ectx);
-  }
-
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(16 << 20);
-  args.SetMaxSendMessageSize(16 << 20);
-  // Each client has its own connection (no sharing of subchannels between clients).
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  auto channel =
-      grpc::CreateCustomChannel("unix:" + path, grpc::InsecureChannelCredentials(), args);
-  if (options.lazy_connect)
-    channel->GetState(/*try_to_connect=*/true);  // starts connecting; never waits
-  else if (!channel->WaitForConnected(std::chrono::system_clock::now() + options.connect_timeout))
-    throw Error(ErrorKind::kUnavailable,
-                "containerd at " + path + " did not accept a connection within " +
-                    std::to_string(options.connect_timeout.count()) + " ms",
-                ectx);
-  Stubs stubs;
-  stubs.containers = containers_v1::Containers::NewStub(channel);
-  stubs.tasks = tasks_v1::Tasks::NewStub(channel);
-  stubs.version = version_v1::Version::NewStub(channel);
-  stubs.events = events_v1::Events::NewStub(channel);
-  stubs.content = content_v1::Content::NewStub(channel);
-  stubs.images = images_v1::Images::NewStub(channel);
-  stubs.snapshots = snapshots_v1::Snapshots::NewStub(channel);
-  stubs.diff = diff_v1::Diff::NewStub(channel);
-  stubs.leases = leases_v1::Leases::NewStub(channel);
-  ClientOptions opts = options;
-  opts.address = path;
-  return std::make_shared<Connection>(std::move(opts), std::move(channel), std::move(stubs));
-}
-
-namespace {
 // How long a container directory of an absent container is left alone after its last change:
 // another Client in the namespace may be making that container right now (its record, then its
 // FIFOs). The net Manager's rule for its records (src/net/manager.cc, kSettle), same 60 s.

@@ -118,7 +118,7 @@ containers_v1::Container GetContainerRecord(Connection& conn, const Context& ctx
                                             const std::string& id, const char* op);
 
 // The back-off between attempts to reach a daemon that went away: 50 ms doubling to 1 s, as
-// the event stream's reconnect (events::Hub::WaitForDaemon) uses.
+// the event stream's reconnect and Process::Wait use (WaitForDaemon).
 inline constexpr std::chrono::milliseconds kReconnectBackoffFirst{50};
 inline constexpr std::chrono::milliseconds kReconnectBackoffMax{1000};
 
@@ -129,17 +129,24 @@ bool ConnectionLost(const grpc::Status& s, const Context& ctx);
 // Waits with the reconnect back-off until the daemon answers Version. Throws kCancelled when
 // ctx is cancelled, kUnavailable naming the address (and `lost`, the error that started the
 // wait) when ctx's deadline passes first, kUnavailable "client closed" when the Client goes.
-// `op` and `ectx` name the call that waits.
+// `op` and `ectx` name the call that waits. The first probe comes after the first back-off,
+// or at once when `probe_first`. The event stream's reconnect and Process::Wait both use it.
 void WaitForDaemon(Connection& conn, const Context& ctx, const char* op, const ErrorContext& ectx,
-                   const std::string& lost);
+                   const std::string& lost, bool probe_first = false);
 
-// A call's context: namespace header, deadline from ctx, cancellation forwarded to gRPC.
-// Throws kCancelled / kDeadlineExceeded / kUnavailable ("client closed") before any I/O.
+// A call's context, the one place one is built, for unary calls and streams alike (the event
+// stream, its probes and sync events, Wait): namespace header, deadline from ctx, cancellation
+// forwarded to gRPC (TryCancel ends a stream's Read too). Throws kCancelled /
+// kDeadlineExceeded / kUnavailable ("client closed") before any I/O.
 // Keeps a copy of ctx (it may be a temporary); the cancellation callback is unregistered,
 // and waited for if it is running on another thread, before the grpc::ClientContext goes.
+// Not thread-safe; one call (or one stream) per Rpc.
 class Rpc {
  public:
+  // The call is made in the Client's namespace.
   Rpc(const Connection& conn, const Context& ctx, const char* op);
+  // The call is made in namespace `ns` (the library's own, for its sync events).
+  Rpc(const Connection& conn, const Context& ctx, const char* op, const std::string& ns);
   Rpc(const Rpc&) = delete;
   Rpc& operator=(const Rpc&) = delete;
 
@@ -149,8 +156,12 @@ class Rpc {
   // nothing. Must be called before the call is started (before get() is passed to a stub).
   void SetLease(const std::string& lease);
   // Maps a failed status to an Error with this call's op and the given ids; an unreachable
-  // daemon or a dropped connection is kUnavailable naming the daemon's address.
-  [[noreturn]] void Fail(const grpc::Status& s, ErrorContext ectx) const;
+  // daemon or a dropped connection is kUnavailable naming the daemon's address. ToError gives
+  // it as a value (to classify further before throwing), Fail throws it.
+  Error ToError(const grpc::Status& s, ErrorContext ectx) const;
+  [[noreturn]] void Fail(const grpc::Status& s, ErrorContext ectx) const {
+    throw ToError(s, std::move(ectx));
+  }
   void Check(const grpc::Status& s, ErrorContext ectx) const {
     if (!s.ok()) Fail(s, std::move(ectx));
   }

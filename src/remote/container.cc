@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "cio/fifo.h"
+#include "common/scope_guard.h"
 #include "events/tracker.h"
 #include "images/snapshots.h"
 #include "libcontainerd/log.h"
@@ -112,55 +113,43 @@ std::shared_ptr<Task> RemoteContainer::NewTask(const Context& ctx,
   else
     task_options = RemappedTaskOptions(runtime_options_, runtime_name_, facts.root_ids);
   PreparedIO pio = PrepareIO(*conn_, id_, "init", with_stdin, terminal, attach_stdio);
+  const FifoConfig stdio = pio.config;
   auto core = std::make_shared<ProcessCore>(conn_, id_, "", 0);
-  core->SetIO(pio.fifos, pio.io, pio.dir);
+  core->TakeIO(std::move(pio));
+  // Until the task exists, any failure stops the copying and removes the FIFOs.
+  ScopeGuard release_io([&core] { core->ReleaseIO(true); });
 
   Rpc rpc(*conn_, ctx, "Tasks.Create");
   tasks_v1::CreateTaskRequest req;
   req.set_container_id(id_);
-  req.set_stdin(pio.config.stdin_path);
-  req.set_stdout(pio.config.stdout_path);
-  req.set_stderr(pio.config.stderr_path);
+  req.set_stdin(stdio.stdin_path);
+  req.set_stdout(stdio.stdout_path);
+  req.set_stderr(stdio.stderr_path);
   req.set_terminal(terminal);
   if (task_options) SetAny(req.mutable_options(), kRuncOptionsTypeURL, std::move(*task_options));
   if (!snapshot_key_.empty()) {
     // The container's snapshot is its root file system (a container from an image).
-    std::vector<images::MountInfo> mounts;
-    try {
-      mounts = images::Snapshots(conn_, snapshotter_).Mounts(ctx, snapshot_key_);
-    } catch (...) {
-      core->ReleaseIO(true);
-      throw;
-    }
-    images::AddMounts(mounts, req.mutable_rootfs());
+    images::AddMounts(images::Snapshots(conn_, snapshotter_).Mounts(ctx, snapshot_key_),
+                      req.mutable_rootfs());
   }
   tasks_v1::CreateTaskResponse resp;
   grpc::Status s = conn_->tasks().Create(rpc.get(), req, &resp);
   std::optional<Rpc> retry;
-  if (s.error_code() == grpc::StatusCode::ALREADY_EXISTS) {
-    try {
-      if (ClearHalfCreatedTask(ctx)) {
-        retry.emplace(*conn_, ctx, "Tasks.Create");
-        s = conn_->tasks().Create(retry->get(), req, &resp);
-        if (!s.ok())
-          Log(LogLevel::kInfo,
-              "container " + id_ + ": create after clearing failed: " + s.error_message());
-      }
-    } catch (...) {
-      core->ReleaseIO(true);
-      throw;
-    }
+  if (s.error_code() == grpc::StatusCode::ALREADY_EXISTS && ClearHalfCreatedTask(ctx)) {
+    retry.emplace(*conn_, ctx, "Tasks.Create");
+    s = conn_->tasks().Create(retry->get(), req, &resp);
+    if (!s.ok())
+      Log(LogLevel::kInfo,
+          "container " + id_ + ": create after clearing failed: " + s.error_message());
   }
   if (!s.ok()) {
-    core->ReleaseIO(true);
-    try {
-      (retry ? *retry : rpc).Fail(s, ectx);
-    } catch (const Error& e) {
-      Error shim_error = ClassifyShimError(e, runtime_name_);
-      if (shim_error.kind() != e.kind() || shim_error.message() != e.message()) throw shim_error;
-      throw ClassifyStartError(e, arg0);
-    }
+    // A missing shim is named as such; otherwise a missing or unusable binary is classified.
+    const Error e = (retry ? *retry : rpc).ToError(s, ectx);
+    Error shim_error = ClassifyShimError(e, runtime_name_);
+    if (shim_error.kind() != e.kind() || shim_error.message() != e.message()) throw shim_error;
+    throw ClassifyStartError(e, arg0);
   }
+  release_io.Dismiss();
   core->set_pid(resp.pid());
   if (auto* t = conn_->tracker()) t->TrackTask(id_, resp.pid());
   return std::make_shared<RemoteTask>(std::move(core), spec_json_);
@@ -200,16 +189,22 @@ void RemoteContainer::DeleteHalfCreatedTask(const Context& ctx) {
   if (s.error_code() != grpc::StatusCode::NOT_FOUND) rpc.Check(s, {.container_id = id_});
 }
 
-::containerd::v1::types::Process RemoteContainer::GetProcess(const Context& ctx, const char* op) {
+std::optional<::containerd::v1::types::Process> RemoteContainer::FindProcess(const Context& ctx) {
   Rpc rpc(*conn_, ctx, "Tasks.Get");
   tasks_v1::GetRequest req;
   req.set_container_id(id_);
   tasks_v1::GetResponse resp;
   grpc::Status s = conn_->tasks().Get(rpc.get(), req, &resp);
-  if (s.error_code() == grpc::StatusCode::NOT_FOUND)
-    throw Error(ErrorKind::kNotFound, "container has no task", {.op = op, .container_id = id_});
+  if (s.error_code() == grpc::StatusCode::NOT_FOUND) return std::nullopt;
   rpc.Check(s, {.container_id = id_});
   return resp.process();
+}
+
+::containerd::v1::types::Process RemoteContainer::GetProcess(const Context& ctx, const char* op) {
+  auto p = FindProcess(ctx);
+  if (!p)
+    throw Error(ErrorKind::kNotFound, "container has no task", {.op = op, .container_id = id_});
+  return std::move(*p);
 }
 
 std::shared_ptr<Task> RemoteContainer::GetTask(const Context& ctx) {
@@ -228,14 +223,10 @@ std::shared_ptr<Task> RemoteContainer::AttachTask(const Context& ctx, StdioCallb
     FifoConfig cfg{p.stdin(), p.stdout(), p.stderr(), p.terminal()};
     auto fifos = cio::OpenFifos(cfg);
     if (fifos->has_stdin()) cio::DirectIOControl::ExpectStdinCloseHook(*fifos);  // see PrepareIO
-    std::shared_ptr<IO> io;
-    try {
-      io = attach_stdio(fifos);
-      if (!io) io = fifos;
-    } catch (...) {
-      fifos->Close();
-      throw;
-    }
+    cio::FifoSet opened("", fifos);  // closes our ends if the callback throws (not our FIFOs)
+    std::shared_ptr<IO> io = attach_stdio(fifos);
+    if (!io) io = fifos;
+    opened.Release();
     // The FIFO directory is ours to remove on Delete when it lives in our state dir.
     std::string dir;
     const std::string mine = conn_->ContainerStateDir(id_) + "/";
@@ -248,16 +239,11 @@ std::shared_ptr<Task> RemoteContainer::AttachTask(const Context& ctx, StdioCallb
 }
 
 void RemoteContainer::Delete(const Context& ctx) {
-  ErrorContext ectx{.op = "Delete", .container_id = id_};
-  try {
-    auto p = GetProcess(ctx, "Delete");
+  if (auto p = FindProcess(ctx))
     throw Error(ErrorKind::kFailedPrecondition,
-                "container has a " + std::string(ToString(FromProtoStatus(p.status()))) +
+                "container has a " + std::string(ToString(FromProtoStatus(p->status()))) +
                     " task: delete the task first (ForceDelete kills it)",
-                ectx);
-  } catch (const Error& e) {
-    if (!IsNotFound(e)) throw;
-  }
+                {.op = "Delete", .container_id = id_});
   // No task, but maybe a half-created one (see ClearHalfCreatedTask): its shim would outlive
   // the record, out of reach, so it goes first. Best effort: when the daemon cannot answer,
   // Containers.Delete below reports that.

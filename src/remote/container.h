@@ -45,6 +45,9 @@ class RemoteContainer final : public Container {
 
  private:
   containers_v1::Container Fetch(const Context& ctx);
+  // The task's init process; none when the container has no task (Tasks.Get NotFound).
+  std::optional<::containerd::v1::types::Process> FindProcess(const Context& ctx);
+  // The same, kNotFound "container has no task" (with op) when there is none.
   ::containerd::v1::types::Process GetProcess(const Context& ctx, const char* op);
   const SpecFacts& Facts();
   // After Tasks.Create said AlreadyExists: true when there was only a half-created task (from a

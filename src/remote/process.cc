@@ -35,6 +35,12 @@ void ProcessCore::SetIO(std::shared_ptr<DirectIO> fifos, std::shared_ptr<IO> io,
   }
 }
 
+void ProcessCore::TakeIO(PreparedIO io) {
+  std::shared_ptr<DirectIO> fifos = io.fifos.io();
+  std::string dir = io.fifos.Release();
+  SetIO(std::move(fifos), std::move(io.io), std::move(dir));
+}
+
 void ProcessCore::OnStdinClosed() {
   std::shared_ptr<DirectIO> fifos;
   {
@@ -319,21 +325,15 @@ PreparedIO PrepareIO(const Connection& conn, const std::string& container_id,
                      const StdioCallback& attach_stdio) {
   PreparedIO p;
   if (!attach_stdio) return p;  // all paths empty: /dev/null
-  auto fifos = cio::CreateFifos(conn.ContainerStateDir(container_id), name, with_stdin, terminal);
-  p.dir = fifos.dir;
-  p.fifos = fifos.io;
-  p.config = fifos.io->Config();
+  // p.fifos closes and removes the set if anything below throws.
+  p.fifos = cio::CreateFifoSet(conn.ContainerStateDir(container_id), name, with_stdin, terminal);
+  const std::shared_ptr<DirectIO>& fifos = p.fifos.io();
+  p.config = fifos->Config();
   // The callback may start copying at once, and its stdin may end before ProcessCore::SetIO
   // installs the close hook.
-  if (with_stdin) cio::DirectIOControl::ExpectStdinCloseHook(*p.fifos);
-  try {
-    p.io = attach_stdio(p.fifos);
-    if (!p.io) p.io = p.fifos;
-  } catch (...) {
-    p.fifos->Close();
-    cio::RemoveFifoDir(p.dir);
-    throw;
-  }
+  if (with_stdin) cio::DirectIOControl::ExpectStdinCloseHook(*fifos);
+  p.io = attach_stdio(fifos);
+  if (!p.io) p.io = fifos;
   return p;
 }
 

@@ -8,10 +8,18 @@
 #include <optional>
 #include <string>
 
+#include "cio/fifo.h"
 #include "libcontainerd/client.h"
 #include "remote/connection.h"
 
 namespace libcontainerd::remote {
+
+// A process's stdio before its ProcessCore takes it (PrepareIO).
+struct PreparedIO {
+  cio::FifoSet fifos;  // our ends and their directory (empty without stdio)
+  std::shared_ptr<IO> io;
+  FifoConfig config;  // empty paths when there is no stdio
+};
 
 class ProcessCore : public std::enable_shared_from_this<ProcessCore> {
  public:
@@ -32,6 +40,9 @@ class ProcessCore : public std::enable_shared_from_this<ProcessCore> {
   // Takes the process's stdio: `io` is what the caller's callback returned, `fifos` our ends,
   // `fifo_dir` the directory removed when the process is deleted (empty: not ours).
   void SetIO(std::shared_ptr<DirectIO> fifos, std::shared_ptr<IO> io, std::string fifo_dir);
+  // SetIO with what PrepareIO made: the FIFO set's ownership passes to this object (its
+  // directory is removed by ReleaseIO(true)).
+  void TakeIO(PreparedIO io);
   // Called once the process runs: a stdin close requested before is forwarded now.
   void MarkStarted();
   // Stops copying and releases fds and FIFOs (failure paths and Delete).
@@ -117,13 +128,8 @@ class RemoteTask final : public Task {
 };
 
 // Runs attach_stdio on a new FIFO set (or none when attach_stdio is null) and returns what
-// ProcessCore::SetIO takes. Cleans up when the callback throws.
-struct PreparedIO {
-  std::shared_ptr<DirectIO> fifos;
-  std::shared_ptr<IO> io;
-  std::string dir;
-  FifoConfig config;  // empty paths when there is no stdio
-};
+// ProcessCore::TakeIO takes. Nothing is left when the callback throws, nor when the result is
+// dropped before TakeIO (the FifoSet closes and removes the set).
 PreparedIO PrepareIO(const Connection& conn, const std::string& container_id,
                      const std::string& name, bool with_stdin, bool terminal,
                      const StdioCallback& attach_stdio);

@@ -1,6 +1,7 @@
 #include <csignal>
 #include <optional>
 
+#include "common/scope_guard.h"
 #include "events/tracker.h"
 #include "github.com/containerd/containerd/runtime/v2/runc/options/oci.pb.h"
 #include "libcontainerd/log.h"
@@ -23,13 +24,8 @@ void RemoteTask::Start(const Context& ctx) {
       if (spec.process && !spec.process->args.empty()) arg0 = spec.process->args[0];
     } catch (const Error&) {
     }
-    std::optional<Error> err;
-    try {
-      rpc.Fail(s, core_->Ectx());
-    } catch (const Error& e) {
-      err = ClassifyStartError(e, arg0);
-    }
-    if (err->kind() == ErrorKind::kUnknown) {
+    const Error err = ClassifyStartError(rpc.ToError(s, core_->Ectx()), arg0);
+    if (err.kind() == ErrorKind::kUnknown) {
       // The daemon gives no code for "cannot start a stopped process" or a second Start: ask.
       Status st = core_->StatusOrUnknown(ctx);
       if (st == Status::kStopped)
@@ -37,15 +33,14 @@ void RemoteTask::Start(const Context& ctx) {
             ErrorKind::kFailedPrecondition,
             "task is stopped: its process exited, or its start was cut short (a daemon restart "
             "during Start); Wait or Delete it (" +
-                err->message() + ")",
-            err->context());
+                err.message() + ")",
+            err.context());
       if (st == Status::kRunning || st == Status::kPaused || st == Status::kPausing)
-        throw Error(
-            ErrorKind::kFailedPrecondition,
-            "task is already started (" + std::string(ToString(st)) + "): " + err->message(),
-            err->context());
+        throw Error(ErrorKind::kFailedPrecondition,
+                    "task is already started (" + std::string(ToString(st)) + "): " + err.message(),
+                    err.context());
     }
-    throw *err;
+    throw err;
   }
   if (resp.pid()) core_->set_pid(resp.pid());
   core_->MarkStarted();
@@ -207,49 +202,46 @@ std::shared_ptr<Process> RemoteTask::Exec(const Context& ctx, const std::string&
   auto& conn = core_->conn();
   PreparedIO pio = PrepareIO(conn, core_->container_id(), "exec-" + exec_id, with_stdin,
                              spec.terminal, attach_stdio);
+  const FifoConfig stdio = pio.config;
   auto core = std::make_shared<ProcessCore>(core_->conn_ptr(), core_->container_id(), exec_id, 0);
-  core->SetIO(pio.fifos, pio.io, pio.dir);
+  core->TakeIO(std::move(pio));
   {
+    // Until the process record exists, a failure stops the copying and removes the FIFOs.
+    ScopeGuard release_io([&core] { core->ReleaseIO(true); });
     Rpc rpc(conn, ctx, "Tasks.Exec");
     tasks_v1::ExecProcessRequest req;
     req.set_container_id(core_->container_id());
     req.set_exec_id(exec_id);
-    req.set_stdin(pio.config.stdin_path);
-    req.set_stdout(pio.config.stdout_path);
-    req.set_stderr(pio.config.stderr_path);
+    req.set_stdin(stdio.stdin_path);
+    req.set_stdout(stdio.stdout_path);
+    req.set_stderr(stdio.stderr_path);
     req.set_terminal(spec.terminal);
     SetAny(req.mutable_spec(), kProcessTypeURL, std::move(spec_json));
     google::protobuf::Empty resp;
-    grpc::Status s = conn.tasks().Exec(rpc.get(), req, &resp);
-    if (!s.ok()) {
-      core->ReleaseIO(true);
-      rpc.Fail(s, ectx);
-    }
+    rpc.Check(conn.tasks().Exec(rpc.get(), req, &resp), ectx);
+    release_io.Dismiss();
   }
-  try {
+  {
+    // From here on a failure leaves nothing behind: the exec process record, its FIFOs.
+    ScopeGuard delete_exec([&core] {
+      try {
+        core->Delete(Context());
+      } catch (const std::exception& e) {
+        Log(LogLevel::kWarning, std::string("cleanup of failed exec: ") + e.what());
+        core->ReleaseIO(true);
+      }
+    });
     Rpc rpc(conn, ctx, "Tasks.Start");
     tasks_v1::StartRequest req;
     req.set_container_id(core_->container_id());
     req.set_exec_id(exec_id);
     tasks_v1::StartResponse resp;
     grpc::Status s = conn.tasks().Start(rpc.get(), req, &resp);
-    if (!s.ok()) {
-      try {
-        rpc.Fail(s, ectx);
-      } catch (const Error& e) {
-        throw ClassifyStartError(e, spec.args.empty() ? std::string() : spec.args[0]);
-      }
-    }
+    if (!s.ok())
+      throw ClassifyStartError(rpc.ToError(s, ectx),
+                               spec.args.empty() ? std::string() : spec.args[0]);
     core->set_pid(resp.pid());
-  } catch (...) {
-    // Leave nothing behind: the exec process record, its FIFOs.
-    try {
-      core->Delete(Context());
-    } catch (const Error& e) {
-      Log(LogLevel::kWarning, std::string("cleanup of failed exec: ") + e.what());
-      core->ReleaseIO(true);
-    }
-    throw;
+    delete_exec.Dismiss();
   }
   core->MarkStarted();
   if (auto* t = conn.tracker()) t->TrackExec(core_->container_id(), exec_id, core->pid());

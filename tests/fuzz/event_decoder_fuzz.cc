@@ -1,4 +1,4 @@
-// Fuzz target: the event decoder (events::DecodeEnvelope) on arbitrary Any bytes.
+// Fuzz target: the event decoder (remote::DecodeEnvelope) on arbitrary Any bytes.
 // Input: first byte chooses the topic and type URL (each task topic with its own payload type,
 // a mismatched type, or an ignored topic), the rest is the payload.
 // Must never crash; libcontainerd::Error (kInvalidArgument) is the only allowed failure.
@@ -7,8 +7,8 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "events/decode.h"
 #include "libcontainerd/errors.h"
+#include "remote/event_decode.h"
 
 namespace {
 struct Case {
@@ -36,7 +36,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const Case& c = kCases[data[0] % kNumCases];
   const std::string_view bytes(reinterpret_cast<const char*>(data + 1), size - 1);
   try {
-    auto d = libcontainerd::events::DecodeEnvelope(c.topic, c.type_url, bytes);
+    auto d = libcontainerd::remote::DecodeEnvelope(c.topic, c.type_url, bytes);
     if (d && d->type == libcontainerd::EventType::kUnknown) std::abort();
     if (d && d->info.container_id.size() > bytes.size()) std::abort();
   } catch (const libcontainerd::Error& e) {

@@ -20,11 +20,11 @@
 #include <vector>
 
 #include "client_fixture.h"
-#include "events/decode.h"
 #include "harness.h"
 #include "libcontainerd/errors.h"
 #include "libcontainerd/log.h"
 #include "libcontainerd/oci/signals.h"
+#include "remote/event_decode.h"
 #include "test_util.h"
 
 using namespace libcontainerd;
@@ -273,6 +273,7 @@ TEST_F(ClientTest, ResizeOfAnExecToZeroWidthOrHeightIsInvalidArgument) {
   cap->fifos->WriteStdin("go\n");
   EXPECT_EQ(exec->Wait(Context::WithTimeout(lcdtest::Scaled(std::chrono::seconds(20)))).exit_code,
             0u);
+  exec->Delete(ctx_);  // waits for the output copier: the captured text is complete after it
   EXPECT_NE(cap->Out().find("33 91\r\n"), std::string::npos) << cap->Out();
   task->ForceDelete(ctx_);
 }
@@ -417,7 +418,7 @@ TEST_F(ClientTest, ProtobufComplaintsReachTheLogSinkNotStderr) {
   } reset;
   const std::string bytes = "\x0a\x01\xff";  // TaskExit.container_id = "\xff"
   EXPECT_EQ(
-      KindOf([&] { events::DecodeEnvelope("/tasks/exit", "containerd.events.TaskExit", bytes); }),
+      KindOf([&] { remote::DecodeEnvelope("/tasks/exit", "containerd.events.TaskExit", bytes); }),
       ErrorKind::kInvalidArgument);
   std::lock_guard l(mu);
   bool routed = false;

@@ -1,18 +1,19 @@
 // Event decoding: containerd task event envelopes (topic + Any) into moby's EventType and
 // EventInfo, field for field as moby's event loop maps them.
+#include "remote/event_decode.h"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <limits>
 #include <string>
 
-#include "events/decode.h"
 #include "github.com/containerd/containerd/api/events/task.pb.h"
 #include "libcontainerd/errors.h"
 
 using namespace libcontainerd;
-using libcontainerd::events::Decoded;
-using libcontainerd::events::DecodeEnvelope;
+using libcontainerd::remote::DecodedEvent;
+using libcontainerd::remote::DecodeEnvelope;
 namespace pb = ::containerd::events;
 
 namespace {
@@ -25,10 +26,10 @@ std::string Bytes(const google::protobuf::Message& m) {
 
 std::string Url(const google::protobuf::Message& m) { return m.GetTypeName(); }
 
-Decoded MustDecode(std::string_view topic, const google::protobuf::Message& m) {
+DecodedEvent MustDecode(std::string_view topic, const google::protobuf::Message& m) {
   auto d = DecodeEnvelope(topic, Url(m), Bytes(m));
   EXPECT_TRUE(d.has_value()) << topic;
-  return d.value_or(Decoded{});
+  return d.value_or(DecodedEvent{});
 }
 
 // Fields an event must not carry stay at their defaults.
@@ -57,7 +58,7 @@ TEST(DecodeEnvelope, CreateCarriesContainerAsProcessAndPid) {
   m.set_checkpoint("cp");
   m.set_pid(4242);
   m.mutable_io()->set_stdout("/fifo/out");
-  const Decoded d = MustDecode("/tasks/create", m);
+  const DecodedEvent d = MustDecode("/tasks/create", m);
   EXPECT_EQ(d.type, EventType::kCreate);
   EXPECT_EQ(d.info.container_id, "web1");
   EXPECT_EQ(d.info.process_id, "web1");
@@ -69,7 +70,7 @@ TEST(DecodeEnvelope, StartCarriesContainerAsProcessAndPid) {
   pb::TaskStart m;
   m.set_container_id("web2");
   m.set_pid(77);
-  const Decoded d = MustDecode("/tasks/start", m);
+  const DecodedEvent d = MustDecode("/tasks/start", m);
   EXPECT_EQ(d.type, EventType::kStart);
   EXPECT_EQ(d.info.container_id, "web2");
   EXPECT_EQ(d.info.process_id, "web2");
@@ -85,7 +86,7 @@ TEST(DecodeEnvelope, ExitOfExecCarriesExecIdPidStatusAndTime) {
   m.set_exit_status(137);
   m.mutable_exited_at()->set_seconds(1764412887);
   m.mutable_exited_at()->set_nanos(987654321);
-  const Decoded d = MustDecode("/tasks/exit", m);
+  const DecodedEvent d = MustDecode("/tasks/exit", m);
   EXPECT_EQ(d.type, EventType::kExit);
   EXPECT_EQ(d.info.container_id, "web3");
   EXPECT_EQ(d.info.process_id, "exec-9");
@@ -101,7 +102,7 @@ TEST(DecodeEnvelope, ExitOfInitHasContainerIdAsProcessId) {
   m.set_id("web4");
   m.set_pid(10);
   m.set_exit_status(7);
-  const Decoded d = MustDecode("/tasks/exit", m);
+  const DecodedEvent d = MustDecode("/tasks/exit", m);
   EXPECT_EQ(d.info.process_id, "web4");
   EXPECT_EQ(d.info.exit_code, 7u);
   EXPECT_EQ(d.info.exited_at, SystemTime{});  // no exited_at sent: the epoch
@@ -135,7 +136,7 @@ TEST(DecodeEnvelope, OomPausedResumedCarryOnlyContainer) {
       };
   for (const auto& [topic, msg, type, id] : cases) {
     SCOPED_TRACE(topic);
-    const Decoded d = MustDecode(topic, *msg);
+    const DecodedEvent d = MustDecode(topic, *msg);
     EXPECT_EQ(d.type, type);
     EXPECT_EQ(d.info.container_id, id);
     EXPECT_EQ(d.info.process_id, "");
@@ -148,7 +149,7 @@ TEST(DecodeEnvelope, ExecAddedCarriesExecIdWithoutPid) {
   pb::TaskExecAdded m;
   m.set_container_id("b1");
   m.set_exec_id("sh-1");
-  const Decoded d = MustDecode("/tasks/exec-added", m);
+  const DecodedEvent d = MustDecode("/tasks/exec-added", m);
   EXPECT_EQ(d.type, EventType::kExecAdded);
   EXPECT_EQ(d.info.container_id, "b1");
   EXPECT_EQ(d.info.process_id, "sh-1");
@@ -161,7 +162,7 @@ TEST(DecodeEnvelope, ExecStartedCarriesExecIdAndPid) {
   m.set_container_id("b2");
   m.set_exec_id("sh-2");
   m.set_pid(999);
-  const Decoded d = MustDecode("/tasks/exec-started", m);
+  const DecodedEvent d = MustDecode("/tasks/exec-started", m);
   EXPECT_EQ(d.type, EventType::kExecStarted);
   EXPECT_EQ(d.info.container_id, "b2");
   EXPECT_EQ(d.info.process_id, "sh-2");

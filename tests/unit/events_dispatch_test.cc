@@ -9,10 +9,10 @@
 #include <vector>
 
 #include "events/dispatcher.h"
-#include "events/hub.h"
 #include "events/tracker.h"
 #include "libcontainerd/log.h"
 #include "remote/connection.h"
+#include "remote/event_hub.h"
 #include "test_util.h"
 
 using namespace libcontainerd;
@@ -387,7 +387,7 @@ namespace {
 struct HubRig {
   std::shared_ptr<Collect> backend = std::make_shared<Collect>();
   std::shared_ptr<TaskTracker> tracker = std::make_shared<TaskTracker>();
-  std::unique_ptr<Hub> hub = std::make_unique<Hub>(
+  std::unique_ptr<remote::EventHub> hub = std::make_unique<remote::EventHub>(
       std::make_shared<remote::Connection>(ClientOptions{}, nullptr, remote::Stubs{}), backend,
       tracker);
   std::vector<EventType> TypesOf(const std::string& id) {
@@ -454,7 +454,7 @@ TEST(HubBarrier, ADeleteLearntExitWaitsForTheStreamBarrierAfterItsGrace) {
     return true;
   });
   r.hub->OnDeletedExit(Exit("c", "c", 5, 3));
-  std::this_thread::sleep_for(Hub::kDeletedExitGrace + 500ms);
+  std::this_thread::sleep_for(remote::EventHub::kDeletedExitGrace + 500ms);
   EXPECT_TRUE(r.TypesOf("c").empty()) << "the exit must wait for its barrier";
   {
     std::lock_guard l(mu);
@@ -491,7 +491,7 @@ TEST(HubBarrier, ABarrierThatCannotBePublishedReleasesTheExitAfterItsGrace) {
   auto t0 = std::chrono::steady_clock::now();
   r.hub->OnDeletedExit(Exit("c", "c", 5, 3));
   ASSERT_TRUE(r.WaitFor("c", 1, 3s)) << "a failed publish must not hold the exit";
-  EXPECT_GE(std::chrono::steady_clock::now() - t0, Hub::kDeletedExitGrace);
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, remote::EventHub::kDeletedExitGrace);
 }
 
 // The usual case: the stream delivered the exit before the Delete answered. The Delete's copy
@@ -503,7 +503,7 @@ TEST(HubBarrier, ADeleteLearntExitTheStreamAlreadyDeliveredAsksNoBarrier) {
   r.hub->HandleStreamEvent(EventType::kExit, Exit("c", "c", 5, 3));
   ASSERT_TRUE(r.WaitFor("c", 1, 1s));
   r.hub->OnDeletedExit(Exit("c", "c", 5, 3));
-  std::this_thread::sleep_for(Hub::kDeletedExitGrace + 300ms);
+  std::this_thread::sleep_for(remote::EventHub::kDeletedExitGrace + 300ms);
   EXPECT_EQ(published.load(), 0);
   EXPECT_EQ(r.TypesOf("c").size(), 1u);
   EXPECT_EQ(r.hub->counters().duplicates, 1u);

@@ -1,6 +1,6 @@
-// The event side of a containerd Client: one subscription to the daemon's event stream (its
-// namespace, task topics), read on a thread of ours; decoding; de-duplication; ordered dispatch
-// to the Backend; and, after the stream fails, reconnect with backoff, re-subscribe and
+// The containerd backend's event side of a Client: one subscription to the daemon's event stream
+// (its namespace, task topics), read on a thread of ours; decoding; de-duplication; ordered
+// dispatch to the Backend; and, after the stream fails, reconnect with backoff, re-subscribe and
 // reconcile every tracked task with the daemon so no exit is lost. See docs/events.md.
 #pragma once
 
@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -22,20 +23,18 @@
 #include "events/dispatcher.h"
 #include "events/tracker.h"
 #include "libcontainerd/client.h"
+#include "libcontainerd/context.h"
+#include "remote/connection.h"
 
 namespace libcontainerd::remote {
-class Connection;
-}
 
-namespace libcontainerd::events {
-
-class Hub {
+class EventHub {
  public:
-  Hub(std::shared_ptr<remote::Connection> conn, std::shared_ptr<Backend> backend,
-      std::shared_ptr<TaskTracker> tracker);
+  EventHub(std::shared_ptr<Connection> conn, std::shared_ptr<Backend> backend,
+           std::shared_ptr<events::TaskTracker> tracker);
   // Cancels the stream (or a reconnect wait) and joins the reader and the dispatch workers.
   // Must not run on a dispatch thread (do not destroy the Client inside ProcessEvent).
-  ~Hub();
+  ~EventHub();
 
   // Starts the reader. `connected`: the daemon answered just now; the reader subscribes at once
   // and Start returns once the subscription is live (or after `timeout`, logging). Otherwise
@@ -48,7 +47,8 @@ class Hub {
   // An exit learnt from a Delete: delivered unless the stream delivers it first. It waits
   // kDeletedExitGrace and then for a stream barrier (below), so the stream's own events of the
   // process (published before the Delete answered, e.g. exec-started) reach the Backend before
-  // it however far the reader lags; pending ones are delivered at once when the Hub is destroyed.
+  // it however far the reader lags; pending ones are delivered at once when the EventHub is
+  // destroyed.
   void OnDeletedExit(const EventInfo& info);
   static constexpr std::chrono::milliseconds kDeletedExitGrace{1000};
 
@@ -70,7 +70,7 @@ class Hub {
   struct Counters {
     uint64_t delivered = 0, duplicates = 0, stale = 0, synthesised = 0, reconnects = 0,
              undecodable = 0;
-    uint64_t dropped = 0;  // non-exit events dropped past Dispatcher::kMaxPending
+    uint64_t dropped = 0;  // non-exit events dropped past events::Dispatcher::kMaxPending
   };
   Counters counters() const;
 
@@ -83,19 +83,24 @@ class Hub {
   // daemon answers: true; false when stopping.
   bool WaitForDaemon(bool wait_first);
   bool PublishSync(const std::string& topic);
+  // Builds the context of one of the Hub's calls or its stream (under stop_, or a child of it
+  // with a deadline) in namespace `ns`: false, and nothing built, when the Hub is stopping.
+  bool StartRpc(std::optional<Rpc>& rpc, const Context& ctx, const char* op, const std::string& ns);
   static std::string SyncTopic(const std::string& token, uint64_t seq);
   // Releases held exits (deferred_, held_exits_) when due and past their barrier.
   void RunDeferred();
 
-  std::shared_ptr<remote::Connection> conn_;
-  std::shared_ptr<TaskTracker> tracker_;
-  std::unique_ptr<Dispatcher> dispatcher_;
+  std::shared_ptr<Connection> conn_;
+  // Every call and stream of the Hub runs under stop_ (remote::Rpc), cancelled by the
+  // destructor: the stream's Read, a reconnect wait, a probe, a sync publish end at once.
+  Context stop_ = Context::Background();
+  std::shared_ptr<events::TaskTracker> tracker_;
+  std::unique_ptr<events::Dispatcher> dispatcher_;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
   bool live_ = false;
-  grpc::ClientContext* current_ = nullptr;
   Counters counters_;
   // An exit being held: until `due`, then until barrier `barrier` is read back (0: none asked
   // yet), or at once when `ready`.
@@ -126,4 +131,4 @@ class Hub {
   std::thread reader_;
 };
 
-}  // namespace libcontainerd::events
+}  // namespace libcontainerd::remote

@@ -1,5 +1,5 @@
 // Decodes containerd task events (package containerd.events) into moby's EventType/EventInfo.
-#include "events/decode.h"
+#include "remote/event_decode.h"
 
 #include <array>
 #include <chrono>
@@ -10,7 +10,7 @@
 #include "github.com/containerd/containerd/api/events/task.pb.h"
 #include "libcontainerd/errors.h"
 
-namespace libcontainerd::events {
+namespace libcontainerd::remote {
 namespace {
 
 namespace pb = ::containerd::events;
@@ -52,9 +52,9 @@ SystemTime FromTimestamp(const google::protobuf::Timestamp& ts) {
                     std::chrono::duration_cast<Dur>(std::chrono::nanoseconds(nanos)));
 }
 
-Decoded Make(EventType type, std::string container_id, std::string process_id = {},
-             uint32_t pid = 0) {
-  Decoded d;
+DecodedEvent Make(EventType type, std::string container_id, std::string process_id = {},
+                  uint32_t pid = 0) {
+  DecodedEvent d;
   d.type = type;
   d.info.container_id = std::move(container_id);
   d.info.process_id = std::move(process_id);
@@ -79,8 +79,8 @@ constexpr std::array<TopicEntry, 8> kTopics{{
 
 }  // namespace
 
-std::optional<Decoded> DecodeEnvelope(std::string_view topic, std::string_view type_url,
-                                      std::string_view bytes) {
+std::optional<DecodedEvent> DecodeEnvelope(std::string_view topic, std::string_view type_url,
+                                           std::string_view bytes) {
   const TopicEntry* entry = nullptr;
   for (const auto& e : kTopics)
     if (e.topic == topic) entry = &e;
@@ -105,7 +105,7 @@ std::optional<Decoded> DecodeEnvelope(std::string_view topic, std::string_view t
   }
   if (t == "/tasks/exit") {
     auto m = Parse<pb::TaskExit>(topic, type_url, bytes);
-    Decoded d = Make(EventType::kExit, m.container_id(), m.id(), m.pid());
+    DecodedEvent d = Make(EventType::kExit, m.container_id(), m.id(), m.pid());
     d.info.exit_code = m.exit_status();
     if (m.has_exited_at()) d.info.exited_at = FromTimestamp(m.exited_at());
     return d;
@@ -130,4 +130,4 @@ std::optional<Decoded> DecodeEnvelope(std::string_view topic, std::string_view t
   return Make(EventType::kResumed, m.container_id());
 }
 
-}  // namespace libcontainerd::events
+}  // namespace libcontainerd::remote

@@ -1,16 +1,16 @@
-#include "events/hub.h"
+#include "remote/event_hub.h"
 
 #include <algorithm>
 #include <optional>
 #include <random>
 #include <vector>
 
-#include "events/decode.h"
 #include "libcontainerd/log.h"
 #include "remote/connection.h"
 #include "remote/convert.h"
+#include "remote/event_decode.h"
 
-namespace libcontainerd::events {
+namespace libcontainerd::remote {
 namespace {
 constexpr const char* kSyncTopicPrefix = "/libcontainerd-sync/";
 // The namespace the sync events are published in: one of the library's own, never the user's,
@@ -27,18 +27,18 @@ std::string Token() {
 }
 }  // namespace
 
-Hub::Hub(std::shared_ptr<remote::Connection> conn, std::shared_ptr<Backend> backend,
-         std::shared_ptr<TaskTracker> tracker)
+EventHub::EventHub(std::shared_ptr<Connection> conn, std::shared_ptr<Backend> backend,
+                   std::shared_ptr<events::TaskTracker> tracker)
     : conn_(std::move(conn)),
       tracker_(std::move(tracker)),
-      dispatcher_(std::make_unique<Dispatcher>(std::move(backend))) {}
+      dispatcher_(std::make_unique<events::Dispatcher>(std::move(backend))) {}
 
-Hub::~Hub() {
+EventHub::~EventHub() {
   {
     std::lock_guard l(mu_);
     stopping_ = true;
-    if (current_) current_->TryCancel();
   }
+  stop_.Cancel();  // ends the stream's Read and any call or reconnect wait of the Hub's
   cv_.notify_all();
   if (reader_.joinable()) reader_.join();
   // Flushes every held exit; none is held once stopping_ is set (Post, OnDeletedExit).
@@ -46,13 +46,13 @@ Hub::~Hub() {
   dispatcher_.reset();
 }
 
-bool Hub::AlreadyDelivered(const EventInfo& info) const {
+bool EventHub::AlreadyDelivered(const EventInfo& info) const {
   const bool init = info.process_id == info.container_id;
   return tracker_->DeliveredExit(info.container_id, init ? "" : info.process_id, info.pid)
       .has_value();
 }
 
-void Hub::OnDeletedExit(const EventInfo& info) {
+void EventHub::OnDeletedExit(const EventInfo& info) {
   {
     std::lock_guard l(mu_);
     if (AlreadyDelivered(info)) {  // the usual case: the stream was first; nothing to hold
@@ -69,12 +69,12 @@ void Hub::OnDeletedExit(const EventInfo& info) {
   Handle(EventType::kExit, info, "a Delete", true);
 }
 
-bool Hub::Releasable(const Held& h, std::chrono::steady_clock::time_point now) const {
+bool EventHub::Releasable(const Held& h, std::chrono::steady_clock::time_point now) const {
   return h.ready ||
          (h.barrier != 0 && (h.barrier <= barrier_seen_ || now >= h.barrier_sent + kBarrierCap));
 }
 
-void Hub::RunDeferred() {
+void EventHub::RunDeferred() {
   auto for_each_held = [this](auto&& f) {
     for (auto& h : deferred_) f(h);
     for (auto& [k, h] : held_exits_) f(h);
@@ -141,7 +141,7 @@ void Hub::RunDeferred() {
   }
 }
 
-void Hub::HandleSyncEcho(const std::string& topic) {
+void EventHub::HandleSyncEcho(const std::string& topic) {
   if (!topic.starts_with(kSyncTopicPrefix)) return;
   std::string rest = topic.substr(std::char_traits<char>::length(kSyncTopicPrefix));
   auto slash = rest.find('/');
@@ -160,17 +160,18 @@ void Hub::HandleSyncEcho(const std::string& topic) {
   cv_.notify_all();
 }
 
-void Hub::SetLiveForTest(std::string token, std::function<bool(const std::string& topic)> publish) {
+void EventHub::SetLiveForTest(std::string token,
+                              std::function<bool(const std::string& topic)> publish) {
   std::lock_guard l(mu_);
   sync_token_ = std::move(token);
   publish_for_test_ = std::move(publish);
 }
 
-std::string Hub::SyncTopic(const std::string& token, uint64_t seq) {
+std::string EventHub::SyncTopic(const std::string& token, uint64_t seq) {
   return kSyncTopicPrefix + token + "/" + std::to_string(seq);
 }
 
-void Hub::Start(std::chrono::milliseconds timeout, bool connected) {
+void EventHub::Start(std::chrono::milliseconds timeout, bool connected) {
   reader_ = std::thread([this, connected] { Run(connected); });
   if (!connected) return;  // subscribes when the daemon comes (Run)
   std::unique_lock l(mu_);
@@ -179,7 +180,7 @@ void Hub::Start(std::chrono::milliseconds timeout, bool connected) {
                                 std::to_string(timeout.count()) + " ms; events may start late");
 }
 
-Hub::Counters Hub::counters() const {
+EventHub::Counters EventHub::counters() const {
   Counters c;
   {
     std::lock_guard l(mu_);
@@ -189,26 +190,38 @@ Hub::Counters Hub::counters() const {
   return c;
 }
 
-bool Hub::PublishSync(const std::string& topic) {
+bool EventHub::StartRpc(std::optional<Rpc>& rpc, const Context& ctx, const char* op,
+                        const std::string& ns) {
+  if (stop_.cancelled()) return false;
+  try {
+    rpc.emplace(*conn_, ctx, op, ns);
+    return true;
+  } catch (const Error&) {
+    return false;  // stop_ was cancelled meanwhile (or the Client closed): the Hub is stopping
+  }
+}
+
+bool EventHub::PublishSync(const std::string& topic) {
   std::function<bool(const std::string&)> fake;
   {
     std::lock_guard l(mu_);
     fake = publish_for_test_;
   }
   if (fake) return fake(topic);
-  grpc::ClientContext ctx;
-  ctx.AddMetadata("containerd-namespace", kSyncNamespace);
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
-  remote::events_v1::PublishRequest req;
+  std::optional<Rpc> rpc;
+  if (!StartRpc(rpc, stop_.WithDeadline(Context::Clock::now() + std::chrono::seconds(1)),
+                "Events.Publish", kSyncNamespace))
+    return false;
+  events_v1::PublishRequest req;
   req.set_topic(topic);
-  remote::SetAny(req.mutable_event(), "google.protobuf.Empty", "");
+  SetAny(req.mutable_event(), "google.protobuf.Empty", "");
   google::protobuf::Empty resp;
-  grpc::Status s = conn_->events().Publish(&ctx, req, &resp);
+  grpc::Status s = conn_->events().Publish(rpc->get(), req, &resp);
   if (!s.ok()) Log(LogLevel::kDebug, "event sync publish failed: " + s.error_message());
   return s.ok();
 }
 
-void Hub::Run(bool connected) {
+void EventHub::Run(bool connected) {
   // A stream that follows a gap (a reconnect, or a lazy Client's first subscription once the
   // daemon came) reconciles once it is live.
   bool reconcile = !connected;
@@ -220,19 +233,16 @@ void Hub::Run(bool connected) {
                              " serves: subscribing to its events and reconciling tasks");
   }
   for (;;) {
-    grpc::ClientContext ctx;
-    {
-      std::lock_guard l(mu_);
-      if (stopping_) return;
-      current_ = &ctx;
-    }
+    // The stream's context is cancelled (its Read ends) when the Hub stops (stop_).
+    std::optional<Rpc> rpc;
+    if (!StartRpc(rpc, stop_, "Events.Subscribe", conn_->ns())) return;
     const std::string token = Token();
-    remote::events_v1::SubscribeRequest req;
+    events_v1::SubscribeRequest req;
     // Separate filters are OR'ed, comma means AND (containerd's filter syntax).
     req.add_filters("namespace==" + conn_->ns() + ",topic~=|^/tasks/|");
     req.add_filters(std::string("namespace==") + kSyncNamespace + ",topic~=|^" +
                     std::string(kSyncTopicPrefix) + token + "/|");
-    auto reader = conn_->events().Subscribe(&ctx, req);
+    auto reader = conn_->events().Subscribe(rpc->get(), req);
     // The Subscribe call returns before containerd has registered the subscription, and an
     // event published before that is not delivered to it. So the sync event is published
     // again every 250 ms until one comes back: from then on every event reaches the stream.
@@ -255,8 +265,11 @@ void Hub::Run(bool connected) {
           }
         }
         if (std::chrono::steady_clock::now() >= give_up) break;
-        if (!PublishSync(SyncTopic(token, 0)))
+        if (!PublishSync(SyncTopic(token, 0))) {
+          std::lock_guard l(mu_);
+          if (stopping_ || ended) return;
           break;  // the daemon refuses it: do without the confirmation
+        }
         std::unique_lock l(mu_);
         cv_.wait_for(l, std::chrono::milliseconds(250),
                      [&] { return stopping_ || ended || synced(); });
@@ -272,7 +285,7 @@ void Hub::Run(bool connected) {
       }
       cv_.notify_all();
     });
-    remote::events_v1::Envelope env;
+    events_v1::Envelope env;
     while (reader->Read(&env)) {
       if (env.topic().starts_with(kSyncTopicPrefix)) {
         HandleSyncEcho(env.topic());
@@ -301,7 +314,6 @@ void Hub::Run(bool connected) {
     grpc::Status s = reader->Finish();
     {
       std::lock_guard l(mu_);
-      current_ = nullptr;
       live_ = false;
       if (stopping_) return;
       ++counters_.reconnects;
@@ -313,58 +325,46 @@ void Hub::Run(bool connected) {
   }
 }
 
-bool Hub::WaitForDaemon(bool wait_first) {
-  auto backoff = remote::kReconnectBackoffFirst;
-  for (bool wait = wait_first;; wait = true) {
-    if (wait) {
-      {
-        std::unique_lock l(mu_);
-        if (cv_.wait_for(l, backoff, [this] { return stopping_; })) return false;
-      }
-      backoff = std::min(backoff * 2, remote::kReconnectBackoffMax);
-    }
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + remote::kReconnectBackoffMax);
-    {
-      std::lock_guard l(mu_);
-      if (stopping_) return false;
-      current_ = &ctx;
-    }
-    google::protobuf::Empty req;
-    remote::version_v1::VersionResponse resp;
-    grpc::Status s = conn_->version().Version(&ctx, req, &resp);
-    {
-      std::lock_guard l(mu_);
-      current_ = nullptr;
-      if (stopping_) return false;
-    }
-    if (s.ok()) return true;
+bool EventHub::WaitForDaemon(bool wait_first) {
+  // remote::WaitForDaemon ends only when the daemon answers or stop_ is cancelled (it has no
+  // deadline): kCancelled is the Hub stopping.
+  if (stop_.cancelled()) return false;
+  try {
+    remote::WaitForDaemon(*conn_, stop_, "Events.Subscribe", {}, "event stream ended",
+                          /*probe_first=*/!wait_first);
+    return true;
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::kCancelled)
+      Log(LogLevel::kWarning, std::string("event stream not re-subscribed: ") + e.what());
+    return false;
   }
 }
 
-void Hub::Reconcile() {
+void EventHub::Reconcile() {
   for (const auto& inst : tracker_->Snapshot()) {
     {
       std::lock_guard l(mu_);
       if (stopping_) return;
     }
-    grpc::ClientContext ctx;
-    ctx.AddMetadata("containerd-namespace", conn_->ns());
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-    remote::tasks_v1::GetRequest req;
+    std::optional<Rpc> rpc;
+    if (!StartRpc(rpc, stop_.WithDeadline(Context::Clock::now() + std::chrono::seconds(5)),
+                  "Tasks.Get", conn_->ns()))
+      return;
+    tasks_v1::GetRequest req;
     req.set_container_id(inst.container_id);
     req.set_exec_id(inst.exec_id);
-    remote::tasks_v1::GetResponse resp;
-    grpc::Status s = conn_->tasks().Get(&ctx, req, &resp);
+    tasks_v1::GetResponse resp;
+    grpc::Status s = conn_->tasks().Get(rpc->get(), req, &resp);
+    if (stop_.cancelled()) return;  // cut short by the Hub's stop: nothing to report
     EventInfo info;
     info.container_id = inst.container_id;
     info.process_id = inst.exec_id.empty() ? inst.container_id : inst.exec_id;
     if (s.ok()) {
       const auto& p = resp.process();
-      if (remote::FromProtoStatus(p.status()) != Status::kStopped) continue;  // still running
+      if (FromProtoStatus(p.status()) != Status::kStopped) continue;  // still running
       info.pid = p.pid();
       info.exit_code = p.exit_status();
-      info.exited_at = remote::FromProto(p.exited_at());
+      info.exited_at = FromProto(p.exited_at());
     } else if (s.error_code() == grpc::StatusCode::NOT_FOUND && inst.pid != 0) {
       // Deleted by someone else while we could not see its exit: the status is gone.
       info.pid = inst.pid;
@@ -382,18 +382,20 @@ void Hub::Reconcile() {
   }
 }
 
-void Hub::Handle(EventType type, EventInfo info, const char* synthesised_from, bool confirmed) {
+void EventHub::Handle(EventType type, EventInfo info, const char* synthesised_from,
+                      bool confirmed) {
   const bool synthesised = synthesised_from != nullptr;
   switch (type) {
     case EventType::kExit: {
       auto v = tracker_->OnExit(info, confirmed);
-      if (v != TaskTracker::Verdict::kDeliver) {
+      if (v != events::TaskTracker::Verdict::kDeliver) {
         {
           std::lock_guard l(mu_);
-          ++(v == TaskTracker::Verdict::kDuplicate ? counters_.duplicates : counters_.stale);
+          ++(v == events::TaskTracker::Verdict::kDuplicate ? counters_.duplicates
+                                                           : counters_.stale);
         }
-        Log(v == TaskTracker::Verdict::kDuplicate ? LogLevel::kDebug : LogLevel::kWarning,
-            std::string(v == TaskTracker::Verdict::kDuplicate ? "duplicate" : "stale") +
+        Log(v == events::TaskTracker::Verdict::kDuplicate ? LogLevel::kDebug : LogLevel::kWarning,
+            std::string(v == events::TaskTracker::Verdict::kDuplicate ? "duplicate" : "stale") +
                 " exit of " + info.container_id + "/" + info.process_id + " pid " +
                 std::to_string(info.pid) + " dropped");
         return;
@@ -417,7 +419,7 @@ void Hub::Handle(EventType type, EventInfo info, const char* synthesised_from, b
   Post(type, std::move(info), synthesised);
 }
 
-void Hub::Post(EventType type, EventInfo info, bool synthesised) {
+void EventHub::Post(EventType type, EventInfo info, bool synthesised) {
   std::lock_guard l(mu_);
   const bool exec = info.process_id != info.container_id;
   ExecKey key{info.container_id, info.process_id};
@@ -454,4 +456,4 @@ void Hub::Post(EventType type, EventInfo info, bool synthesised) {
   }
 }
 
-}  // namespace libcontainerd::events
+}  // namespace libcontainerd::remote

@@ -1,5 +1,5 @@
-// Internal: decoding of one containerd event envelope (topic + Any payload) into moby's
-// EventType and EventInfo. Pure functions, no I/O, no logging; safe from any thread.
+// The containerd backend's event decoding: one containerd event envelope (topic + Any payload) into
+// moby's EventType and EventInfo. Pure functions, no I/O, no logging; safe from any thread.
 #pragma once
 
 #include <optional>
@@ -7,10 +7,10 @@
 
 #include "libcontainerd/types.h"
 
-namespace libcontainerd::events {
+namespace libcontainerd::remote {
 
 // One decoded task event.
-struct Decoded {
+struct DecodedEvent {
   EventType type = EventType::kUnknown;
   EventInfo info;
 };
@@ -36,7 +36,7 @@ struct Decoded {
 // type URL is not the payload type of the topic or the bytes do not parse as that type.
 // An exited_at outside what SystemTime can hold is clamped to its min/max; an unset one is
 // the epoch (SystemTime{}).
-std::optional<Decoded> DecodeEnvelope(std::string_view topic, std::string_view type_url,
-                                      std::string_view bytes);
+std::optional<DecodedEvent> DecodeEnvelope(std::string_view topic, std::string_view type_url,
+                                           std::string_view bytes);
 
-}  // namespace libcontainerd::events
+}  // namespace libcontainerd::remote
