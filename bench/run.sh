@@ -7,7 +7,19 @@
 #        LCD_BENCH_ROOT   private daemon root  (default /run/lcdbench; stopped at the end)
 #        LCD_BENCH_ROOTFS busybox rootfs       (default /var/lib/libcontainerd/rootfs/busybox)
 #        LCD_BENCH_ONLY   comma list of benchmarks (lifecycle,exec,stats,events,throughput,rss,
-#                         images,net,engine); all but images, net and engine when unset.
+#                         event_latency,scale,callgrind,images,net,engine); all but scale,
+#                         callgrind, images, net and engine when unset.
+#                         Issue 20: `throughput` also runs 16 parallel `ctr run --rm --null-io`
+#                         (rows throughput16); `event_latency` times the library's part of an
+#                         event (stream read to Backend::ProcessEvent) under 16 concurrent
+#                         lifecycles; `scale` runs LCD_BENCH_SCALE_N (default 100) `sleep`
+#                         containers under one Client (16 workers) against as many `ctr run -d`,
+#                         StatsMany and ListContainers of all, RSS, and checks the tear-down;
+#                         `callgrind` counts the instructions of LCD_BENCH_INSTR_N (default 20)
+#                         API lifecycles under valgrind --tool=callgrind (after a warm-up,
+#                         start-up excluded) and writes $LCD_BENCH_BUILD/bench-callgrind.md
+#                         (per lifecycle, by object, top inclusive functions).
+#                         Example: LCD_BENCH_ONLY=callgrind,scale LCD_BENCH_SCALE_N=500 sudo bench/run.sh 10
 #                         `images` (issue 15) runs bench/images_bench.sh on the same daemon:
 #                         pull from a local registry on 127.0.0.1 and import of a ~50 MB image
 #                         (cold), lifecycle from an image (warm), lcctl vs ctr (and skopeo for
@@ -60,9 +72,45 @@ if [[ -n ${LCD_BENCH_NO_BUILD:-} && ! -x $LCCTL ]] || { [[ -z ${LCD_BENCH_NO_BUI
 fi
 BENCH=$BUILD/bench/lcd_bench
 
+# The callgrind table: instructions per lifecycle, by object (exclusive), top functions
+# (inclusive). Args: OUT-FILE LIFECYCLES COMMAND.
+callgrind_summary() {
+  local out=$1 n=$2 cmd=$3 total
+  local -  # the pipes below stop reading early (head, awk's exit): no pipefail in here
+  set +o pipefail
+  total=$(callgrind_annotate "$out" | awk '/PROGRAM TOTALS/{gsub(",","",$1); print $1; exit}')
+  [[ -n $total ]] || die "no totals in $out"
+  echo "### Instructions per API lifecycle (callgrind)"
+  echo
+  echo "Command: \`$cmd\` ($n lifecycles counted, warm-up and start-up excluded; all threads)."
+  echo
+  echo "Total: $total instructions, $((total / n)) per lifecycle."
+  echo
+  echo "| object | Ir per lifecycle (exclusive) | share |"
+  echo "| --- | ---: | ---: |"
+  callgrind_annotate --threshold=100 "$out" | awk -v n="$n" -v total="$total" '
+    /^ *[0-9,]+ .*\[[^]]*\]$/ {
+      c = $1; gsub(",", "", c); obj = $0; sub(/.*\[/, "", obj); sub(/\]$/, "", obj)
+      k = obj; sub(/.*\//, "", k); sum[k] += c }
+    END { for (k in sum) printf "%d\t%s\n", sum[k], k }' | sort -rn | head -15 |
+    while IFS=$'\t' read -r c k; do
+      printf '| %s | %d | %.1f%% |\n' "$k" "$((c / n))" "$(awk -v c="$c" -v t="$total" 'BEGIN{print 100*c/t}')"
+    done
+  echo
+  echo "Top 40 functions, inclusive, per lifecycle:"
+  echo
+  echo '```'
+  callgrind_annotate --inclusive=yes --threshold=100 "$out" | awk -v n="$n" '
+    /^ *[0-9,]+ / && !/PROGRAM TOTALS/ && shown < 40 {
+      c = $1; gsub(",", "", c); $1 = ""; line = $0; sub(/^ *(\([^)]*\) *)?/, "", line)
+      printf "%12d  %s\n", c / n, substr(line, 1, 160); shown++ }'
+  echo '```'
+}
+
 # The private containerd, through the library's Supervisor (detached; stopped on exit).
 "$BENCH" daemon-start "$ROOT" >/dev/null
-cleanup() { "$BENCH" daemon-stop "$ROOT" lcdbench >/dev/null || true; }
+# Namespaces: lcdbench, lcdbench-ctr (the scale benchmark's ctr containers), lcdbench-instr.
+cleanup() { "$BENCH" daemon-stop "$ROOT" lcdbench lcdbench-ctr lcdbench-instr >/dev/null || true; }
 trap cleanup EXIT
 
 meta=(
@@ -84,11 +132,12 @@ only=()
 images=
 net=
 engine=
+callgrind=
 if [[ -n ${LCD_BENCH_ONLY:-} ]]; then
   IFS=, read -ra wanted <<<"$LCD_BENCH_ONLY"
   rest=
   for b in "${wanted[@]}"; do
-    if [[ $b == images ]]; then images=1; elif [[ $b == net ]]; then net=1; elif [[ $b == engine ]]; then engine=1; else rest+=${rest:+,}$b; fi
+    if [[ $b == images ]]; then images=1; elif [[ $b == net ]]; then net=1; elif [[ $b == engine ]]; then engine=1; elif [[ $b == callgrind ]]; then callgrind=1; else rest+=${rest:+,}$b; fi
   done
   if [[ -n $rest ]]; then only=(--only "$rest"); fi
 fi
@@ -99,6 +148,20 @@ if [[ -z ${LCD_BENCH_ONLY:-} || ${#only[@]} -gt 0 ]]; then
     --markdown "$BUILD/bench-table.md" "${meta[@]}" "${only[@]}"
 else
   : >"$BUILD/bench-samples.jsonl"  # a fresh file for this run, as lcd_bench makes it
+fi
+if [[ -n $callgrind ]]; then
+  command -v valgrind >/dev/null && command -v callgrind_annotate >/dev/null ||
+    die "the callgrind benchmark needs valgrind: run 'apt-get install valgrind'"
+  N=${LCD_BENCH_INSTR_N:-20}
+  [[ $N =~ ^[1-9][0-9]*$ ]] || die "LCD_BENCH_INSTR_N must be a positive number, got '$N'"
+  out=$BUILD/callgrind.lifecycle.out
+  rm -f "$out"
+  echo "callgrind: $N API lifecycles under valgrind (slow: about a second each)" >&2
+  cmd=(valgrind --tool=callgrind --instr-atstart=no "--callgrind-out-file=$out"
+       "$BENCH" run --daemon-root "$ROOT" --ns lcdbench-instr --rootfs "$ROOTFS" --only instr
+       --instr-n "$N" --jsonl "$BUILD/bench-callgrind.jsonl")
+  "${cmd[@]}" >/dev/null 2>"$BUILD/callgrind.log" || die "callgrind run failed: see $BUILD/callgrind.log"
+  callgrind_summary "$out" "$N" "${cmd[*]}" | tee "$BUILD/bench-callgrind.md"
 fi
 if [[ -n $images ]]; then
   [[ -n ${LCCTL:-} ]] || die "the images benchmark needs lcctl, which does not build here"

@@ -6,6 +6,9 @@
 // and explicit empty values go to `extra`) and Go-compatible encoding (omitempty).
 #pragma once
 
+#include <algorithm>
+#include <array>
+#include <charconv>
 #include <concepts>
 #include <cstdint>
 #include <limits>
@@ -230,6 +233,128 @@ json EncodeObject(const S& s) {
   Encoder e(out);
   VisitFields(s, e);
   return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The text encoder: writes what DumpJson(EncodeObject(v)) gives, byte for byte (nlohmann's
+// compact dump: members sorted by key, a struct's extra members under its modelled ones), but
+// straight into the string, without the tree (EncodeSpec runs on every NewContainer; the tree
+// and its dump were most of that call's cost). Strings that need no escaping are copied as
+// they are; any other string, float or binary value goes through nlohmann's own dump, so its
+// escapes and its errors (type_error.316 on invalid UTF-8: the caller converts json::exception
+// as DumpJson does) are the tree's.
+
+// Appends s as a JSON string.
+void AppendJsonString(std::string& out, std::string_view s);
+// Appends the compact dump of j.
+void AppendJson(std::string& out, const json& j);
+
+template <class T>
+void WriteValue(std::string& out, const T& v);
+
+template <class T>
+void WriteThunk(std::string& out, const void* p) {
+  WriteValue(out, *static_cast<const T*>(p));
+}
+
+// Visitor that collects the members a struct writes (those Encoder would set).
+class Writer {
+ public:
+  struct Entry {
+    std::string_view key;
+    void (*write)(std::string&, const void*);
+    const void* value;
+  };
+  template <class T>
+  void operator()(const char* key, const T& field, Presence presence) {
+    if (presence == kOmitEmpty && IsEmpty(field)) return;  // extra may hold an explicit empty
+    if (n_ == entries_.size())
+      Fail("", "internal: a struct has more members than the encoder's table");
+    entries_[n_++] = {key, &WriteThunk<T>, &field};
+  }
+  // The members in key order (std::map<std::string, json>'s, i.e. byte-wise).
+  Entry* begin() { return entries_.data(); }
+  Entry* end() { return entries_.data() + n_; }
+  void Sort() {
+    std::sort(begin(), end(), [](const Entry& a, const Entry& b) { return a.key < b.key; });
+  }
+
+ private:
+  std::array<Entry, 32> entries_{};
+  size_t n_ = 0;
+};
+
+template <class S>
+void WriteObject(std::string& out, const S& s) {
+  if (!s.extra.is_null() && !s.extra.is_object())
+    Fail("extra", std::string("must be a JSON object, got ") + TypeName(s.extra));
+  Writer w;
+  VisitFields(s, w);
+  w.Sort();
+  out.push_back('{');
+  bool first = true;
+  auto member = [&](const Writer::Entry& e) {  // modelled keys are identifiers: no escapes
+    if (!first) out.push_back(',');
+    first = false;
+    out.push_back('"');
+    out.append(e.key);
+    out.append("\":", 2);
+    e.write(out, e.value);
+  };
+  auto* e = w.begin();
+  if (s.extra.is_object()) {
+    for (auto it = s.extra.begin(); it != s.extra.end(); ++it) {
+      const std::string_view key = it.key();
+      for (; e != w.end() && e->key < key; ++e) member(*e);
+      if (e != w.end() && e->key == key) continue;  // the modelled member replaces it
+      if (!first) out.push_back(',');
+      first = false;
+      AppendJsonString(out, key);
+      out.push_back(':');
+      AppendJson(out, it.value());
+    }
+  }
+  for (; e != w.end(); ++e) member(*e);
+  out.push_back('}');
+}
+
+template <class T>
+void WriteValue(std::string& out, const T& v) {
+  if constexpr (std::is_same_v<T, bool>) {
+    out += v ? "true" : "false";
+  } else if constexpr (std::is_integral_v<T>) {
+    char buf[24];
+    auto r = std::is_signed_v<T> ? std::to_chars(buf, buf + sizeof buf, static_cast<int64_t>(v))
+                                 : std::to_chars(buf, buf + sizeof buf, static_cast<uint64_t>(v));
+    out.append(buf, r.ptr);
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    AppendJsonString(out, v);
+  } else if constexpr (IsOptional<T>::value) {
+    if (v)
+      WriteValue(out, *v);
+    else
+      out += "null";
+  } else if constexpr (IsVector<T>::value) {
+    out.push_back('[');
+    for (size_t i = 0; i < v.size(); ++i) {
+      if (i) out.push_back(',');
+      WriteValue(out, v[i]);
+    }
+    out.push_back(']');
+  } else if constexpr (IsMap<T>::value) {
+    out.push_back('{');
+    bool first = true;
+    for (const auto& [k, e] : v) {
+      if (!first) out.push_back(',');
+      first = false;
+      AppendJsonString(out, k);
+      out.push_back(':');
+      WriteValue(out, e);
+    }
+    out.push_back('}');
+  } else {
+    WriteObject(out, v);
+  }
 }
 
 template <class T>

@@ -1,6 +1,8 @@
 // JSON encoding and decoding of the OCI runtime-spec model. The member lists mirror specs-go's
 // struct tags (name, omitempty) so that what we write is what runc and containerd write.
+#include <array>
 #include <cstdio>
+#include <cstring>
 
 #include "libcontainerd/oci/spec.h"
 #include "oci/json_codec.h"
@@ -104,6 +106,74 @@ json ParseJson(std::string_view text) {
     constexpr size_t kMaxMessage = 200;  // the parser quotes the offending token, maybe 1 MB
     if (what.size() > kMaxMessage) what = what.substr(0, kMaxMessage) + "...";
     Fail("", "malformed JSON: " + what);
+  }
+}
+
+void AppendJsonString(std::string& out, std::string_view s) {
+  // Printable ASCII other than '"' and '\\' is written as it is.
+  static constexpr auto kPlain = [] {
+    std::array<bool, 256> t{};
+    for (int c = 0x20; c < 0x7f; ++c) t[c] = c != '"' && c != '\\';
+    return t;
+  }();
+  size_t i = 0;
+  while (i < s.size() && kPlain[static_cast<unsigned char>(s[i])]) ++i;
+  if (i == s.size()) {
+    const size_t at = out.size();
+    out.resize(at + s.size() + 2);
+    char* p = out.data() + at;
+    *p++ = '"';
+    if (!s.empty()) std::memcpy(p, s.data(), s.size());
+    p[s.size()] = '"';
+  } else {
+    out += json(std::string(s)).dump();  // escapes, UTF-8 checks and errors as the tree's dump
+  }
+}
+
+void AppendJson(std::string& out, const json& j) {
+  switch (j.type()) {
+    case json::value_t::null:
+      out += "null";
+      return;
+    case json::value_t::boolean:
+      out += j.get<bool>() ? "true" : "false";
+      return;
+    case json::value_t::number_integer:
+      WriteValue(out, j.get<int64_t>());
+      return;
+    case json::value_t::number_unsigned:
+      WriteValue(out, j.get<uint64_t>());
+      return;
+    case json::value_t::string:
+      AppendJsonString(out, j.get_ref<const std::string&>());
+      return;
+    case json::value_t::array: {
+      out.push_back('[');
+      bool first = true;
+      for (const auto& e : j) {
+        if (!first) out.push_back(',');
+        first = false;
+        AppendJson(out, e);
+      }
+      out.push_back(']');
+      return;
+    }
+    case json::value_t::object: {
+      out.push_back('{');
+      bool first = true;
+      for (auto it = j.begin(); it != j.end(); ++it) {
+        if (!first) out.push_back(',');
+        first = false;
+        AppendJsonString(out, it.key());
+        out.push_back(':');
+        AppendJson(out, it.value());
+      }
+      out.push_back('}');
+      return;
+    }
+    default:  // floats (Go's shortest form) and the rest: nlohmann's own text
+      out += j.dump();
+      return;
   }
 }
 
@@ -391,14 +461,24 @@ json EncodeTree(const T& v, const char* op) {
   }
 }
 
+// The text of EncodeTree(v).dump() (see WriteObject), errors included: a json::exception
+// (invalid UTF-8) becomes DumpJson's "cannot encode: ..." error.
 template <class T>
 std::string EncodeText(const T& v, const char* op) {
-  json j = EncodeTree(v, op);
+  std::string out;
+  out.reserve(4096);
   try {
-    return DumpJson(j);
+    WriteObject(out, v);
   } catch (const Error& e) {
     throw Error(e.kind(), e.message(), ErrorContext{.op = op});
+  } catch (const json::exception& e) {
+    std::string what = e.what();
+    auto pos = what.find("] ");
+    throw Error(ErrorKind::kInvalidArgument,
+                "cannot encode: " + (pos == std::string::npos ? what : what.substr(pos + 2)),
+                ErrorContext{.op = op});
   }
+  return out;
 }
 }  // namespace
 

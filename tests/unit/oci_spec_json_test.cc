@@ -10,6 +10,7 @@
 #include <string>
 
 #include "libcontainerd/errors.h"
+#include "libcontainerd/oci/defaults.h"
 #include "libcontainerd/oci/spec.h"
 
 namespace fs = std::filesystem;
@@ -281,6 +282,49 @@ TEST(OciSpecJson, EncodeRejectsInvalidUtf8WithInvalidArgument) {
   try {
     EncodeSpec(s);
     FAIL() << "encoded invalid UTF-8";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument);
+  }
+}
+
+// EncodeSpec writes the text directly (no JSON tree, issue 20): it must give exactly the bytes
+// of the tree's dump, for escapes, non-ASCII, `extra` members that override or are overridden,
+// floats and a decoded spec with unknown members; and fail alike on invalid UTF-8.
+namespace {
+std::string TreeDump(const Spec& s) { return ToJson(s).dump(); }
+}  // namespace
+
+TEST(SpecJson, DirectEncoderGivesTheBytesOfTheJsonTree) {
+  SpecOptions so;
+  so.id = "x";
+  so.ns = "n";
+  so.args = {"/bin/true"};
+  so.rootfs = "/r";
+  Spec s = DefaultSpec(so);
+  EXPECT_EQ(EncodeSpec(s), TreeDump(s));
+  Spec u = s;
+  u.hostname = "h\xc3\xa9llo\"\\\n\t\x01/\x7f";
+  u.process->env.push_back("A=\xe2\x82\xac");
+  EXPECT_EQ(EncodeSpec(u), TreeDump(u));
+  Spec x = s;
+  x.extra["zzz"] = 1.5;
+  x.extra["aaa"] = {{"b", 1e100}, {"a", nullptr}, {"c", {1, -2, true, "s\n"}}};
+  x.extra["hostname"] = "shadowed?";
+  x.extra["ociVersion"] = "replaced";
+  EXPECT_EQ(EncodeSpec(x), TreeDump(x));
+  Spec rich = DecodeSpec(
+      R"({"ociVersion":"1.0.2","process":{"user":{"uid":0,"gid":0,"additionalGids":[1,2]},)"
+      R"("args":["sh"],"cwd":"/","rlimits":[{"type":"RLIMIT_NOFILE","hard":1024,"soft":1024}],)"
+      R"("x-unknown":{"q":[1,2.25]}},"root":{"path":"rootfs","readonly":true},)"
+      R"("annotations":{"b":"2","a":"1","\u00e9":"x"},"linux":{"resources":{"memory":)"
+      R"({"limit":1000,"swap":-1},"cpu":{"shares":512,"quota":-1}},"namespaces":[{"type":"pid"}],)"
+      R"("uidMappings":[{"containerID":0,"hostID":1000,"size":1}]},"hostname":""})");
+  EXPECT_EQ(EncodeSpec(rich), TreeDump(rich));
+  Spec bad = s;
+  bad.hostname = "\xff\xfe";
+  try {
+    EncodeSpec(bad);
+    ADD_FAILURE() << "invalid UTF-8 was encoded";
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument);
   }
