@@ -29,6 +29,7 @@
 
 using namespace libcontainerd;
 using lcdtest::ClientTest;
+using lcdtest::ContainerdClientTest;
 using lcdtest::ExecSpec;
 using lcdtest::KindOf;
 using lcdtest::kNoError;
@@ -93,7 +94,7 @@ TEST_F(ClientTest, ExecIdsWithSlashDotsNulSpacesOver76CharactersOrEmptyAreInvali
   auto c = Create(lcdtest::UniqueId("badexec"), {"sleep", "1000"});
   auto task = c->NewTask(ctx_, "", false, nullptr);
   task->Start(ctx_);
-  int fifo_entries = FifoDirEntries(lcdtest::ClientStateDir());
+  int fifo_entries = FifoDirEntries(lcdtest::BackendStateDir());
   auto ids = BadIds();
   ids.push_back("../x");
   ids.push_back("a/b");
@@ -105,7 +106,8 @@ TEST_F(ClientTest, ExecIdsWithSlashDotsNulSpacesOver76CharactersOrEmptyAreInvali
               ErrorKind::kInvalidArgument)
         << "Exec id \"" << id << "\" (" << id.size() << " bytes)";
   }
-  EXPECT_EQ(FifoDirEntries(lcdtest::ClientStateDir()), fifo_entries) << "a refused exec left files";
+  EXPECT_EQ(FifoDirEntries(lcdtest::BackendStateDir()), fifo_entries)
+      << "a refused exec left files";
   EXPECT_EQ(task->Pids(ctx_).size(), 1u);
   task->ForceDelete(ctx_);
 }
@@ -284,7 +286,7 @@ TEST_F(ClientTest, ExecIdReuseWhileRunningIsAlreadyExistsAndTheFirstExecIsUntouc
   task->Start(ctx_);
   auto first = task->Exec(ctx_, "same", ExecSpec({"sleep", "1000"}), false, nullptr);
   // Another Client (another process, say) asks for the same exec id.
-  auto other = NewContainerdClient(lcdtest::TestClientOptions(ns_));
+  auto other = lcdtest::NewTestClient(ns_);
   auto task2 = other->LoadContainer(ctx_, c->ID())->GetTask(ctx_);
   EXPECT_EQ(KindOf([&] { task2->Exec(ctx_, "same", ExecSpec({"true"}), false, nullptr); }),
             ErrorKind::kAlreadyExists);
@@ -335,7 +337,7 @@ TEST_F(ClientTest, ContainerAfterDeleteIsNotFound) {
 
 TEST_F(ClientTest, TaskAndExecOfADestroyedClientFailUnavailableClientClosed) {
   auto c = Create(lcdtest::UniqueId("closedtask"), {"sleep", "1000"});
-  auto other = NewContainerdClient(lcdtest::TestClientOptions(ns_));
+  auto other = lcdtest::NewTestClient(ns_);
   auto task = other->LoadContainer(ctx_, c->ID())->NewTask(ctx_, "", false, nullptr);
   task->Start(ctx_);
   auto exec = task->Exec(ctx_, "e", ExecSpec({"sleep", "1000"}), false, nullptr);
@@ -406,7 +408,7 @@ TEST(ClientConnect, SocketPathThatIsADirectoryOrTooLongIsRefused) {
 
 // protobuf's own complaints (here: invalid UTF-8 in a string field, as a broken daemon or shim
 // could send) go to the library's log sink once a Client exists, not to the process's stderr.
-TEST_F(ClientTest, ProtobufComplaintsReachTheLogSinkNotStderr) {
+TEST_F(ContainerdClientTest, ProtobufComplaintsReachTheLogSinkNotStderr) {
   std::vector<std::string> seen;
   std::mutex mu;
   SetLogSink([&](LogLevel, std::string_view m) {

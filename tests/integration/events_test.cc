@@ -22,9 +22,7 @@ class EventsTest : public lcdtest::ClientTest {
   void SetUp() override {
     ns_ = "ev" + std::to_string(getpid());
     backend_ = std::make_shared<RecordingBackend>();
-    auto o = lcdtest::TestClientOptions(ns_);
-    o.backend = backend_;
-    client_ = NewContainerdClient(o);
+    client_ = lcdtest::NewTestClient(ns_, backend_);
     CleanNamespace();
   }
   std::shared_ptr<RecordingBackend> backend_;
@@ -199,7 +197,7 @@ TEST_F(EventsTest, MemoryHogGetsAnOomEventBeforeItsExit) {
 }
 
 TEST_F(EventsTest, EventsOfOtherNamespacesAreNotDelivered) {
-  auto other = NewContainerdClient(lcdtest::TestClientOptions("other" + std::to_string(getpid())));
+  auto other = lcdtest::NewTestClient("other" + std::to_string(getpid()));
   std::string id = lcdtest::UniqueId("otherns");
   auto c = other->NewContainer(ctx_, id, oci::DefaultSpec(Options(id, {"true"})), "", {});
   auto t = c->NewTask(ctx_, "", false, nullptr);

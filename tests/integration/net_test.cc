@@ -180,9 +180,7 @@ class NetTest : public ::testing::Test {
   void Start(const std::string& default_subnet) {
     opts_.default_subnet = default_subnet;
     manager_ = net::NewManager(opts_);
-    ClientOptions co = lcdtest::TestClientOptions(ns_);
-    co.network = manager_;
-    client_ = NewContainerdClient(co);
+    client_ = lcdtest::NewTestClient(ns_, nullptr, manager_);
     www_ = scratch_->path() + "/www";
     fs::create_directories(www_);
     WriteFile(www_ + "/index.html", kPage);
@@ -649,9 +647,7 @@ TEST_F(NetTest, KilledAfterAttachIsReleasedByTheNextClientsReconcile) {
 
   // A new Client (new Manager, same options) reconciles at its start.
   auto m2 = net::NewManager(opts_);
-  ClientOptions co = lcdtest::TestClientOptions(ns_);
-  co.network = m2;
-  auto c2 = NewContainerdClient(co);
+  auto c2 = lcdtest::NewTestClient(ns_, nullptr, m2);
   EXPECT_FALSE(m2->Inspect(ns_, id).has_value());
   EXPECT_FALSE(fs::exists(left->netns_path));
   EXPECT_EQ(Leases(net::kDefaultNetwork), 0);
@@ -707,9 +703,7 @@ TEST_F(NetTest, KilledDuringCniAddIsReleasedByTheNextClientsReconcile) {
   EXPECT_GE(own.size(), 2u) << during;
 
   auto m2 = net::NewManager(opts_);
-  ClientOptions co = lcdtest::TestClientOptions(ns_);
-  co.network = m2;
-  auto c2 = NewContainerdClient(co);
+  auto c2 = lcdtest::NewTestClient(ns_, nullptr, m2);
   EXPECT_FALSE(m2->Inspect(ns_, id).has_value());
   EXPECT_FALSE(fs::exists(record));
   EXPECT_EQ(lcdtest::CountEntries(opts_.state_dir + "/netns"), 0);
@@ -906,9 +900,7 @@ TEST_F(NetTest, BadInputIsAClearErrorAndLeavesNothing) {
     net::ManagerOptions o = opts_;
     o.plugin_dirs = {empty};
     auto m = net::NewManager(o);
-    ClientOptions co = lcdtest::TestClientOptions(ns_);
-    co.network = m;
-    auto c = NewContainerdClient(co);
+    auto c = lcdtest::NewTestClient(ns_, nullptr, m);
     ContainerOptions copts;
     copts.network = Bridge();
     const std::string id = lcdtest::UniqueId("noplugin");

@@ -48,7 +48,7 @@ TEST_F(ClientTest, FiftyLifecyclesFromEightThreadsLeaveNothingBehind) {
   EXPECT_EQ(ok.load(), 50);
   for (const auto& f : failures) ADD_FAILURE() << f;
   EXPECT_TRUE(client_->ListContainers(ctx_).empty());
-  std::string ns_dir = lcdtest::ClientStateDir() + "/" + ns_;
+  std::string ns_dir = lcdtest::BackendStateDir() + "/" + ns_;
   if (std::filesystem::exists(ns_dir)) {
     EXPECT_TRUE(std::filesystem::is_empty(ns_dir));
   }

@@ -59,8 +59,11 @@ TEST_F(ExecTest, PidsListsInitAndTheRunningExecWithItsId) {
   ASSERT_EQ(summary.size(), pids.size());
   for (size_t i = 0; i < pids.size(); ++i) EXPECT_EQ(summary[i].process_id, pids[i].pid);
   // The runc shim's raw process details: an exec's carry containerd.runc.v1.ProcessDetails.
+  // The direct backend has no shim: no raw details (docs/direct-backend.md).
   for (const auto& i : pids)
-    if (i.pid == p->Pid()) {
+    if (i.pid == p->Pid() && lcdtest::IsDirectBackend()) {
+      EXPECT_FALSE(i.info);
+    } else if (i.pid == p->Pid()) {
       ASSERT_TRUE(i.info);
       EXPECT_TRUE(i.info->type_url.ends_with("containerd.runc.v1.ProcessDetails"))
           << i.info->type_url;
@@ -92,7 +95,7 @@ TEST_F(ExecTest, ExecOfAMissingBinaryFailsAtStartAndLeavesNothing) {
   }
   EXPECT_EQ(lcdtest::OpenFdCount(), fds);
   for (const auto& i : task_->Pids(ctx_)) EXPECT_NE(i.exec_id, "missing");
-  std::string dir = lcdtest::ClientStateDir() + "/" + ns_ + "/" + container_->ID();
+  std::string dir = lcdtest::BackendStateDir() + "/" + ns_ + "/" + container_->ID();
   for (const auto& e : std::filesystem::directory_iterator(dir))
     EXPECT_EQ(e.path().filename().string().find("exec-missing"), std::string::npos) << e.path();
   // The id is free again.

@@ -88,7 +88,7 @@ TEST_F(ClientTest, AttachTaskFromASecondClientGetsLaterOutputAndStdin) {
     auto first = c->NewTask(ctx_, "", true, cio::Capture(std::make_shared<cio::Captured>()));
     first->Start(ctx_);
   }  // the first handle (its IO) is gone, as after a restart of the program
-  auto second = NewContainerdClient(lcdtest::TestClientOptions(ns_));
+  auto second = lcdtest::NewTestClient(ns_);
   auto cap = std::make_shared<cio::Captured>();
   auto task = second->LoadContainer(ctx_, id)->AttachTask(ctx_, cio::Capture(cap));
   cap->fifos->WriteStdin("one\n");
@@ -110,8 +110,8 @@ TEST_F(ClientTest, ThrowingStdioCallbackFailsNewTaskAndLeavesNoFifo) {
                                }),
                     ErrorKind::kNotImplemented);
   EXPECT_EQ(lcdtest::OpenFdCount(), fds);
-  std::string dir = lcdtest::ClientStateDir() + "/" + ns_ + "/" + id;
-  EXPECT_TRUE(!std::filesystem::exists(dir) || std::filesystem::is_empty(dir));
+  std::string dir = lcdtest::BackendStateDir() + "/" + ns_ + "/" + id, extra;
+  EXPECT_TRUE(lcdtest::NoProcessStateIn(dir, &extra)) << extra;
 }
 
 // docs/security.md: a FIFO set lives in a fresh directory of mode 0700 under the state dir (whose
@@ -137,10 +137,10 @@ TEST_F(ClientTest, FifoDirectoriesAndFifosAre0700AndNeverReused) {
     const std::string dir = std::filesystem::path(cfg.stdout_path).parent_path();
     ASSERT_FALSE(dir.empty());
     EXPECT_EQ(std::filesystem::path(dir).parent_path(),
-              std::filesystem::path(lcdtest::ClientStateDir()) / ns_ / id);
+              std::filesystem::path(lcdtest::BackendStateDir()) / ns_ / id);
     EXPECT_EQ(mode_of(dir, S_IFDIR), 0700u) << dir;
-    EXPECT_EQ(mode_of(lcdtest::ClientStateDir() + "/" + ns_, S_IFDIR), 0700u);
-    EXPECT_EQ(mode_of(lcdtest::ClientStateDir() + "/" + ns_ + "/" + id, S_IFDIR), 0700u);
+    EXPECT_EQ(mode_of(lcdtest::BackendStateDir() + "/" + ns_, S_IFDIR), 0700u);
+    EXPECT_EQ(mode_of(lcdtest::BackendStateDir() + "/" + ns_ + "/" + id, S_IFDIR), 0700u);
     for (const auto& f : {cfg.stdin_path, cfg.stdout_path, cfg.stderr_path})
       EXPECT_EQ(mode_of(f, S_IFIFO), 0700u) << f;
     dirs.push_back(dir);

@@ -14,14 +14,17 @@
 
 using namespace libcontainerd;
 using lcdtest::ClientTest;
+using lcdtest::ContainerdClientTest;
 using lcdtest::KindOf;
 
 using lcdtest::RunCommand;
 
-TEST_F(ClientTest, VersionMatchesContainerdBinary) {
+// containerd's version, or with the direct backend the OCI runtime's (docs/direct-backend.md).
+TEST_F(ClientTest, VersionMatchesTheBackendsBinary) {
   Version v = client_->GetVersion(ctx_);
   ASSERT_FALSE(v.version.empty());
-  EXPECT_NE(RunCommand("containerd --version").find(v.version), std::string::npos) << v.version;
+  const char* binary = lcdtest::IsDirectBackend() ? "runc --version" : "containerd --version";
+  EXPECT_NE(RunCommand(binary).find(v.version), std::string::npos) << v.version;
 }
 
 TEST_F(ClientTest, NewContainerThenLoadContainerGivesTheSameSpec) {
@@ -48,7 +51,7 @@ TEST_F(ClientTest, DuplicateIdIsAlreadyExistsAndUnknownIdIsNotFound) {
 // Refused with kInvalidArgument, and nothing is made: no container in containerd, no directory
 // where the id would put one (inside or outside the namespace's state directory).
 TEST_F(ClientTest, InvalidIdsAreInvalidArgumentAndCreateNothing) {
-  const std::string ns_dir = lcdtest::ClientStateDir() + "/" + ns_;
+  const std::string ns_dir = lcdtest::BackendStateDir() + "/" + ns_;
   auto opts = Options("x", {"true"});
   for (std::string id :
        {std::string("../x"), std::string(77, 'a'), std::string("a/b"), std::string()}) {
@@ -125,7 +128,7 @@ TEST_F(ClientTest, DeletesAreRefusedWhileRunningAndForceDeleteLeavesNoProcess) {
 
 // docs/security.md "two daemons sharing runc state": every shim the library starts gets the
 // Client's runc root (the daemon's ROOT/runc), never runc's default /run/containerd/runc.
-TEST_F(ClientTest, TheShimUsesTheClientsRuncRootNotTheDefault) {
+TEST_F(ContainerdClientTest, TheShimUsesTheClientsRuncRootNotTheDefault) {
   std::string id = lcdtest::UniqueId("runcroot");
   auto c = Create(id, {"sleep", "100"});
   auto task = c->NewTask(ctx_, "", false, nullptr);
@@ -160,8 +163,8 @@ TEST_F(ClientTest, MissingBinaryFailsNewTaskAndLeavesNothing) {
   }
   cap->fifos.reset();
   EXPECT_EQ(KindOf([&] { c->GetTask(ctx_); }), ErrorKind::kNotFound);
-  std::string dir = lcdtest::ClientStateDir() + "/" + ns_ + "/" + c->ID();
-  EXPECT_TRUE(!std::filesystem::exists(dir) || std::filesystem::is_empty(dir)) << dir;
+  std::string dir = lcdtest::BackendStateDir() + "/" + ns_ + "/" + c->ID(), extra;
+  EXPECT_TRUE(lcdtest::NoProcessStateIn(dir, &extra)) << dir << ": " << extra;
   EXPECT_EQ(lcdtest::OpenFdCount(), fds);
   c->Delete(ctx_);
   EXPECT_FALSE(std::filesystem::exists(dir));
@@ -187,7 +190,9 @@ TEST_F(ClientTest, MissingRootfsIsNotFoundBeforeAnyFifo) {
   EXPECT_EQ(
       KindOf([&] { c->NewTask(ctx_, "", false, cio::Capture(std::make_shared<cio::Captured>())); }),
       ErrorKind::kNotFound);
-  EXPECT_FALSE(std::filesystem::exists(lcdtest::ClientStateDir() + "/" + ns_ + "/" + id));
+  std::string extra;
+  EXPECT_TRUE(lcdtest::NoProcessStateIn(lcdtest::BackendStateDir() + "/" + ns_ + "/" + id, &extra))
+      << extra;
 }
 
 TEST_F(ClientTest, PauseAndResumeShowInStatusAndPausingAStoppedTaskIsRefused) {
@@ -215,7 +220,7 @@ TEST_F(ClientTest, ResizeToZeroIsInvalid) {
 
 TEST_F(ClientTest, ObjectsOfADestroyedClientFailUnavailable) {
   auto c = Create(lcdtest::UniqueId("closed"), {"true"});
-  auto other = NewContainerdClient(lcdtest::TestClientOptions(ns_));
+  auto other = lcdtest::NewTestClient(ns_);
   auto mine = other->LoadContainer(ctx_, c->ID());
   other.reset();
   EXPECT_EQ(KindOf([&] { mine->GetTask(ctx_); }), ErrorKind::kUnavailable);

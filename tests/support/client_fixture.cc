@@ -4,6 +4,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
 
 #include "harness.h"
 #include "libcontainerd/errors.h"
@@ -20,9 +23,59 @@ ClientOptions TestClientOptions(const std::string& ns) {
   return o;
 }
 
+bool IsDirectBackend() {
+  const char* b = std::getenv("LCD_TEST_BACKEND");
+  return b != nullptr && std::strcmp(b, "direct") == 0;
+}
+
+const char* BackendName() { return IsDirectBackend() ? "direct" : "containerd"; }
+
+DirectClientOptions TestDirectOptions(const std::string& ns) {
+  DirectClientOptions o;
+  o.root = DaemonRoot() + "/direct";
+  o.ns = ns;
+  o.runtime = "runc";
+#ifdef LCD_MONITOR_PATH
+  o.monitor_path = LCD_MONITOR_PATH;
+#endif
+  if (const char* m = std::getenv("LCD_MONITOR"); m != nullptr && *m != '\0') o.monitor_path = m;
+  return o;
+}
+
+std::string BackendStateDir() {
+  return IsDirectBackend() ? TestDirectOptions("x").root : ClientStateDir();
+}
+
+bool NoProcessStateIn(const std::string& container_dir, std::string* extra) {
+  std::error_code ec;
+  if (!std::filesystem::exists(container_dir, ec)) return true;
+  bool clean = true;
+  for (const auto& e : std::filesystem::directory_iterator(container_dir, ec)) {
+    std::string name = e.path().filename();
+    if (IsDirectBackend() && (name == "container.json" || name == "bundle")) continue;
+    clean = false;
+    if (extra) *extra += name + " ";
+  }
+  return clean;
+}
+
+std::shared_ptr<Client> NewTestClient(const std::string& ns, std::shared_ptr<Backend> backend,
+                                      std::shared_ptr<net::Manager> network) {
+  if (IsDirectBackend()) {
+    auto o = TestDirectOptions(ns);
+    o.backend = std::move(backend);
+    o.network = std::move(network);
+    return NewDirectClient(o);
+  }
+  auto o = TestClientOptions(ns);
+  o.backend = std::move(backend);
+  o.network = std::move(network);
+  return NewContainerdClient(o);
+}
+
 void ClientTest::SetUp() {
   ns_ = "t" + std::to_string(getpid());
-  client_ = NewContainerdClient(TestClientOptions(ns_));
+  client_ = NewTestClient(ns_);
   CleanNamespace();
 }
 

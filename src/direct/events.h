@@ -1,0 +1,73 @@
+// Internal: the direct backend's events (docs/direct-backend.md, "Exactly-once exits"): one
+// thread holding a subscription per tracked task, exits through the TaskTracker (duplicates
+// dropped) to the Dispatcher, a .delivered marker written after the Backend returned, the
+// clean-up of tasks whose monitor died, and the namespace scan of a new Client.
+// Thread-safe. Inert (no thread, nothing delivered) without a Backend.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "direct/records.h"
+#include "events/dispatcher.h"
+#include "events/tracker.h"
+#include "libcontainerd/fd.h"
+
+namespace libcontainerd::direct {
+
+class Events {
+ public:
+  Events(Layout layout, std::shared_ptr<Backend> backend);
+  ~Events();  // Shutdown()
+
+  bool enabled() const { return enabled_; }
+  events::TaskTracker& tracker() { return tracker_; }
+
+  // Subscribes to the task's monitor (once per task instance) so its events reach the
+  // Backend. A dead monitor is cleaned up (FinishDeadTask) and its exit reported. Best effort:
+  // failures are logged.
+  void Watch(const ContainerRecord& rec);
+  // The task is being deleted through this Client: its monitor's socket closing is no death.
+  // Done(false) when the delete failed (the monitor lives on).
+  void Deleting(const std::string& id, bool deleting);
+  // True while this Client holds an event subscription to the task of `id`.
+  bool Subscribed(const std::string& id);
+  // Posts an event; an exit only when the tracker says it was not delivered yet.
+  void Report(EventType type, EventInfo info, bool confirmed = false);
+  // Delivers every exit record of the namespace without a .delivered marker (and finishes
+  // tasks whose monitor died while no Client ran). Called once by a new Client.
+  void ScanNamespace();
+  // Stops the thread, closes subscriptions, delivers what is queued, joins. Idempotent.
+  void Shutdown();
+
+ private:
+  struct Sub {
+    UniqueFd fd;
+    ContainerRecord rec;
+    uint32_t monitor_pid = 0;
+    bool deleting = false;
+  };
+  void Run();
+  void Wake();
+  void HandleMessage(const std::string& id, const nlohmann::json& ev);
+  // The subscription of `id` ended: a death unless it was being deleted.
+  void OnClosed(Sub sub);
+  void DeliverDeadTask(const ContainerRecord& rec, const std::string& task_dir);
+
+  Layout layout_;
+  bool enabled_ = false;
+  events::TaskTracker tracker_;
+  std::unique_ptr<events::Dispatcher> dispatcher_;
+  UniqueFd wake_;
+  std::mutex mu_;
+  std::map<int, Sub> subs_;  // by fd
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace libcontainerd::direct
