@@ -9,6 +9,7 @@
 #include <string>
 
 #include "libcontainerd/client.h"
+#include "libcontainerd/containerd_inspect.h"
 #include "libcontainerd/net.h"
 
 namespace libcontainerd {
@@ -46,5 +47,12 @@ struct DirectClientOptions {
 // that clean-up happens when the task is deleted.
 // Thread-safety: the returned Client and everything it returns may be used from any thread.
 std::shared_ptr<Client> NewDirectClient(const DirectClientOptions& options);
+
+// Records and process handles of the direct backend's namespace, for tools (lcctl's
+// `container ls/info`, `task ls`, `kill -a`, `--exec-id`): the same interface as the containerd
+// backend's inspector, read from the state directory and the monitors. ContainerRecord::runtime
+// is the shim name stored with the container (as Container::Runtime); snapshotter is empty;
+// LoadExec's process has no stdio. options.backend is ignored. Throws like NewDirectClient.
+std::unique_ptr<ContainerdInspector> NewDirectInspector(const DirectClientOptions& options);
 
 }  // namespace libcontainerd

@@ -12,7 +12,9 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
+#include <filesystem>
 #include <iostream>
 #include <mutex>
 #include <optional>
@@ -35,6 +37,10 @@ std::string Session::Address() const {
 
 lcd::Client& Session::client() {
   if (client_) return *client_;
+  if (Direct()) {
+    client_ = lcd::NewDirectClient(DirectOptions());
+    return *client_;
+  }
   lcd::ClientOptions o;
   o.ns = g_.ns;
   o.backend = backend_;
@@ -74,8 +80,28 @@ std::shared_ptr<lcd::net::Manager> Session::net() {
   return net_;
 }
 
+lcd::DirectClientOptions Session::DirectOptions() {
+  lcd::DirectClientOptions o;
+  o.root = (g_.root.empty() ? std::string(kDefaultRoot) : g_.root) + "/direct";
+  o.ns = g_.ns;
+  if (!g_.runtime.empty()) o.runtime = g_.runtime;
+  // Run from a build tree (not installed): the monitor built beside lcctl. Otherwise the
+  // library's own search ($LCD_MONITOR, the installed libexec, PATH).
+  if (const char* env = std::getenv("LCD_MONITOR"); env == nullptr || *env == '\0') {
+    std::error_code ec;
+    auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+    auto built = exe.parent_path().parent_path() / "lcd-monitor" / "lcd-monitor";
+    if (!ec && ::access(built.c_str(), X_OK) == 0) o.monitor_path = built;
+  }
+  o.backend = backend_;
+  o.network = net();
+  return o;
+}
+
 lcd::ContainerdInspector& Session::inspector() {
-  if (!inspector_) {
+  if (!inspector_ && Direct()) {
+    inspector_ = lcd::NewDirectInspector(DirectOptions());
+  } else if (!inspector_) {
     client();
     inspector_ = lcd::NewContainerdInspector(options_);
   }

@@ -16,6 +16,7 @@
 #include "libcontainerd/client.h"
 #include "libcontainerd/containerd.h"
 #include "libcontainerd/containerd_inspect.h"
+#include "libcontainerd/direct.h"
 #include "libcontainerd/errors.h"
 #include "libcontainerd/images.h"
 #include "libcontainerd/net.h"
@@ -43,6 +44,8 @@ inline constexpr const char* kDefaultNetConfigDir = "/etc/libcontainerd/net";
 
 struct Globals {
   std::string address;  // empty: the managed containerd under root
+  bool direct = false;  // --backend direct: no containerd (state under ROOT/direct)
+  std::string runtime;  // --runtime: the direct backend's OCI runtime (default runc)
   std::string ns = "default";
   std::string root = kDefaultRoot;
   std::optional<std::chrono::milliseconds> timeout;
@@ -70,6 +73,8 @@ class Session {
   std::shared_ptr<libcontainerd::net::Manager> net();
   // Records and exec handles (a second connection to the same daemon).
   libcontainerd::ContainerdInspector& inspector();
+  // The options of a direct Client (--backend direct).
+  libcontainerd::DirectClientOptions DirectOptions();
   // A context for one call: --timeout, else the library's default.
   libcontainerd::Context Ctx() const;
   // Loads a container; a missing one is "container ID not found in namespace NS".
@@ -79,7 +84,9 @@ class Session {
   // The socket this session talks to.
   std::string Address() const;
   // True when no address was given (the managed containerd is used).
-  bool Managed() const { return g_.address.empty(); }
+  bool Managed() const { return g_.address.empty() && !g_.direct; }
+  // True with --backend direct (no containerd at all).
+  bool Direct() const { return g_.direct; }
 
  private:
   Globals g_;

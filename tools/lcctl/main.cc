@@ -23,6 +23,10 @@ std::vector<FlagSpec> GlobalFlags() {
   return {
       {"address", 'a', true, "ADDR",
        "containerd socket (env CONTAINERD_ADDRESS); default: the managed containerd"},
+      {"backend", 0, true, "NAME",
+       "containerd (default) or direct: no daemon, runc and one lcd-monitor per container "
+       "(env LCCTL_BACKEND)"},
+      {"runtime", 0, true, "BIN", "the direct backend's OCI runtime (default runc)"},
       {"namespace", 'n', true, "NS",
        "containerd namespace (env CONTAINERD_NAMESPACE, default \"default\")"},
       {"root", 0, true, "DIR", "state root of the managed containerd (default /run/lcd)"},
@@ -187,6 +191,14 @@ int Main(int argc, char** argv) {
     };
     Globals gl;
     gl.address = pick("address", "CONTAINERD_ADDRESS");
+    if (std::string b = pick("backend", "LCCTL_BACKEND"); b == "direct") {
+      gl.direct = true;
+    } else if (!b.empty() && b != "containerd") {
+      throw UsageError("unknown backend \"" + b + "\" (use containerd or direct)");
+    }
+    if (gl.direct && (a.Has("address") || g.Has("address")))
+      throw UsageError("--address names a containerd; the direct backend has none");
+    gl.runtime = pick("runtime", nullptr);
     if (std::string ns = pick("namespace", "CONTAINERD_NAMESPACE"); !ns.empty()) gl.ns = ns;
     CheckId(gl.ns, "namespace");
     if (std::string r = pick("root", nullptr); !r.empty()) gl.root = r;
