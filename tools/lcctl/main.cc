@@ -124,11 +124,11 @@ int Main(int argc, char** argv) {
   std::string help_hint = "lcctl --help";
   try {
     ParsedArgs g = Parse(GlobalFlags(), args, 1);
-    auto cmds = AllCommands();
     if (g.Has("version")) {
       Out(std::string("lcctl version ") + LCCTL_VERSION + "\n");
       return 0;
     }
+    auto cmds = AllCommands();
     if (g.positionals.empty()) {
       if (g.Has("help")) {
         Out(MainHelp(cmds));
