@@ -127,8 +127,8 @@ TEST(DecodeEnvelope, OomPausedResumedCarryOnlyContainer) {
   paused.set_container_id("a2");
   pb::TaskResumed resumed;
   resumed.set_container_id("a3");
-  const std::tuple<const char*, const google::protobuf::MessageLite*, EventType, const char*> cases[] =
-      {
+  const std::tuple<const char*, const google::protobuf::MessageLite*, EventType, const char*>
+      cases[] = {
           {"/tasks/oom", &oom, EventType::kOOM, "a1"},
           {"/tasks/paused", &paused, EventType::kPaused, "a2"},
           {"/tasks/resumed", &resumed, EventType::kResumed, "a3"},
