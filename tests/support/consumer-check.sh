@@ -44,3 +44,8 @@ cmake -S "$src/tests/consumer" -B "$tmp/b" -G Ninja -DCMAKE_PREFIX_PATH="$tmp/pr
   -DLCD_PROTO_ROOT="$tmp/proto" >/dev/null
 cmake --build "$tmp/b" >/dev/null
 LD_LIBRARY_PATH="$tmp/prefix/lib:$tmp/prefix/lib/x86_64-linux-gnu" "$tmp/b/consumer"
+# The static archive works too, and then no libcontainerd shared object is needed.
+if ldd "$tmp/b/consumer_static" | grep -q libcontainerd; then
+  echo "consumer_static needs libcontainerd's shared object" >&2; exit 1
+fi
+"$tmp/b/consumer_static"
