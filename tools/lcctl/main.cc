@@ -128,6 +128,7 @@ int Main(int argc, char** argv) {
       Out(std::string("lcctl version ") + LCCTL_VERSION + "\n");
       return 0;
     }
+    StartSignalThread();  // not for --version: a thread costs more than the rest of it
     auto cmds = AllCommands();
     if (g.positionals.empty()) {
       if (g.Has("help")) {
@@ -238,6 +239,6 @@ int Main(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);  // a closed stdout is a write error, not death
-  StartSignalThread();
+  BlockStopSignals();
   return Main(argc, argv);
 }
