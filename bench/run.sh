@@ -7,8 +7,8 @@
 #        LCD_BENCH_ROOT   private daemon root  (default /run/lcdbench; stopped at the end)
 #        LCD_BENCH_ROOTFS busybox rootfs       (default /var/lib/libcontainerd/rootfs/busybox)
 #        LCD_BENCH_ONLY   comma list of benchmarks (lifecycle,exec,stats,events,throughput,rss,
-#                         event_latency,scale,callgrind,images,net,engine); all but scale,
-#                         callgrind, images, net and engine when unset.
+#                         event_latency,scale,callgrind,images,net,engine,startup); all but
+#                         scale, callgrind, images, net, engine and startup when unset.
 #                         Issue 20: `throughput` also runs 16 parallel `ctr run --rm --null-io`
 #                         (rows throughput16); `event_latency` times the library's part of an
 #                         event (stream read to Backend::ProcessEvent) under 16 concurrent
@@ -20,6 +20,10 @@
 #                         start-up excluded) and writes $LCD_BENCH_BUILD/bench-callgrind.md
 #                         (per lifecycle, by object, top inclusive functions).
 #                         Example: LCD_BENCH_ONLY=callgrind,scale LCD_BENCH_SCALE_N=500 sudo bench/run.sh 10
+#                         `startup` (issue 20) runs bench/startup.sh on the same daemon: lcctl's
+#                         --version, version, run --rm and task exec against ctr's, 50 alternating
+#                         runs each unless ITERATIONS says otherwise (RESULTS.md "Start-up").
+#                         Example: LCD_BENCH_ONLY=startup sudo bench/run.sh 50
 #                         `images` (issue 15) runs bench/images_bench.sh on the same daemon:
 #                         pull from a local registry on 127.0.0.1 and import of a ~50 MB image
 #                         (cold), lifecycle from an image (warm), lcctl vs ctr (and skopeo for
@@ -133,11 +137,12 @@ images=
 net=
 engine=
 callgrind=
+startup=
 if [[ -n ${LCD_BENCH_ONLY:-} ]]; then
   IFS=, read -ra wanted <<<"$LCD_BENCH_ONLY"
   rest=
   for b in "${wanted[@]}"; do
-    if [[ $b == images ]]; then images=1; elif [[ $b == net ]]; then net=1; elif [[ $b == engine ]]; then engine=1; elif [[ $b == callgrind ]]; then callgrind=1; else rest+=${rest:+,}$b; fi
+    if [[ $b == images ]]; then images=1; elif [[ $b == net ]]; then net=1; elif [[ $b == engine ]]; then engine=1; elif [[ $b == callgrind ]]; then callgrind=1; elif [[ $b == startup ]]; then startup=1; else rest+=${rest:+,}$b; fi
   done
   if [[ -n $rest ]]; then only=(--only "$rest"); fi
 fi
@@ -176,6 +181,11 @@ if [[ -n $net ]]; then
   LCD_BENCH_BUILD=$BUILD LCD_BENCH_ROOT=$ROOT LCD_BENCH_KEEP_DAEMON=1 \
     LCD_BENCH_COMMAND="LCD_BENCH_ONLY=$LCD_BENCH_ONLY bench/run.sh $ITERS" \
     "$REPO/bench/net_bench.sh" "$ITERS"
+fi
+if [[ -n $startup ]]; then
+  [[ -n ${LCCTL:-} ]] || die "the start-up benchmark needs lcctl, which does not build here"
+  echo
+  LCCTL=$LCCTL ROOTFS=$ROOTFS "$REPO/bench/startup.sh" "$ROOT/containerd.sock" "$ITERS"
 fi
 if [[ -n $engine ]]; then
   if [[ -z ${LCD_BENCH_NO_BUILD:-} ]]; then

@@ -64,10 +64,20 @@ foreach(rel IN LISTS LCD_PROTO_FILES)
     list(APPEND outs ${LCD_GEN_DIR}/${base}.grpc.pb.cc ${LCD_GEN_DIR}/${base}.grpc.pb.h)
     set(plugin_args --grpc_out=${LCD_GEN_DIR} --plugin=protoc-gen-grpc=${LCD_GRPC_CPP_PLUGIN})
   endif()
+  # The lite runtime registers nothing in protobuf's process-wide descriptor pool, so a program
+  # may link its own (full) copy of containerd's generated code, under the same file and
+  # message names, beside the library (tests/consumer); it is also less code to load and no
+  # descriptor work at start-up (issue 20). The cgroups metrics stay full: the stats decoder
+  # reads fields newer than these protos through reflection (src/stats/stats.cc), and unit
+  # tests fill every field through it; nothing imports them.
+  set(lite LITE)
+  if(rel MATCHES "^github.com/containerd/cgroups/")
+    set(lite)
+  endif()
   add_custom_command(
     OUTPUT ${copy}
     COMMAND ${CMAKE_COMMAND} -E make_directory ${copy_dir}
-    COMMAND ${LCD_PERL} ${CMAKE_SOURCE_DIR}/cmake/strip-gogoproto.pl ${src} ${copy}
+    COMMAND ${LCD_PERL} ${CMAKE_SOURCE_DIR}/cmake/strip-gogoproto.pl ${src} ${copy} ${lite}
     DEPENDS ${src} ${CMAKE_SOURCE_DIR}/cmake/strip-gogoproto.pl
     COMMENT "Copying ${rel} (gogoproto stripped)" VERBATIM)
   list(APPEND LCD_PROTO_COPIES ${copy})
@@ -87,10 +97,14 @@ foreach(rel IN LISTS LCD_PROTO_FILES)
     COMMENT "protoc ${rel}" VERBATIM)
 endforeach()
 
-add_library(lcd_proto STATIC ${LCD_PROTO_SRCS})
+# Objects, not an archive: they go into both the shared and the static library (src/). Compiled
+# with hidden visibility, so the shared library never exports a generated type: a program may
+# link its own copy of containerd's generated code beside libcontainerd (tests/consumer).
+add_library(lcd_proto OBJECT ${LCD_PROTO_SRCS})
 target_include_directories(lcd_proto SYSTEM PUBLIC $<BUILD_INTERFACE:${LCD_GEN_DIR}>)
 target_link_libraries(lcd_proto PUBLIC PkgConfig::GRPCPP)
-set_target_properties(lcd_proto PROPERTIES POSITION_INDEPENDENT_CODE ON)
+set_target_properties(lcd_proto PROPERTIES POSITION_INDEPENDENT_CODE ON
+  CXX_VISIBILITY_PRESET hidden VISIBILITY_INLINES_HIDDEN ON)
 # Generated code is protobuf's, not ours: sanitizer builds leave it uninstrumented (it halves
 # their compile time; our code that calls it is still checked). TSan keeps it instrumented so
 # it sees every access.

@@ -1,5 +1,5 @@
 include(CMakePackageConfigHelpers)
-install(TARGETS libcontainerd EXPORT libcontainerdTargets
+install(TARGETS libcontainerd libcontainerd_static EXPORT libcontainerdTargets
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/libcontainerd DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})

@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 
+#include "libcontainerd/export.h"
 #include "libcontainerd/fd.h"
 
 namespace libcontainerd {
@@ -32,7 +33,7 @@ struct FifoConfig {
 
 // What the library keeps for a process's stdio. Implementations must be thread-safe:
 // Cancel/Close may be called from any thread while Wait blocks in another.
-class IO {
+class LCD_EXPORT IO {
  public:
   virtual ~IO() = default;
   virtual const FifoConfig& Config() const = 0;
@@ -48,7 +49,7 @@ class IO {
 // The FIFO set with the library's ends open. Owns the fds (closed by Close or destruction).
 // Thread-safe: WriteStdin/CloseStdin may run in another thread than the readers of
 // stdout/stderr.
-class DirectIO : public IO {
+class LCD_EXPORT DirectIO : public IO {
  public:
   DirectIO(FifoConfig config, UniqueFd stdin_w, UniqueFd stdout_r, UniqueFd stderr_r);
   ~DirectIO() override;
@@ -94,7 +95,7 @@ using StdioCallback = std::function<std::shared_ptr<IO>(std::shared_ptr<DirectIO
 namespace cio {
 
 // Where StreamIO sends output and takes input.
-struct StreamOptions {
+struct LCD_EXPORT StreamOptions {
   // Called from the IO's copy thread with each chunk read (never with an empty chunk).
   std::function<void(std::string_view)> on_stdout;
   std::function<void(std::string_view)> on_stderr;
@@ -104,14 +105,14 @@ struct StreamOptions {
 
 // An IO that copies the DirectIO's output to callbacks on one thread of its own and, if asked,
 // copies stdin_source_fd to stdin on another. Wait() returns once stdout and stderr reached EOF.
-std::shared_ptr<IO> Stream(std::shared_ptr<DirectIO> fifos, StreamOptions options);
+LCD_EXPORT std::shared_ptr<IO> Stream(std::shared_ptr<DirectIO> fifos, StreamOptions options);
 
 // A StdioCallback for Stream(fifos, options).
-StdioCallback StreamCallback(StreamOptions options);
+LCD_EXPORT StdioCallback StreamCallback(StreamOptions options);
 
 // A StdioCallback collecting output into strings, for tests and small programs.
 // The strings are written by the copy thread: read them after Process::Delete (which waits).
-struct Captured {
+struct LCD_EXPORT Captured {
   std::mutex mu;
   std::string out;
   std::string err;
@@ -125,7 +126,7 @@ struct Captured {
     return err;
   }
 };
-StdioCallback Capture(std::shared_ptr<Captured> into);
+LCD_EXPORT StdioCallback Capture(std::shared_ptr<Captured> into);
 
 }  // namespace cio
 }  // namespace libcontainerd

@@ -20,6 +20,7 @@
 
 #include "libcontainerd/cio.h"
 #include "libcontainerd/context.h"
+#include "libcontainerd/export.h"
 #include "libcontainerd/net.h"
 #include "libcontainerd/stats.h"
 #include "libcontainerd/types.h"
@@ -57,7 +58,7 @@ using Resources = oci::LinuxResources;
 //   - assume it runs on one thread: make its own state thread-safe.
 // Blocking for long delays only that container's later events. Exceptions thrown by
 // ProcessEvent are logged and ignored.
-class Backend {
+class LCD_EXPORT Backend {
  public:
   virtual ~Backend() = default;
   virtual void ProcessEvent(const std::string& container_id, EventType type,
@@ -65,7 +66,7 @@ class Backend {
 };
 
 // Options of the runc shim (io.containerd.runc.v2), containerd's runc Options as a value.
-struct RuncOptions {
+struct LCD_EXPORT RuncOptions {
   std::string binary_name;  // OCI runtime binary ("runc" when empty)
   std::string root;         // runtime state root; empty: the Client's default
   bool systemd_cgroup = false;
@@ -84,7 +85,7 @@ struct RuncOptions {
 // shim when its task is created: runc's options, another shim's options as a typed message
 // (its type URL and serialized bytes, sent exactly as given), or none. Converts implicitly from
 // RuncOptions and TypedMessage, so `NewContainer(..., RuncOptions{...})` reads as before.
-struct RuntimeOptions {
+struct LCD_EXPORT RuntimeOptions {
   RuntimeOptions() = default;
   RuntimeOptions(RuncOptions runc) : value(std::move(runc)) {}         // NOLINT: implicit
   RuntimeOptions(TypedMessage message) : value(std::move(message)) {}  // NOLINT: implicit
@@ -98,7 +99,7 @@ struct RuntimeOptions {
 };
 
 // A container's runtime as stored with it (Container::Runtime).
-struct RuntimeInfo {
+struct LCD_EXPORT RuntimeInfo {
   std::string name;  // the shim, e.g. "io.containerd.runc.v2"
   // Stored options: runc's options (type URL containerd.runc.v1.Options) decoded as RuncOptions,
   // any other type as the TypedMessage stored, none as empty. Whatever another client stored
@@ -107,7 +108,7 @@ struct RuntimeInfo {
 };
 
 // Extra options of Client::NewContainer.
-struct ContainerOptions {
+struct LCD_EXPORT ContainerOptions {
   std::map<std::string, std::string> labels;
   // A container from an image: the library unpacks the image (if needed), prepares a writable
   // snapshot on its top layer in `snapshotter` under `snapshot_key`, records image, snapshotter
@@ -125,7 +126,7 @@ struct ContainerOptions {
   std::optional<net::NetworkRequest> network;
 };
 
-class Process {
+class LCD_EXPORT Process {
  public:
   virtual ~Process() = default;
   // The process's id in its task: the exec id, or the container id for the init process.
@@ -147,7 +148,7 @@ class Process {
 // Errors common to every method (not repeated below): kUnavailable when containerd cannot be
 // reached or the Client is gone, kDeadlineExceeded / kCancelled when ctx ends, kNotFound when
 // the task no longer exists, kUnknown for a daemon or shim failure it gives no code for.
-class Task : public Process {
+class LCD_EXPORT Task : public Process {
  public:
   // Starts the created task's process. Throws kFailedPrecondition when the task is already
   // started or stopped (naming the state), kNotFound when the process's binary is missing in
@@ -189,7 +190,7 @@ class Task : public Process {
                                 bool exit) = 0;
 };
 
-class Container {
+class LCD_EXPORT Container {
  public:
   virtual ~Container() = default;
   virtual const std::string& ID() const = 0;
@@ -217,7 +218,7 @@ class Container {
   virtual void Delete(const Context& ctx) = 0;
 };
 
-class Client {
+class LCD_EXPORT Client {
  public:
   virtual ~Client() = default;
   virtual Version GetVersion(const Context& ctx) = 0;

@@ -7,11 +7,12 @@
 #include <string>
 
 #include "libcontainerd/client.h"
+#include "libcontainerd/export.h"
 #include "libcontainerd/net.h"
 
 namespace libcontainerd {
 
-struct ClientOptions {
+struct LCD_EXPORT ClientOptions {
   // Daemon socket path ("/run/containerd/containerd.sock") or "unix:PATH".
   std::string address = "/run/containerd/containerd.sock";
   // containerd namespace of every call (validated like an id).
@@ -46,6 +47,6 @@ struct ClientOptions {
 // address when it does not (unless options.lazy_connect), Error{kInvalidArgument} for a bad
 // namespace, address or state_dir.
 // Thread-safety: the returned Client and everything it returns may be used from any thread.
-std::shared_ptr<Client> NewContainerdClient(const ClientOptions& options);
+LCD_EXPORT std::shared_ptr<Client> NewContainerdClient(const ClientOptions& options);
 
 }  // namespace libcontainerd

@@ -10,12 +10,13 @@
 
 #include "libcontainerd/client.h"
 #include "libcontainerd/containerd.h"
+#include "libcontainerd/export.h"
 #include "libcontainerd/types.h"
 
 namespace libcontainerd {
 
 // A container record as the daemon stores it.
-struct ContainerRecord {
+struct LCD_EXPORT ContainerRecord {
   std::string id;
   std::string runtime;  // e.g. "io.containerd.runc.v2"
   std::string image;
@@ -27,7 +28,7 @@ struct ContainerRecord {
 };
 
 // A task (or, with an exec_id, an exec process) as the daemon reports it.
-struct ProcessRecord {
+struct LCD_EXPORT ProcessRecord {
   std::string container_id;
   std::string exec_id;  // empty for a task's init process
   uint32_t pid = 0;
@@ -41,7 +42,7 @@ struct ProcessRecord {
 // Thread-safety: every member may be called from any thread. Errors: as the Client
 // (Error{kNotFound} for an unknown container, task or exec; kUnavailable when the daemon
 // does not answer).
-class ContainerdInspector {
+class LCD_EXPORT ContainerdInspector {
  public:
   virtual ~ContainerdInspector() = default;
   virtual ContainerRecord GetContainer(const Context& ctx, const std::string& id) = 0;
@@ -61,6 +62,7 @@ class ContainerdInspector {
 };
 
 // Connects like NewContainerdClient (options.backend is ignored). Throws like it.
-std::unique_ptr<ContainerdInspector> NewContainerdInspector(const ClientOptions& options);
+LCD_EXPORT std::unique_ptr<ContainerdInspector> NewContainerdInspector(
+    const ClientOptions& options);
 
 }  // namespace libcontainerd

@@ -13,13 +13,15 @@
 #include <optional>
 #include <stop_token>
 
+#include "libcontainerd/export.h"
+
 namespace libcontainerd {
 
 namespace detail {
 struct CancelCallback;
 }
 
-class Context {
+class LCD_EXPORT Context {
  public:
   using Clock = std::chrono::steady_clock;
   static constexpr std::chrono::seconds kDefaultTimeout{30};

@@ -10,11 +10,12 @@
 
 #include "libcontainerd/client.h"
 #include "libcontainerd/containerd_inspect.h"
+#include "libcontainerd/export.h"
 #include "libcontainerd/net.h"
 
 namespace libcontainerd {
 
-struct DirectClientOptions {
+struct LCD_EXPORT DirectClientOptions {
   // State of every container and task (records, bundles, FIFOs, monitor sockets, exit records):
   // <root>/<ns>/<id>/. Created 0700.
   std::string root = "/run/lcd/direct";
@@ -46,13 +47,14 @@ struct DirectClientOptions {
 // (runtime kill and delete) and its exit delivered as 255 with EventInfo::error. Without one,
 // that clean-up happens when the task is deleted.
 // Thread-safety: the returned Client and everything it returns may be used from any thread.
-std::shared_ptr<Client> NewDirectClient(const DirectClientOptions& options);
+LCD_EXPORT std::shared_ptr<Client> NewDirectClient(const DirectClientOptions& options);
 
 // Records and process handles of the direct backend's namespace, for tools (lcctl's
 // `container ls/info`, `task ls`, `kill -a`, `--exec-id`): the same interface as the containerd
 // backend's inspector, read from the state directory and the monitors. ContainerRecord::runtime
 // is the shim name stored with the container (as Container::Runtime); snapshotter is empty;
 // LoadExec's process has no stdio. options.backend is ignored. Throws like NewDirectClient.
-std::unique_ptr<ContainerdInspector> NewDirectInspector(const DirectClientOptions& options);
+LCD_EXPORT std::unique_ptr<ContainerdInspector> NewDirectInspector(
+    const DirectClientOptions& options);
 
 }  // namespace libcontainerd

@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "libcontainerd/export.h"
+
 namespace libcontainerd {
 
 // The fixed set of error kinds. Callers branch on kind(), never on message text.
@@ -25,10 +27,10 @@ enum class ErrorKind {
 };
 
 // Stable lower-case name of a kind: "not found", "already exists", ...
-std::string_view ToString(ErrorKind kind) noexcept;
+LCD_EXPORT std::string_view ToString(ErrorKind kind) noexcept;
 
 // Context attached to an error; every field is optional (empty / 0 when not known).
-struct ErrorContext {
+struct LCD_EXPORT ErrorContext {
   std::string op;  // operation, e.g. "NewTask", "Tasks.Create"
   std::string container_id;
   std::string exec_id;
@@ -38,7 +40,7 @@ struct ErrorContext {
 
 // The library's exception. what() is a complete one-line message:
 // "<op> <container>[/<exec>]: <message> [(path: ..., errno ...)]".
-class Error : public std::runtime_error {
+class LCD_EXPORT Error : public std::runtime_error {
  public:
   Error(ErrorKind kind, std::string message, ErrorContext ctx = {});
 
@@ -67,6 +69,7 @@ inline bool IsInvalidArgument(const Error& e) noexcept {
 inline bool IsUnavailable(const Error& e) noexcept { return e.kind() == ErrorKind::kUnavailable; }
 
 // Throws Error{kind, message + ": " + strerror(err), ctx with sys_errno=err}.
-[[noreturn]] void ThrowErrno(ErrorKind kind, int err, std::string message, ErrorContext ctx = {});
+[[noreturn]] LCD_EXPORT void ThrowErrno(ErrorKind kind, int err, std::string message,
+                                        ErrorContext ctx = {});
 
 }  // namespace libcontainerd

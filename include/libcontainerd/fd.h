@@ -4,9 +4,11 @@
 
 #include <utility>
 
+#include "libcontainerd/export.h"
+
 namespace libcontainerd {
 
-class UniqueFd {
+class LCD_EXPORT UniqueFd {
  public:
   UniqueFd() noexcept = default;
   explicit UniqueFd(int fd) noexcept : fd_(fd) {}

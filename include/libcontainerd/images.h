@@ -21,12 +21,13 @@
 #include <vector>
 
 #include "libcontainerd/context.h"
+#include "libcontainerd/export.h"
 
 namespace libcontainerd::images {
 
 // An image reference as docker normalises it: "busybox" is
 // {domain "docker.io", path "library/busybox", tag "latest"}.
-struct Reference {
+struct LCD_EXPORT Reference {
   std::string domain;  // registry host[:port]
   std::string path;    // repository path, e.g. "library/busybox"
   std::string tag;     // may be empty when digest is set
@@ -44,10 +45,10 @@ struct Reference {
 // Parses and normalises a reference (docker's rules: a first component with '.', ':' or
 // "localhost" is a registry; docker.io gets "library/" for one-component paths; no tag and no
 // digest gives "latest"). Throws Error{kInvalidArgument} naming the part that is wrong.
-Reference ParseReference(std::string_view text);
+LCD_EXPORT Reference ParseReference(std::string_view text);
 
 // An OCI platform. os and architecture as Go names them ("linux", "amd64", "arm64").
-struct Platform {
+struct LCD_EXPORT Platform {
   std::string os;
   std::string architecture;
   std::string variant;         // "v8", "v7", or empty
@@ -56,16 +57,16 @@ struct Platform {
 };
 
 // This machine's platform (linux/<GOARCH>[/variant]).
-Platform DefaultPlatform();
+LCD_EXPORT Platform DefaultPlatform();
 // Parses "os/arch[/variant]" (or "arch" alone, os linux); normalises aliases (x86_64 ->
 // amd64, aarch64 -> arm64). Throws Error{kInvalidArgument}.
-Platform ParsePlatform(std::string_view text);
+LCD_EXPORT Platform ParsePlatform(std::string_view text);
 
 // What an image's config says a container runs like (OCI image config "config").
 // An image's HEALTHCHECK (docker's image config "Healthcheck"): durations in nanoseconds, 0 when
 // not set (the runtime's default applies: docker's 30 s interval and timeout, 0 start period,
 // 3 retries).
-struct HealthConfig {
+struct LCD_EXPORT HealthConfig {
   // ["CMD-SHELL", "command"], ["CMD", "arg0", ...], ["NONE"] (disabled), or empty (inherit).
   std::vector<std::string> test;
   int64_t interval = 0;
@@ -75,7 +76,7 @@ struct HealthConfig {
   bool operator==(const HealthConfig&) const = default;
 };
 
-struct ImageConfig {
+struct LCD_EXPORT ImageConfig {
   std::vector<std::string> entrypoint;
   std::vector<std::string> cmd;
   std::vector<std::string> env;  // "KEY=value"
@@ -88,7 +89,7 @@ struct ImageConfig {
   std::optional<HealthConfig> healthcheck;  // absent when the image declares none
 };
 
-struct HistoryEntry {
+struct LCD_EXPORT HistoryEntry {
   std::string created;  // RFC 3339
   std::string created_by;
   std::string comment;
@@ -96,7 +97,7 @@ struct HistoryEntry {
 };
 
 // One image record of the containerd namespace.
-struct Image {
+struct LCD_EXPORT Image {
   std::string name;        // full reference, e.g. "docker.io/library/busybox:latest"
   std::string digest;      // the target's digest (manifest or index)
   std::string media_type;  // the target's media type
@@ -124,9 +125,9 @@ enum class ProgressState {
   kDone,
   kAlreadyExists,
 };
-std::string_view ToString(ProgressState state) noexcept;
+LCD_EXPORT std::string_view ToString(ProgressState state) noexcept;
 
-struct Progress {
+struct LCD_EXPORT Progress {
   std::string id;    // short digest (12 hex) of the blob, or the reference while resolving
   std::string kind;  // "index", "manifest", "config", "layer"
   ProgressState state = ProgressState::kWaiting;
@@ -136,12 +137,12 @@ struct Progress {
 // Called from the pull's threads, possibly concurrently for different layers; must not block.
 using ProgressCallback = std::function<void(const Progress&)>;
 
-struct Credentials {
+struct LCD_EXPORT Credentials {
   std::string username;
   std::string password;  // or an identity token
 };
 
-struct PullOptions {
+struct LCD_EXPORT PullOptions {
   // Platform to select from an index; empty: this machine's (DefaultPlatform()).
   std::optional<Platform> platform;
   // Plain HTTP for this pull's registry. Without it, plain HTTP is used only for registries in
@@ -158,7 +159,7 @@ struct PullOptions {
   ProgressCallback progress;
 };
 
-struct ImportOptions {
+struct LCD_EXPORT ImportOptions {
   // Images without a name in the archive get "import-<date>@<digest>"-style names when empty;
   // with a prefix, "<prefix>@<digest>".
   std::string unnamed_prefix;
@@ -167,14 +168,14 @@ struct ImportOptions {
   ProgressCallback progress;
 };
 
-struct RemoveOptions {
+struct LCD_EXPORT RemoveOptions {
   // Remove even when a container uses the image.
   bool force = false;
   // Wait for containerd's garbage collection to finish before returning.
   bool sync = false;
 };
 
-class ImageService {
+class LCD_EXPORT ImageService {
  public:
   virtual ~ImageService() = default;
 

@@ -6,23 +6,25 @@
 #include <functional>
 #include <string_view>
 
+#include "libcontainerd/export.h"
+
 namespace libcontainerd {
 
 enum class LogLevel { kDebug, kInfo, kWarning, kError };
-std::string_view ToString(LogLevel level) noexcept;
+LCD_EXPORT std::string_view ToString(LogLevel level) noexcept;
 
 using LogSink = std::function<void(LogLevel level, std::string_view message)>;
 
 // Replaces the process-wide sink. A null sink discards everything (the default).
-void SetLogSink(LogSink sink);
+LCD_EXPORT void SetLogSink(LogSink sink);
 // Messages below this level are not formatted or passed on (default kInfo).
-void SetLogLevel(LogLevel level);
+LCD_EXPORT void SetLogLevel(LogLevel level);
 
 // A sink writing "level: message" lines to stderr (for programs and tests).
-LogSink StderrLogSink();
+LCD_EXPORT LogSink StderrLogSink();
 
 // Logs through the current sink.
-void Log(LogLevel level, std::string_view message);
-bool LogEnabled(LogLevel level) noexcept;
+LCD_EXPORT void Log(LogLevel level, std::string_view message);
+LCD_EXPORT bool LogEnabled(LogLevel level) noexcept;
 
 }  // namespace libcontainerd

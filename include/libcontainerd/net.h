@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "libcontainerd/context.h"
+#include "libcontainerd/export.h"
 
 namespace libcontainerd::oci {
 struct Spec;
@@ -33,7 +34,7 @@ enum class Mode {
 inline constexpr const char* kDefaultNetwork = "bridge";
 
 // A published port: [IP:]HOSTPORT:CONTAINERPORT[/tcp|udp].
-struct PortMapping {
+struct LCD_EXPORT PortMapping {
   std::string host_ip;  // empty: every address of the host
   uint16_t host_port = 0;
   uint16_t container_port = 0;
@@ -43,20 +44,20 @@ struct PortMapping {
 
 // Parses docker's -p syntax [IP:]HOSTPORT:CONTAINERPORT[/tcp|udp] (an IPv6 host IP in
 // brackets). Throws Error{kInvalidArgument} naming the part that is wrong.
-PortMapping ParsePortMapping(std::string_view text);
-std::string FormatPortMapping(const PortMapping& port);
+LCD_EXPORT PortMapping ParsePortMapping(std::string_view text);
+LCD_EXPORT std::string FormatPortMapping(const PortMapping& port);
 
 // An extra /etc/hosts line (--add-host NAME:IP).
-struct HostEntry {
+struct LCD_EXPORT HostEntry {
   std::string name;
   std::string ip;
   bool operator==(const HostEntry&) const = default;
 };
 // Parses NAME:IP (IPv6 allowed after the first colon). Throws Error{kInvalidArgument}.
-HostEntry ParseHostEntry(std::string_view text);
+LCD_EXPORT HostEntry ParseHostEntry(std::string_view text);
 
 // What a container asks for.
-struct NetworkRequest {
+struct LCD_EXPORT NetworkRequest {
   Mode mode = Mode::kNone;
   std::string network;    // kBridge: the network's name; empty: kDefaultNetwork
   std::string container;  // kContainer: the id of the container whose namespace to join
@@ -74,7 +75,7 @@ struct NetworkRequest {
 };
 
 // A network: a CNI network configuration list (.conflist) in ManagerOptions::config_dir.
-struct Network {
+struct LCD_EXPORT Network {
   std::string name;
   std::string driver;       // the first plugin's type ("bridge" for networks made here)
   std::string bridge;       // the Linux bridge's name ("" for other drivers)
@@ -85,7 +86,7 @@ struct Network {
   bool operator==(const Network&) const = default;
 };
 
-struct NetworkCreateOptions {
+struct LCD_EXPORT NetworkCreateOptions {
   std::string subnet;   // CIDR; empty: the first free /24 of 10.88.0.0/16 .. 10.99.255.0/24
   std::string gateway;  // empty: the subnet's first address
   std::string bridge;   // Linux bridge name; empty: "lcd-" + 8 hex of the name's hash
@@ -93,7 +94,7 @@ struct NetworkCreateOptions {
 };
 
 // A container's network, as set up by Manager::Attach.
-struct Attachment {
+struct LCD_EXPORT Attachment {
   std::string ns;  // the containerd (or backend) namespace of the container
   std::string container_id;
   Mode mode = Mode::kNone;
@@ -112,7 +113,7 @@ struct Attachment {
   std::string hostname_path;
 };
 
-struct ManagerOptions {
+struct LCD_EXPORT ManagerOptions {
   // Namespace files, per-container files and attachment records; created 0700.
   std::string state_dir = "/run/libcontainerd/net";
   // Where networks live as .conflist files (the user may add their own); created 0755.
@@ -128,7 +129,7 @@ struct ManagerOptions {
 
 // Thread-safety: every method may be called from many threads at once; attachments of one
 // container are serialised, and so is the choice of subnets.
-class Manager {
+class LCD_EXPORT Manager {
  public:
   virtual ~Manager() = default;
 
@@ -165,6 +166,6 @@ class Manager {
 
 // Throws kInvalidArgument for unusable options, kFailedPrecondition when a directory cannot be
 // made.
-std::shared_ptr<Manager> NewManager(const ManagerOptions& options);
+LCD_EXPORT std::shared_ptr<Manager> NewManager(const ManagerOptions& options);
 
 }  // namespace libcontainerd::net

@@ -7,9 +7,11 @@
 #include <ostream>
 #include <string>
 
+#include "libcontainerd/export.h"
+
 namespace libcontainerd {
 
-struct RootfsOptions {
+struct LCD_EXPORT RootfsOptions {
   std::string busybox = "/bin/busybox";  // a static busybox binary
 };
 
@@ -18,7 +20,7 @@ struct RootfsOptions {
 // already holds a complete rootfs built from the same busybox. Throws Error{kNotFound} when
 // busybox is missing (saying to install busybox-static), Error{kInvalidArgument} for a
 // relative dir, Error{kUnknown} with errno on I/O failure; leaves no partial dir behind.
-void BuildBusyboxRootfs(const std::string& dir, const RootfsOptions& options = {});
+LCD_EXPORT void BuildBusyboxRootfs(const std::string& dir, const RootfsOptions& options = {});
 
 // The built-in busybox image's name (lcctl's default image, the demo's).
 inline constexpr const char* kBusyboxImage = "localhost/libcontainerd/busybox:latest";
@@ -27,8 +29,8 @@ inline constexpr const char* kBusyboxImage = "localhost/libcontainerd/busybox:la
 // a single uncompressed layer with the tree BuildBusyboxRootfs makes, config Cmd ["sh"], Env
 // PATH, for this machine's platform. Reproducible: the same busybox gives the same digests
 // (fixed owners and times, sorted entries). Throws as BuildBusyboxRootfs.
-void WriteBusyboxImage(std::ostream& out, const std::string& name = kBusyboxImage,
-                       const RootfsOptions& options = {});
+LCD_EXPORT void WriteBusyboxImage(std::ostream& out, const std::string& name = kBusyboxImage,
+                                  const RootfsOptions& options = {});
 
 // Where lcctl and the examples look for the default rootfs.
 inline constexpr const char* kDefaultRootfs = "/var/lib/libcontainerd/rootfs/busybox";

@@ -12,49 +12,50 @@
 #include <variant>
 #include <vector>
 
+#include "libcontainerd/export.h"
 #include "libcontainerd/types.h"
 
 namespace libcontainerd {
 
 namespace cgroup1 {
-struct HugetlbStat {
+struct LCD_EXPORT HugetlbStat {
   uint64_t usage = 0;
   uint64_t max = 0;
   uint64_t failcnt = 0;
   std::string pagesize;
   bool operator==(const HugetlbStat&) const = default;
 };
-struct PidsStat {
+struct LCD_EXPORT PidsStat {
   uint64_t current = 0;
   uint64_t limit = 0;
   bool operator==(const PidsStat&) const = default;
 };
-struct CPUUsage {
+struct LCD_EXPORT CPUUsage {
   uint64_t total = 0;
   uint64_t kernel = 0;
   uint64_t user = 0;
   std::vector<uint64_t> per_cpu;
   bool operator==(const CPUUsage&) const = default;
 };
-struct Throttle {
+struct LCD_EXPORT Throttle {
   uint64_t periods = 0;
   uint64_t throttled_periods = 0;
   uint64_t throttled_time = 0;
   bool operator==(const Throttle&) const = default;
 };
-struct CPUStat {
+struct LCD_EXPORT CPUStat {
   std::optional<CPUUsage> usage;
   std::optional<Throttle> throttling;
   bool operator==(const CPUStat&) const = default;
 };
-struct MemoryEntry {
+struct LCD_EXPORT MemoryEntry {
   uint64_t limit = 0;
   uint64_t usage = 0;
   uint64_t max = 0;
   uint64_t failcnt = 0;
   bool operator==(const MemoryEntry&) const = default;
 };
-struct MemoryStat {
+struct LCD_EXPORT MemoryStat {
   uint64_t cache = 0;
   uint64_t rss = 0;
   uint64_t rss_huge = 0;
@@ -93,13 +94,13 @@ struct MemoryStat {
   std::optional<MemoryEntry> kernel_tcp;
   bool operator==(const MemoryStat&) const = default;
 };
-struct MemoryOomControl {
+struct LCD_EXPORT MemoryOomControl {
   uint64_t oom_kill_disable = 0;
   uint64_t under_oom = 0;
   uint64_t oom_kill = 0;
   bool operator==(const MemoryOomControl&) const = default;
 };
-struct BlkIOEntry {
+struct LCD_EXPORT BlkIOEntry {
   std::string op;
   std::string device;
   uint64_t major = 0;
@@ -107,7 +108,7 @@ struct BlkIOEntry {
   uint64_t value = 0;
   bool operator==(const BlkIOEntry&) const = default;
 };
-struct BlkIOStat {
+struct LCD_EXPORT BlkIOStat {
   std::vector<BlkIOEntry> io_service_bytes_recursive;
   std::vector<BlkIOEntry> io_serviced_recursive;
   std::vector<BlkIOEntry> io_queued_recursive;
@@ -118,18 +119,18 @@ struct BlkIOStat {
   std::vector<BlkIOEntry> sectors_recursive;
   bool operator==(const BlkIOStat&) const = default;
 };
-struct RdmaEntry {
+struct LCD_EXPORT RdmaEntry {
   std::string device;
   uint32_t hca_handles = 0;
   uint32_t hca_objects = 0;
   bool operator==(const RdmaEntry&) const = default;
 };
-struct RdmaStat {
+struct LCD_EXPORT RdmaStat {
   std::vector<RdmaEntry> current;
   std::vector<RdmaEntry> limit;
   bool operator==(const RdmaStat&) const = default;
 };
-struct NetworkStat {
+struct LCD_EXPORT NetworkStat {
   std::string name;
   uint64_t rx_bytes = 0;
   uint64_t rx_packets = 0;
@@ -141,7 +142,7 @@ struct NetworkStat {
   uint64_t tx_dropped = 0;
   bool operator==(const NetworkStat&) const = default;
 };
-struct CgroupStats {
+struct LCD_EXPORT CgroupStats {
   uint64_t nr_sleeping = 0;
   uint64_t nr_running = 0;
   uint64_t nr_stopped = 0;
@@ -149,7 +150,7 @@ struct CgroupStats {
   uint64_t nr_io_wait = 0;
   bool operator==(const CgroupStats&) const = default;
 };
-struct Metrics {
+struct LCD_EXPORT Metrics {
   std::vector<HugetlbStat> hugetlb;
   std::optional<PidsStat> pids;
   std::optional<CPUStat> cpu;
@@ -167,24 +168,24 @@ namespace cgroup2 {
 // Pressure stall information of one kind ("some" or "full" tasks stalled): the percentage of
 // wall time stalled over the last 10, 60 and 300 seconds, and the total stall time in
 // microseconds (the kernel's <controller>.pressure file).
-struct PSIData {
+struct LCD_EXPORT PSIData {
   double avg10 = 0;
   double avg60 = 0;
   double avg300 = 0;
   uint64_t total = 0;
   bool operator==(const PSIData&) const = default;
 };
-struct PSIStats {
+struct LCD_EXPORT PSIStats {
   std::optional<PSIData> some;
   std::optional<PSIData> full;
   bool operator==(const PSIStats&) const = default;
 };
-struct PidsStat {
+struct LCD_EXPORT PidsStat {
   uint64_t current = 0;
   uint64_t limit = 0;
   bool operator==(const PidsStat&) const = default;
 };
-struct CPUStat {
+struct LCD_EXPORT CPUStat {
   uint64_t usage_usec = 0;
   uint64_t user_usec = 0;
   uint64_t system_usec = 0;
@@ -194,7 +195,7 @@ struct CPUStat {
   std::optional<PSIStats> psi;  // cpu.pressure (containerd's cgroups >= 1.1)
   bool operator==(const CPUStat&) const = default;
 };
-struct MemoryStat {
+struct LCD_EXPORT MemoryStat {
   uint64_t anon = 0;
   uint64_t file = 0;
   uint64_t kernel_stack = 0;
@@ -236,7 +237,7 @@ struct MemoryStat {
   std::optional<PSIStats> psi;  // memory.pressure
   bool operator==(const MemoryStat&) const = default;
 };
-struct MemoryEvents {
+struct LCD_EXPORT MemoryEvents {
   uint64_t low = 0;
   uint64_t high = 0;
   uint64_t max = 0;
@@ -244,18 +245,18 @@ struct MemoryEvents {
   uint64_t oom_kill = 0;
   bool operator==(const MemoryEvents&) const = default;
 };
-struct RdmaEntry {
+struct LCD_EXPORT RdmaEntry {
   std::string device;
   uint32_t hca_handles = 0;
   uint32_t hca_objects = 0;
   bool operator==(const RdmaEntry&) const = default;
 };
-struct RdmaStat {
+struct LCD_EXPORT RdmaStat {
   std::vector<RdmaEntry> current;
   std::vector<RdmaEntry> limit;
   bool operator==(const RdmaStat&) const = default;
 };
-struct IOEntry {
+struct LCD_EXPORT IOEntry {
   uint64_t major = 0;
   uint64_t minor = 0;
   uint64_t rbytes = 0;
@@ -264,18 +265,18 @@ struct IOEntry {
   uint64_t wios = 0;
   bool operator==(const IOEntry&) const = default;
 };
-struct IOStat {
+struct LCD_EXPORT IOStat {
   std::vector<IOEntry> usage;
   std::optional<PSIStats> psi;  // io.pressure
   bool operator==(const IOStat&) const = default;
 };
-struct HugeTlbStat {
+struct LCD_EXPORT HugeTlbStat {
   uint64_t current = 0;
   uint64_t max = 0;
   std::string pagesize;
   bool operator==(const HugeTlbStat&) const = default;
 };
-struct Metrics {
+struct LCD_EXPORT Metrics {
   std::optional<PidsStat> pids;
   std::optional<CPUStat> cpu;
   std::optional<MemoryStat> memory;
@@ -288,7 +289,7 @@ struct Metrics {
 }  // namespace cgroup2
 
 // Statistics of one task at one time.
-struct Stats {
+struct LCD_EXPORT Stats {
   SystemTime read{};  // when the daemon collected them
   std::variant<std::monostate, cgroup1::Metrics, cgroup2::Metrics> metrics;
 
@@ -300,11 +301,12 @@ struct Stats {
 // ("io.containerd.cgroups.v1.Metrics" or "io.containerd.cgroups.v2.Metrics", with or without a
 // "type.googleapis.com/" prefix) and its serialized protobuf bytes.
 // Throws Error{kInvalidArgument} for an unknown type URL or undecodable bytes.
-Stats InterfaceToStats(SystemTime read, std::string_view type_url, std::string_view bytes);
+LCD_EXPORT Stats InterfaceToStats(SystemTime read, std::string_view type_url,
+                                  std::string_view bytes);
 
 // The figures `docker stats` shows, derived from either cgroup version. A figure the metrics
 // do not carry (a message the daemon did not send) is 0.
-struct StatsSummary {
+struct LCD_EXPORT StatsSummary {
   uint64_t cpu_total_ns = 0;  // cumulative CPU time of the cgroup, nanoseconds
   uint64_t memory_usage = 0;  // bytes in use, without the inactive page cache (as docker)
   uint64_t memory_limit = 0;  // bytes; the kernel's "no limit" value when unlimited
@@ -318,12 +320,12 @@ struct StatsSummary {
 // pids.current.
 // The inactive file cache is subtracted only when smaller than the usage (docker's rule).
 // An empty Stats gives all zeros. Pure; never throws.
-StatsSummary Summarize(const Stats& stats) noexcept;
+LCD_EXPORT StatsSummary Summarize(const Stats& stats) noexcept;
 
 // Every field of `stats` as one line of JSON: {"read": RFC 3339 UTC time with nanoseconds,
 // "cgroup": "v1" | "v2" | "none", "metrics": {...}} with containerd's snake_case field names;
 // a message the daemon did not send is null. For tools (lcctl) and logs. Throws only
 // std::bad_alloc.
-std::string StatsToJsonString(const Stats& stats);
+LCD_EXPORT std::string StatsToJsonString(const Stats& stats);
 
 }  // namespace libcontainerd

@@ -31,9 +31,11 @@
 #include <memory>
 #include <string>
 
+#include "libcontainerd/export.h"
+
 namespace libcontainerd {
 
-struct SupervisorOptions {
+struct LCD_EXPORT SupervisorOptions {
   // State root, an absolute path; created 0711 when missing. Keep it short: the socket paths
   // under it must fit containerd's 104-byte limit, so root has at most 82 characters
   // (e.g. "/run/lcd" or "/tmp/lcd").
@@ -58,7 +60,7 @@ struct SupervisorOptions {
   bool detached = false;
 };
 
-class Supervisor {
+class LCD_EXPORT Supervisor {
  public:
   // Validates options, writes the config, adopts or starts the daemon and waits until it
   // serves. Nothing is left behind on failure (no process, pid file or socket).

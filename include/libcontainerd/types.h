@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "libcontainerd/export.h"
+
 namespace libcontainerd {
 
 using SystemTime = std::chrono::system_clock::time_point;
@@ -28,16 +30,16 @@ enum class EventType {
 };
 
 // moby's string for an event type ("exit", "exec-added", ...).
-std::string_view ToString(EventType type) noexcept;
+LCD_EXPORT std::string_view ToString(EventType type) noexcept;
 // Parses a moby event string; unknown strings give EventType::kUnknown.
-EventType ParseEventType(std::string_view s) noexcept;
+LCD_EXPORT EventType ParseEventType(std::string_view s) noexcept;
 
 // What an event says. Which fields are set depends on the type (see docs/events.md):
 // create/start: container_id, process_id (= container_id), pid;
 // exit: container_id, process_id (exec id, or container_id for init), pid, exit_code, exited_at;
 // oom/paused/resumed: container_id; exec-added: container_id, process_id;
 // exec-started: container_id, process_id, pid.
-struct EventInfo {
+struct LCD_EXPORT EventInfo {
   std::string container_id;
   std::string process_id;
   uint32_t pid = 0;
@@ -47,7 +49,7 @@ struct EventInfo {
 };
 
 // The outcome of a process: a value, not an error.
-struct ExitStatus {
+struct LCD_EXPORT ExitStatus {
   uint32_t exit_code = 0;  // 128+N when killed by signal N; 255 when unknown
   SystemTime exited_at{};
   bool operator==(const ExitStatus&) const = default;
@@ -56,11 +58,11 @@ struct ExitStatus {
 // Task and process states (containerd's Status).
 enum class Status { kUnknown, kCreated, kRunning, kStopped, kPaused, kPausing };
 // "unknown", "created", "running", "stopped", "paused", "pausing".
-std::string_view ToString(Status s) noexcept;
+LCD_EXPORT std::string_view ToString(Status s) noexcept;
 
 // What Task::GetStatus returns (containerd's Status, as moby's Task.Status gives it): the state
 // and, once the process has stopped, its exit code and time (zero before).
-struct TaskStatus {
+struct LCD_EXPORT TaskStatus {
   Status status = Status::kUnknown;
   uint32_t exit_code = 0;  // valid when status == kStopped: 128+N when killed by signal N
   SystemTime exited_at{};  // valid when status == kStopped
@@ -72,14 +74,14 @@ struct TaskStatus {
 };
 
 // A protobuf message kept opaque (google.protobuf.Any): its type URL and serialized bytes.
-struct TypedMessage {
+struct LCD_EXPORT TypedMessage {
   std::string type_url;  // e.g. "containerd.runc.v1.Options"
   std::string value;     // the serialized message
   bool operator==(const TypedMessage&) const = default;
 };
 
 // One process of a task as reported by Task::Pids.
-struct ProcessInfo {
+struct LCD_EXPORT ProcessInfo {
   uint32_t pid = 0;
   std::string exec_id;  // empty for the init process and processes not started by Exec
   // The shim's details of the process as it sent them (containerd's ProcessInfo.info):
@@ -90,18 +92,18 @@ struct ProcessInfo {
 
 // A per-process summary, one per process of the task (moby's Task.Summary). moby fills it on
 // Windows only; on Linux only process_id (the host pid) is set.
-struct Summary {
+struct LCD_EXPORT Summary {
   std::string image_name;
   uint32_t process_id = 0;
 };
 
 // Checkpoint listing (not used on Linux; kept for the contract).
-struct Checkpoints {
+struct LCD_EXPORT Checkpoints {
   std::vector<std::string> names;
 };
 
 // Client and daemon version.
-struct Version {
+struct LCD_EXPORT Version {
   std::string version;
   std::string revision;
 };
@@ -109,6 +111,6 @@ struct Version {
 // Checks a container id, exec id or namespace against containerd's rule
 // (^[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*$, 1..76 characters). Throws Error{kInvalidArgument}
 // naming `what` ("container id", "exec id", "namespace") and the value. Does no I/O.
-void ValidateIdentifier(std::string_view what, std::string_view id);
+LCD_EXPORT void ValidateIdentifier(std::string_view what, std::string_view id);
 
 }  // namespace libcontainerd

@@ -18,15 +18,15 @@ namespace pb = ::containerd::events;
 
 namespace {
 
-std::string Bytes(const google::protobuf::Message& m) {
+std::string Bytes(const google::protobuf::MessageLite& m) {
   std::string s;
   EXPECT_TRUE(m.SerializeToString(&s));
   return s;
 }
 
-std::string Url(const google::protobuf::Message& m) { return m.GetTypeName(); }
+std::string Url(const google::protobuf::MessageLite& m) { return m.GetTypeName(); }
 
-DecodedEvent MustDecode(std::string_view topic, const google::protobuf::Message& m) {
+DecodedEvent MustDecode(std::string_view topic, const google::protobuf::MessageLite& m) {
   auto d = DecodeEnvelope(topic, Url(m), Bytes(m));
   EXPECT_TRUE(d.has_value()) << topic;
   return d.value_or(DecodedEvent{});
@@ -128,8 +128,8 @@ TEST(DecodeEnvelope, OomPausedResumedCarryOnlyContainer) {
   paused.set_container_id("a2");
   pb::TaskResumed resumed;
   resumed.set_container_id("a3");
-  const std::tuple<const char*, const google::protobuf::Message*, EventType, const char*> cases[] =
-      {
+  const std::tuple<const char*, const google::protobuf::MessageLite*, EventType, const char*>
+      cases[] = {
           {"/tasks/oom", &oom, EventType::kOOM, "a1"},
           {"/tasks/paused", &paused, EventType::kPaused, "a2"},
           {"/tasks/resumed", &resumed, EventType::kResumed, "a3"},

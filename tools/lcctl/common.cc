@@ -368,13 +368,14 @@ void SignalLoop() {
 
 }  // namespace
 
-void StartSignalThread() {
+void BlockStopSignals() {
   Router& r = R();
   sigemptyset(&r.set);
   for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH}) sigaddset(&r.set, s);
   pthread_sigmask(SIG_BLOCK, &r.set, nullptr);
-  std::thread(SignalLoop).detach();
 }
+
+void StartSignalThread() { std::thread(SignalLoop).detach(); }
 
 void SetInterruptExit(int code) {
   std::lock_guard l(R().mu);

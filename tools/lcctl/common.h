@@ -180,8 +180,11 @@ libcontainerd::images::Image InspectImage(Session& s, const std::string& ref);
 // ImageNotFound) instead.
 void WithImageHint(Session& s, const std::string& ref, const std::function<void()>& fn);
 
-// Blocks SIGINT/TERM/HUP/QUIT/USR1/USR2/WINCH in every thread and starts the thread that
-// handles them. Call first in main, before any other thread exists.
+// Blocks SIGINT/TERM/HUP/QUIT/USR1/USR2/WINCH in this thread and every thread it starts from
+// now on. Call first in main, before any other thread exists.
+void BlockStopSignals();
+// Starts the thread that handles them (once BlockStopSignals ran). Until then they stay
+// pending: call it before any work that must be interruptible (lcctl --version does without).
 void StartSignalThread();
 // Without a foreground process, a stop signal ends lcctl with `code` (default 128+signal).
 void SetInterruptExit(int code);

@@ -12,12 +12,13 @@
 #include <string>
 #include <vector>
 
+#include "libcontainerd/export.h"
 #include "libcontainerd/oci/spec.h"
 
 namespace libcontainerd::oci {
 
 // Everything has a default: SpecOptions{} gives containerd's default spec.
-struct SpecOptions {
+struct LCD_EXPORT SpecOptions {
   // Container id and containerd namespace: linux.cgroupsPath = "/<ns>/<id>" (as containerd).
   // An empty id leaves cgroupsPath empty (runc then uses the container id it is given).
   std::string id;
@@ -66,10 +67,10 @@ struct SpecOptions {
 // rootfs or cwd, malformed user, unknown user or group name in the rootfs, cpus <= 0, unknown
 // host namespace, hostname with a host uts namespace, ...), Error{kNotFound} when a user name
 // is given and the rootfs has no /etc/passwd (or /etc/group for a group name).
-Spec DefaultSpec(const SpecOptions& options = {});
+LCD_EXPORT Spec DefaultSpec(const SpecOptions& options = {});
 
 // Options of an exec'd process (Tasks.Exec spec).
-struct ProcessOptions {
+struct LCD_EXPORT ProcessOptions {
   std::vector<std::string> args;  // required
   std::vector<std::string> env;   // as SpecOptions::env, on top of the default PATH
   std::string cwd = "/";
@@ -80,13 +81,13 @@ struct ProcessOptions {
 
 // A process spec with containerd's default process settings (capabilities, rlimits,
 // noNewPrivileges) and the options applied. Throws like DefaultSpec.
-Process DefaultProcess(const ProcessOptions& options);
+LCD_EXPORT Process DefaultProcess(const ProcessOptions& options);
 
 // The default capability set of containerd (bounding, effective and permitted).
-const std::vector<std::string>& DefaultCapabilities();
+LCD_EXPORT const std::vector<std::string>& DefaultCapabilities();
 
 // Resolves a user string (see SpecOptions::user) against <rootfs>/etc/passwd and /etc/group;
 // fills uid, gid and additional_gids. An empty string gives root (0:0). Throws as DefaultSpec.
-User ResolveUser(const std::string& rootfs, const std::string& user);
+LCD_EXPORT User ResolveUser(const std::string& rootfs, const std::string& user);
 
 }  // namespace libcontainerd::oci

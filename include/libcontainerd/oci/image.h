@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "libcontainerd/export.h"
 #include "libcontainerd/images.h"
 #include "libcontainerd/oci/defaults.h"
 #include "libcontainerd/oci/spec.h"
@@ -13,7 +14,7 @@
 namespace libcontainerd::oci {
 
 // What the caller says over the image. Unset fields keep the image's.
-struct ImageOverrides {
+struct LCD_EXPORT ImageOverrides {
   // Replaces the image's entrypoint; set (even to {}) it also drops the image's cmd (docker's
   // --entrypoint rule).
   std::optional<std::vector<std::string>> entrypoint;
@@ -32,7 +33,7 @@ struct ImageOverrides {
 // DefaultSpec makes it (base.args, env, cwd, user and rootfs are ignored). root.path is
 // "rootfs" (the bundle's, where containerd mounts the snapshot). Throws
 // Error{kInvalidArgument} when neither image nor overrides give a command, and as DefaultSpec.
-Spec SpecFromImage(const images::ImageConfig& image, const ImageOverrides& overrides,
-                   const SpecOptions& base = {}, const std::string& image_root = "");
+LCD_EXPORT Spec SpecFromImage(const images::ImageConfig& image, const ImageOverrides& overrides,
+                              const SpecOptions& base = {}, const std::string& image_root = "");
 
 }  // namespace libcontainerd::oci

@@ -5,13 +5,15 @@
 #include <string>
 #include <string_view>
 
+#include "libcontainerd/export.h"
+
 namespace libcontainerd::oci {
 
 // "SIGKILL", "KILL", "kill", "9", "SIGRTMIN+3", "RTMAX-1" -> the signal number. Throws
 // Error{kInvalidArgument} naming the input for an unknown name or a number outside 1..64.
-int ParseSignal(std::string_view signal);
+LCD_EXPORT int ParseSignal(std::string_view signal);
 
 // The canonical name of a signal number ("SIGTERM", "SIGRTMIN+2"); "SIG<n>" when unknown.
-std::string SignalName(int signal);
+LCD_EXPORT std::string SignalName(int signal);
 
 }  // namespace libcontainerd::oci

@@ -26,6 +26,8 @@
 #include <string_view>
 #include <vector>
 
+#include "libcontainerd/export.h"
+
 // GNU dialects (-std=gnu++20) predefine the legacy macro `linux` (= 1), which would break
 // Spec::linux; __linux__ is the standard spelling and is left alone.
 #ifdef linux
@@ -38,7 +40,7 @@ namespace libcontainerd::oci {
 inline constexpr const char* kVersion = "1.0.2-dev";
 
 // consoleSize
-struct Box {
+struct LCD_EXPORT Box {
   uint32_t height = 0;
   uint32_t width = 0;
   nlohmann::json extra = nlohmann::json::object();
@@ -46,7 +48,7 @@ struct Box {
 };
 
 // process.user
-struct User {
+struct LCD_EXPORT User {
   uint32_t uid = 0;
   uint32_t gid = 0;
   std::optional<uint32_t> umask;
@@ -57,7 +59,7 @@ struct User {
 };
 
 // process.capabilities: each set is a list of "CAP_*" names.
-struct LinuxCapabilities {
+struct LCD_EXPORT LinuxCapabilities {
   std::vector<std::string> bounding;
   std::vector<std::string> effective;
   std::vector<std::string> inheritable;
@@ -68,7 +70,7 @@ struct LinuxCapabilities {
 };
 
 // process.rlimits[]: type is "RLIMIT_NOFILE" etc.
-struct POSIXRlimit {
+struct LCD_EXPORT POSIXRlimit {
   std::string type;
   uint64_t hard = 0;
   uint64_t soft = 0;
@@ -77,7 +79,7 @@ struct POSIXRlimit {
 };
 
 // process: the init process of a container, or an exec'd process (Tasks.Exec spec).
-struct Process {
+struct LCD_EXPORT Process {
   bool terminal = false;
   std::optional<Box> console_size;
   User user;
@@ -96,7 +98,7 @@ struct Process {
 };
 
 // root: the container's root file system.
-struct Root {
+struct LCD_EXPORT Root {
   std::string path;
   bool readonly = false;
   nlohmann::json extra = nlohmann::json::object();
@@ -104,7 +106,7 @@ struct Root {
 };
 
 // linux.uidMappings[], linux.gidMappings[], mounts[].uidMappings[]
-struct LinuxIDMapping {
+struct LCD_EXPORT LinuxIDMapping {
   uint32_t container_id = 0;
   uint32_t host_id = 0;
   uint32_t size = 0;
@@ -113,7 +115,7 @@ struct LinuxIDMapping {
 };
 
 // mounts[]
-struct Mount {
+struct LCD_EXPORT Mount {
   std::string destination;  // absolute path in the container
   std::string type;
   std::string source;
@@ -125,7 +127,7 @@ struct Mount {
 };
 
 // hooks.*[]
-struct Hook {
+struct LCD_EXPORT Hook {
   std::string path;  // absolute path on the host
   std::vector<std::string> args;
   std::vector<std::string> env;
@@ -135,7 +137,7 @@ struct Hook {
 };
 
 // hooks
-struct Hooks {
+struct LCD_EXPORT Hooks {
   std::vector<Hook> prestart;  // deprecated in the spec, still run by runc 1.1
   std::vector<Hook> create_runtime;
   std::vector<Hook> create_container;
@@ -147,7 +149,7 @@ struct Hooks {
 };
 
 // linux.namespaces[]: type is one of pid, network, mount, ipc, uts, user, cgroup.
-struct LinuxNamespace {
+struct LCD_EXPORT LinuxNamespace {
   std::string type;
   std::string path;  // join this namespace (absolute path) instead of creating one
   nlohmann::json extra = nlohmann::json::object();
@@ -164,7 +166,7 @@ inline constexpr const char* kUserNamespace = "user";
 inline constexpr const char* kCgroupNamespace = "cgroup";
 
 // linux.devices[]: a device node created in the container.
-struct LinuxDevice {
+struct LCD_EXPORT LinuxDevice {
   std::string path;
   std::string type;  // c, b, u or p
   int64_t major = 0;
@@ -177,7 +179,7 @@ struct LinuxDevice {
 };
 
 // linux.resources.devices[]: a device cgroup rule.
-struct LinuxDeviceCgroup {
+struct LCD_EXPORT LinuxDeviceCgroup {
   bool allow = false;
   std::string type;              // a, c or b; empty means a
   std::optional<int64_t> major;  // nullopt: any
@@ -188,7 +190,7 @@ struct LinuxDeviceCgroup {
 };
 
 // linux.resources.memory (bytes; -1 means unlimited where the kernel allows it)
-struct LinuxMemory {
+struct LCD_EXPORT LinuxMemory {
   std::optional<int64_t> limit;
   std::optional<int64_t> reservation;
   std::optional<int64_t> swap;  // memory + swap
@@ -203,7 +205,7 @@ struct LinuxMemory {
 };
 
 // linux.resources.cpu
-struct LinuxCPU {
+struct LCD_EXPORT LinuxCPU {
   std::optional<uint64_t> shares;
   std::optional<int64_t> quota;  // microseconds per period; -1 no limit
   std::optional<uint64_t> burst;
@@ -218,14 +220,14 @@ struct LinuxCPU {
 };
 
 // linux.resources.pids
-struct LinuxPids {
+struct LCD_EXPORT LinuxPids {
   int64_t limit = 0;  // > 0, or -1 for no limit
   nlohmann::json extra = nlohmann::json::object();
   bool operator==(const LinuxPids&) const = default;
 };
 
 // linux.resources.blockIO.weightDevice[]
-struct LinuxWeightDevice {
+struct LCD_EXPORT LinuxWeightDevice {
   int64_t major = 0;
   int64_t minor = 0;
   std::optional<uint16_t> weight;
@@ -235,7 +237,7 @@ struct LinuxWeightDevice {
 };
 
 // linux.resources.blockIO.throttle*Device[]
-struct LinuxThrottleDevice {
+struct LCD_EXPORT LinuxThrottleDevice {
   int64_t major = 0;
   int64_t minor = 0;
   uint64_t rate = 0;
@@ -244,7 +246,7 @@ struct LinuxThrottleDevice {
 };
 
 // linux.resources.blockIO
-struct LinuxBlockIO {
+struct LCD_EXPORT LinuxBlockIO {
   std::optional<uint16_t> weight;
   std::optional<uint16_t> leaf_weight;
   std::vector<LinuxWeightDevice> weight_device;
@@ -257,7 +259,7 @@ struct LinuxBlockIO {
 };
 
 // linux.resources.hugepageLimits[]
-struct LinuxHugepageLimit {
+struct LCD_EXPORT LinuxHugepageLimit {
   std::string page_size;  // "2MB"
   uint64_t limit = 0;
   nlohmann::json extra = nlohmann::json::object();
@@ -265,7 +267,7 @@ struct LinuxHugepageLimit {
 };
 
 // linux.resources.network.priorities[]
-struct LinuxInterfacePriority {
+struct LCD_EXPORT LinuxInterfacePriority {
   std::string name;
   uint32_t priority = 0;
   nlohmann::json extra = nlohmann::json::object();
@@ -273,7 +275,7 @@ struct LinuxInterfacePriority {
 };
 
 // linux.resources.network
-struct LinuxNetwork {
+struct LCD_EXPORT LinuxNetwork {
   std::optional<uint32_t> class_id;
   std::vector<LinuxInterfacePriority> priorities;
   nlohmann::json extra = nlohmann::json::object();
@@ -281,7 +283,7 @@ struct LinuxNetwork {
 };
 
 // linux.resources.rdma.<device>
-struct LinuxRdma {
+struct LCD_EXPORT LinuxRdma {
   std::optional<uint32_t> hca_handles;
   std::optional<uint32_t> hca_objects;
   nlohmann::json extra = nlohmann::json::object();
@@ -289,7 +291,7 @@ struct LinuxRdma {
 };
 
 // linux.resources; also what Task::UpdateResources takes (DecodeResources/EncodeResources).
-struct LinuxResources {
+struct LCD_EXPORT LinuxResources {
   std::vector<LinuxDeviceCgroup> devices;
   std::optional<LinuxMemory> memory;
   std::optional<LinuxCPU> cpu;
@@ -304,7 +306,7 @@ struct LinuxResources {
 };
 
 // linux.seccomp.syscalls[].args[]
-struct LinuxSeccompArg {
+struct LCD_EXPORT LinuxSeccompArg {
   uint32_t index = 0;
   uint64_t value = 0;
   uint64_t value_two = 0;
@@ -314,7 +316,7 @@ struct LinuxSeccompArg {
 };
 
 // linux.seccomp.syscalls[]
-struct LinuxSyscall {
+struct LCD_EXPORT LinuxSyscall {
   std::vector<std::string> names;
   std::string action;  // SCMP_ACT_*
   std::optional<uint32_t> errno_ret;
@@ -324,7 +326,7 @@ struct LinuxSyscall {
 };
 
 // linux.seccomp
-struct LinuxSeccomp {
+struct LCD_EXPORT LinuxSeccomp {
   std::string default_action;  // SCMP_ACT_*
   std::optional<uint32_t> default_errno_ret;
   std::vector<std::string> architectures;  // SCMP_ARCH_*
@@ -337,7 +339,7 @@ struct LinuxSeccomp {
 };
 
 // linux.intelRdt
-struct LinuxIntelRdt {
+struct LCD_EXPORT LinuxIntelRdt {
   std::string clos_id;
   std::string l3_cache_schema;
   std::string mem_bw_schema;
@@ -348,7 +350,7 @@ struct LinuxIntelRdt {
 };
 
 // linux.personality
-struct LinuxPersonality {
+struct LCD_EXPORT LinuxPersonality {
   std::string domain;  // LINUX or LINUX32
   std::vector<std::string> flags;
   nlohmann::json extra = nlohmann::json::object();
@@ -356,7 +358,7 @@ struct LinuxPersonality {
 };
 
 // linux
-struct Linux {
+struct LCD_EXPORT Linux {
   std::vector<LinuxIDMapping> uid_mappings;
   std::vector<LinuxIDMapping> gid_mappings;
   std::map<std::string, std::string> sysctl;
@@ -376,7 +378,7 @@ struct Linux {
 };
 
 // The whole config.json. solaris, windows, vm and zos are not modelled: they stay in `extra`.
-struct Spec {
+struct LCD_EXPORT Spec {
   std::string oci_version;
   std::optional<Process> process;
   std::optional<Root> root;
@@ -395,28 +397,28 @@ struct Spec {
 // ("process.user.uid: expected an unsigned 32-bit integer, got -1"). They never crash on any
 // input. Encoders return compact JSON; they throw Error{kInvalidArgument} only when a string
 // is not valid UTF-8 or an `extra` is not a JSON object. All functions are thread-safe.
-Spec DecodeSpec(std::string_view json);
-std::string EncodeSpec(const Spec& spec);
-Process DecodeProcess(std::string_view json);
-std::string EncodeProcess(const Process& process);
-LinuxResources DecodeResources(std::string_view json);
-std::string EncodeResources(const LinuxResources& resources);
+LCD_EXPORT Spec DecodeSpec(std::string_view json);
+LCD_EXPORT std::string EncodeSpec(const Spec& spec);
+LCD_EXPORT Process DecodeProcess(std::string_view json);
+LCD_EXPORT std::string EncodeProcess(const Process& process);
+LCD_EXPORT LinuxResources DecodeResources(std::string_view json);
+LCD_EXPORT std::string EncodeResources(const LinuxResources& resources);
 
 // The same as JSON values (for callers that already hold parsed JSON).
-Spec SpecFromJson(const nlohmann::json& j);
-nlohmann::json ToJson(const Spec& spec);
-nlohmann::json ToJson(const Process& process);
-nlohmann::json ToJson(const LinuxResources& resources);
+LCD_EXPORT Spec SpecFromJson(const nlohmann::json& j);
+LCD_EXPORT nlohmann::json ToJson(const Spec& spec);
+LCD_EXPORT nlohmann::json ToJson(const Process& process);
+LCD_EXPORT nlohmann::json ToJson(const LinuxResources& resources);
 
 // Checks the rules runc 1.1 enforces (and a few it should): required fields, absolute paths,
 // namespace types and duplicates, id-mapping overlaps, rlimit and capability names, resource
 // ranges, cgroups path form, seccomp actions, ... (the list is in docs/oci.md). Throws
 // Error{kInvalidArgument} for the first violation, message "<json.path>: <rule>", e.g.
 // "linux.resources.memory.limit: must be > 0 or -1". Does no I/O; thread-safe.
-void Validate(const Spec& spec);
+LCD_EXPORT void Validate(const Spec& spec);
 // The process rules alone (for Exec specs): paths are relative to the process ("cwd: ...").
-void ValidateProcess(const Process& process);
+LCD_EXPORT void ValidateProcess(const Process& process);
 // The resource rules alone (for UpdateResources): paths like "memory.limit: ...".
-void ValidateResources(const LinuxResources& resources);
+LCD_EXPORT void ValidateResources(const LinuxResources& resources);
 
 }  // namespace libcontainerd::oci
