@@ -24,6 +24,10 @@
 #                         --version, version, run --rm and task exec against ctr's, 50 alternating
 #                         runs each unless ITERATIONS says otherwise (RESULTS.md "Start-up").
 #                         Example: LCD_BENCH_ONLY=startup sudo bench/run.sh 50
+#                         `direct` (issue 19) runs bench/direct_bench.sh: the daemonless backend's
+#                         lifecycle vs runc run, the containerd backend, ctr and podman; exec vs
+#                         runc exec; the monitor's memory vs the shim's and conmon's (its own
+#                         containerd; RESULTS.md "Direct backend"). Example: LCD_BENCH_ONLY=direct sudo bench/run.sh 20
 #                         `images` (issue 15) runs bench/images_bench.sh on the same daemon:
 #                         pull from a local registry on 127.0.0.1 and import of a ~50 MB image
 #                         (cold), lifecycle from an image (warm), lcctl vs ctr (and skopeo for
@@ -138,11 +142,12 @@ net=
 engine=
 callgrind=
 startup=
+direct=
 if [[ -n ${LCD_BENCH_ONLY:-} ]]; then
   IFS=, read -ra wanted <<<"$LCD_BENCH_ONLY"
   rest=
   for b in "${wanted[@]}"; do
-    if [[ $b == images ]]; then images=1; elif [[ $b == net ]]; then net=1; elif [[ $b == engine ]]; then engine=1; elif [[ $b == callgrind ]]; then callgrind=1; elif [[ $b == startup ]]; then startup=1; else rest+=${rest:+,}$b; fi
+    if [[ $b == images ]]; then images=1; elif [[ $b == net ]]; then net=1; elif [[ $b == engine ]]; then engine=1; elif [[ $b == callgrind ]]; then callgrind=1; elif [[ $b == startup ]]; then startup=1; elif [[ $b == direct ]]; then direct=1; else rest+=${rest:+,}$b; fi
   done
   if [[ -n $rest ]]; then only=(--only "$rest"); fi
 fi
@@ -186,6 +191,10 @@ if [[ -n $startup ]]; then
   [[ -n ${LCCTL:-} ]] || die "the start-up benchmark needs lcctl, which does not build here"
   echo
   LCCTL=$LCCTL ROOTFS=$ROOTFS "$REPO/bench/startup.sh" "$ROOT/containerd.sock" "$ITERS"
+fi
+if [[ -n $direct ]]; then
+  echo
+  LCD_BENCH_BUILD=$BUILD LCD_BENCH_ROOTFS=$ROOTFS "$REPO/bench/direct_bench.sh" "$ITERS"
 fi
 if [[ -n $engine ]]; then
   if [[ -z ${LCD_BENCH_NO_BUILD:-} ]]; then
