@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -94,6 +95,25 @@ class Connection {
   }
 
   // Marks the client closed: later calls throw Error{kUnavailable, "client closed"}.
+  // The cgroup (an OCI spec's linux.cgroupsPath) of containers this Client made or whose spec
+  // it decoded, for StatsMany's direct cgroupfs reads (FetchStats). Thread-safe.
+  void RememberCgroupsPath(const std::string& container_id, const std::string& cgroups_path) {
+    std::lock_guard l(cgroups_mu_);
+    if (cgroups_path.empty())
+      cgroups_paths_.erase(container_id);
+    else
+      cgroups_paths_[container_id] = cgroups_path;
+  }
+  void ForgetCgroupsPath(const std::string& container_id) {
+    std::lock_guard l(cgroups_mu_);
+    cgroups_paths_.erase(container_id);
+  }
+  // "" when unknown.
+  std::string CgroupsPath(const std::string& container_id) const {
+    std::lock_guard l(cgroups_mu_);
+    auto it = cgroups_paths_.find(container_id);
+    return it == cgroups_paths_.end() ? std::string() : it->second;
+  }
   void Close() { closed_.store(true); }
   bool closed() const { return closed_.load(); }
 
@@ -105,6 +125,8 @@ class Connection {
   std::mutex sink_mu_;
   ExitSink exit_sink_;
   std::atomic<bool> closed_{false};
+  mutable std::mutex cgroups_mu_;
+  std::map<std::string, std::string> cgroups_paths_;
 };
 
 // Opens the channel to the daemon named by options after validating address, namespace and

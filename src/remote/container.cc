@@ -22,6 +22,7 @@ SpecFacts SpecFacts::Of(const oci::Spec& spec) {
   f.terminal = spec.process && spec.process->terminal;
   if (spec.process && !spec.process->args.empty()) f.arg0 = spec.process->args[0];
   if (spec.root) f.root_path = spec.root->path;
+  if (spec.linux) f.cgroups_path = spec.linux->cgroups_path;
   try {
     f.root_ids = MappedRootIDs(spec);
   } catch (const Error& e) {
@@ -40,14 +41,22 @@ RemoteContainer::RemoteContainer(std::shared_ptr<Connection> conn,
       snapshotter_(record.snapshotter()),
       snapshot_key_(record.snapshot_key()),
       facts_(std::move(facts)) {
+  if (facts_) conn_->RememberCgroupsPath(id_, facts_->cgroups_path);  // for StatsMany
   if (record.runtime().has_options())
     runtime_options_ =
         TypedMessage{record.runtime().options().type_url(), record.runtime().options().value()};
 }
 
+std::shared_ptr<ProcessCore> RemoteContainer::InitCore(uint32_t pid) {
+  auto core = std::make_shared<ProcessCore>(conn_, id_, "", pid);
+  core->set_task_gone_flag(own_task_gone_);
+  return core;
+}
+
 const SpecFacts& RemoteContainer::Facts() {
   std::call_once(facts_once_, [this] {
     if (!facts_) facts_ = SpecFacts::Of(oci::DecodeSpec(spec_json_));
+    conn_->RememberCgroupsPath(id_, facts_->cgroups_path);  // for StatsMany (FetchStats)
   });
   return *facts_;
 }
@@ -114,7 +123,8 @@ std::shared_ptr<Task> RemoteContainer::NewTask(const Context& ctx,
     task_options = RemappedTaskOptions(runtime_options_, runtime_name_, facts.root_ids);
   PreparedIO pio = PrepareIO(*conn_, id_, "init", with_stdin, terminal, attach_stdio);
   const FifoConfig stdio = pio.config;
-  auto core = std::make_shared<ProcessCore>(conn_, id_, "", 0);
+  own_task_gone_->store(false);  // from here on there may be a task of ours again
+  auto core = InitCore(0);
   core->TakeIO(std::move(pio));
   // Until the task exists, any failure stops the copying and removes the FIFOs.
   ScopeGuard release_io([&core] { core->ReleaseIO(true); });
@@ -210,7 +220,7 @@ std::optional<::containerd::v1::types::Process> RemoteContainer::FindProcess(con
 std::shared_ptr<Task> RemoteContainer::GetTask(const Context& ctx) {
   auto p = GetProcess(ctx, "Task");
   if (auto* t = conn_->tracker()) t->TrackTask(id_, p.pid());
-  auto core = std::make_shared<ProcessCore>(conn_, id_, "", p.pid());
+  auto core = InitCore(p.pid());
   if (FromProtoStatus(p.status()) != Status::kCreated) core->MarkStarted();
   return std::make_shared<RemoteTask>(std::move(core), spec_json_);
 }
@@ -218,7 +228,7 @@ std::shared_ptr<Task> RemoteContainer::GetTask(const Context& ctx) {
 std::shared_ptr<Task> RemoteContainer::AttachTask(const Context& ctx, StdioCallback attach_stdio) {
   auto p = GetProcess(ctx, "AttachTask");
   if (auto* t = conn_->tracker()) t->TrackTask(id_, p.pid());
-  auto core = std::make_shared<ProcessCore>(conn_, id_, "", p.pid());
+  auto core = InitCore(p.pid());
   if (attach_stdio) {
     FifoConfig cfg{p.stdin(), p.stdout(), p.stderr(), p.terminal()};
     auto fifos = cio::OpenFifos(cfg);
@@ -239,6 +249,10 @@ std::shared_ptr<Task> RemoteContainer::AttachTask(const Context& ctx, StdioCallb
 }
 
 void RemoteContainer::Delete(const Context& ctx) {
+  // containerd deletes a container's record even while it has a task (checked on 1.6.20: the
+  // task then runs on with no record, out of reach of ctr and of this library), so the lookup
+  // stays, also after this Client deleted the task itself: another Client may have made a task
+  // since (ClientTest.DeleteAfterTheOwnTaskDeleteIsRefusedWhenAnotherClientMadeATask).
   if (auto p = FindProcess(ctx))
     throw Error(ErrorKind::kFailedPrecondition,
                 "container has a " + std::string(ToString(FromProtoStatus(p->status()))) +
@@ -246,11 +260,15 @@ void RemoteContainer::Delete(const Context& ctx) {
                 {.op = "Delete", .container_id = id_});
   // No task, but maybe a half-created one (see ClearHalfCreatedTask): its shim would outlive
   // the record, out of reach, so it goes first. Best effort: when the daemon cannot answer,
-  // Containers.Delete below reports that.
-  try {
-    DeleteHalfCreatedTask(ctx);
-  } catch (const Error& e) {
-    Log(LogLevel::kDebug, "container " + id_ + ": Tasks.Delete before the record: " + e.what());
+  // Containers.Delete below reports that. Not when this Client deleted the container's task
+  // itself (own_task_gone_): that Tasks.Delete found no task left, and a create of ours
+  // interrupted since would have cleared the flag (NewTask); one RPC less per lifecycle.
+  if (!own_task_gone_->load()) {
+    try {
+      DeleteHalfCreatedTask(ctx);
+    } catch (const Error& e) {
+      Log(LogLevel::kDebug, "container " + id_ + ": Tasks.Delete before the record: " + e.what());
+    }
   }
   Rpc rpc(*conn_, ctx, "Containers.Delete");
   containers_v1::DeleteContainerRequest req;
@@ -261,6 +279,7 @@ void RemoteContainer::Delete(const Context& ctx) {
   if (s.ok() || s.error_code() == grpc::StatusCode::NOT_FOUND)
     cio::RemoveContainerStateDir(conn_->NamespaceStateDir(), id_);
   rpc.Check(s, {.container_id = id_});
+  conn_->ForgetCgroupsPath(id_);
   if (auto* t = conn_->tracker()) t->UntrackContainer(id_);
   if (!snapshot_key_.empty()) {
     // Nothing holds the snapshot now: remove it at once (the GC would, later).

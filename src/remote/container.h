@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -10,6 +11,7 @@
 #include "libcontainerd/oci/spec.h"
 #include "remote/connection.h"
 #include "remote/convert.h"
+#include "remote/process.h"
 
 namespace libcontainerd::remote {
 
@@ -21,6 +23,7 @@ struct SpecFacts {
   std::string root_path;      // "" without root
   RootIDs root_ids;           // container root's host ids under linux.uid/gidMappings
   std::string mapping_error;  // why the mappings are invalid ("" when they are not)
+  std::string cgroups_path;   // linux.cgroupsPath ("" without)
   static SpecFacts Of(const oci::Spec& spec);
 };
 
@@ -66,6 +69,13 @@ class RemoteContainer final : public Container {
   std::string snapshot_key_;
   std::once_flag facts_once_;
   std::optional<SpecFacts> facts_;
+  // Shared with the init ProcessCore of every task this object made or looked up: true once
+  // that task was deleted through this Client (Task::Delete/ForceDelete found it gone), false
+  // again at NewTask. Delete then skips the half-created task's Tasks.Delete (one RPC less per
+  // lifecycle; the Tasks.Get stays: containerd deletes a record that has a task).
+  const std::shared_ptr<std::atomic<bool>> own_task_gone_ = std::make_shared<std::atomic<bool>>();
+  // A core for this container's init process, sharing own_task_gone_.
+  std::shared_ptr<ProcessCore> InitCore(uint32_t pid);
 };
 
 }  // namespace libcontainerd::remote

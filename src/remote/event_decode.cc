@@ -79,6 +79,16 @@ constexpr std::array<TopicEntry, 8> kTopics{{
 
 }  // namespace
 
+std::string DecodedTopicsRegex() {
+  std::string re = "^/tasks/(";
+  for (size_t i = 0; i < kTopics.size(); ++i) {
+    const std::string_view t = kTopics[i].topic;
+    if (i != 0) re += '|';
+    re += t.substr(std::char_traits<char>::length("/tasks/"));
+  }
+  return re + ")$";
+}
+
 std::optional<DecodedEvent> DecodeEnvelope(std::string_view topic, std::string_view type_url,
                                            std::string_view bytes) {
   const TopicEntry* entry = nullptr;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "libcontainerd/types.h"
@@ -38,5 +39,10 @@ struct DecodedEvent {
 // the epoch (SystemTime{}).
 std::optional<DecodedEvent> DecodeEnvelope(std::string_view topic, std::string_view type_url,
                                            std::string_view bytes);
+
+// The regular expression of exactly the topics DecodeEnvelope decodes (built from the same
+// table): "^/tasks/(create|start|...)$". The subscription asks for these only, so containerd
+// does not send events the decoder would skip (/tasks/delete, one per lifecycle).
+std::string DecodedTopicsRegex();
 
 }  // namespace libcontainerd::remote

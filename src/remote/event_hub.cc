@@ -187,6 +187,7 @@ EventHub::Counters EventHub::counters() const {
     c = counters_;
   }
   c.dropped = dispatcher_->dropped();
+  c.dispatch_wait_log2_us = dispatcher_->wait_histogram();
   return c;
 }
 
@@ -239,7 +240,9 @@ void EventHub::Run(bool connected) {
     const std::string token = Token();
     events_v1::SubscribeRequest req;
     // Separate filters are OR'ed, comma means AND (containerd's filter syntax).
-    req.add_filters("namespace==" + conn_->ns() + ",topic~=|^/tasks/|");
+    // Only the topics decoded (not /tasks/delete, ...); `"` delimits the regex, as `|` would
+    // end a |-delimited one.
+    req.add_filters("namespace==" + conn_->ns() + ",topic~=\"" + DecodedTopicsRegex() + "\"");
     req.add_filters(std::string("namespace==") + kSyncNamespace + ",topic~=|^" +
                     std::string(kSyncTopicPrefix) + token + "/|");
     auto reader = conn_->events().Subscribe(rpc->get(), req);
@@ -287,13 +290,14 @@ void EventHub::Run(bool connected) {
     });
     events_v1::Envelope env;
     while (reader->Read(&env)) {
+      const auto arrived = std::chrono::steady_clock::now();
       if (env.topic().starts_with(kSyncTopicPrefix)) {
         HandleSyncEcho(env.topic());
         continue;
       }
       try {
         auto d = DecodeEnvelope(env.topic(), env.event().type_url(), env.event().value());
-        if (d) Handle(d->type, std::move(d->info), nullptr);
+        if (d) Handle(d->type, std::move(d->info), nullptr, false, arrived);
       } catch (const Error& e) {
         {
           std::lock_guard l(mu_);
@@ -382,8 +386,8 @@ void EventHub::Reconcile() {
   }
 }
 
-void EventHub::Handle(EventType type, EventInfo info, const char* synthesised_from,
-                      bool confirmed) {
+void EventHub::Handle(EventType type, EventInfo info, const char* synthesised_from, bool confirmed,
+                      std::chrono::steady_clock::time_point arrived) {
   const bool synthesised = synthesised_from != nullptr;
   switch (type) {
     case EventType::kExit: {
@@ -416,10 +420,11 @@ void EventHub::Handle(EventType type, EventInfo info, const char* synthesised_fr
     default:
       break;
   }
-  Post(type, std::move(info), synthesised);
+  Post(type, std::move(info), synthesised, arrived);
 }
 
-void EventHub::Post(EventType type, EventInfo info, bool synthesised) {
+void EventHub::Post(EventType type, EventInfo info, bool synthesised,
+                    std::chrono::steady_clock::time_point arrived) {
   std::lock_guard l(mu_);
   const bool exec = info.process_id != info.container_id;
   ExecKey key{info.container_id, info.process_id};
@@ -446,7 +451,8 @@ void EventHub::Post(EventType type, EventInfo info, bool synthesised) {
     }
   }
   if (synthesised) ++counters_.synthesised;
-  if (dispatcher_->Post(type, std::move(info))) ++counters_.delivered;  // else counted as dropped
+  if (dispatcher_->Post(type, std::move(info), arrived))
+    ++counters_.delivered;  // else counted as dropped
   if (exec && type == EventType::kExecStarted) {
     exec_not_started_.erase(key);
     if (auto it = held_exits_.find(key); it != held_exits_.end()) {

@@ -71,13 +71,19 @@ class EventHub {
     uint64_t delivered = 0, duplicates = 0, stale = 0, synthesised = 0, reconnects = 0,
              undecodable = 0;
     uint64_t dropped = 0;  // non-exit events dropped past events::Dispatcher::kMaxPending
+    // Our part of the event latency: from the stream read (or, for an exit the Hub held or
+    // synthesised, its release) to the start of ProcessEvent, in log2 microseconds (see
+    // events::Dispatcher::wait_histogram).
+    events::Dispatcher::WaitHistogram dispatch_wait_log2_us{};
   };
   Counters counters() const;
 
  private:
   void Run(bool connected);
   // synthesised_from: nullptr for stream events, else where the event came from.
-  void Handle(EventType type, EventInfo info, const char* synthesised_from, bool confirmed = false);
+  // arrived: when the reader read the event (the dispatcher's latency histogram counts from it).
+  void Handle(EventType type, EventInfo info, const char* synthesised_from, bool confirmed = false,
+              std::chrono::steady_clock::time_point arrived = std::chrono::steady_clock::now());
   void Reconcile();
   // Probes Version with the reconnect back-off (waiting first when `wait_first`) until the
   // daemon answers: true; false when stopping.
@@ -119,7 +125,8 @@ class EventHub {
   std::set<ExecKey> exec_not_started_;
   std::map<ExecKey, Held> held_exits_;
   static constexpr std::chrono::milliseconds kExecStartGrace{2000};
-  void Post(EventType type, EventInfo info, bool synthesised);
+  void Post(EventType type, EventInfo info, bool synthesised,
+            std::chrono::steady_clock::time_point arrived);
   bool AlreadyDelivered(const EventInfo& info) const;  // its exit went to the Backend
   bool Releasable(const Held& h, std::chrono::steady_clock::time_point now) const;  // with mu_ held
   // Barriers: the live subscription's token ("" when none), the last barrier asked and the

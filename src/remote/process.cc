@@ -233,6 +233,8 @@ ExitStatus ProcessCore::Delete(const Context& ctx) {
                         ": stop it first (Kill, then Wait) or use ForceDelete",
                     {.op = "Delete", .container_id = container_id_, .exec_id = exec_id_});
     }
+    if (task_gone_ && (s.ok() || s.error_code() == grpc::StatusCode::NOT_FOUND))
+      task_gone_->store(true);
     if (s.error_code() == grpc::StatusCode::NOT_FOUND) {
       bool deleted;
       {

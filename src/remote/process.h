@@ -61,6 +61,11 @@ class ProcessCore : public std::enable_shared_from_this<ProcessCore> {
 
   ErrorContext Ectx() const { return {.container_id = container_id_, .exec_id = exec_id_}; }
 
+  // The flag this init process's container shares with it (RemoteContainer::own_task_gone_):
+  // set once a Tasks.Delete of this init process through this object found no task left
+  // (it succeeded, or answered NotFound). Null for exec processes and without a container.
+  void set_task_gone_flag(std::shared_ptr<std::atomic<bool>> flag) { task_gone_ = std::move(flag); }
+
  private:
   void OnStdinClosed();
   // Delete found the process gone: report its exit to the Backend (the known status, or 255
@@ -71,6 +76,7 @@ class ProcessCore : public std::enable_shared_from_this<ProcessCore> {
   const std::string container_id_;
   const std::string exec_id_;
   std::atomic<uint32_t> pid_;
+  std::shared_ptr<std::atomic<bool>> task_gone_;  // see set_task_gone_flag
 
   std::mutex mu_;
   std::shared_ptr<DirectIO> fifos_;

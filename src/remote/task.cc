@@ -1,5 +1,11 @@
 #include <csignal>
 #include <optional>
+#include <set>
+#include <string_view>
+#include <system_error>
+#include <thread>
+#include <utility>
+#include <vector>
 
 #include "common/scope_guard.h"
 #include "events/tracker.h"
@@ -8,6 +14,7 @@
 #include "libcontainerd/oci/spec.h"
 #include "remote/convert.h"
 #include "remote/process.h"
+#include "stats/cgroupfs.h"
 
 namespace libcontainerd::remote {
 
@@ -81,6 +88,7 @@ void RemoteTask::Resume(const Context& ctx) {
 }
 
 namespace {
+constexpr size_t kStatsReadThreads = 4;  // FetchStats's cgroupfs readers for many tasks
 Stats DecodeMetrics(const ::containerd::types::Metric& m) {
   return DecodeTaskMetrics(m.id(), FromProto(m.timestamp()), m.data().type_url(), m.data().value());
 }
@@ -106,9 +114,58 @@ std::map<std::string, Stats> FetchStats(Connection& conn, const Context& ctx,
   std::map<std::string, Stats> out;
   if (ids.empty()) return out;
   for (const auto& id : ids) ValidateIdentifier("container id", id);
+  // containerd's Tasks.Metrics asks every task's shim in turn (~0.7 ms each): the cgroups of
+  // the tasks whose cgroup this Client knows are read here instead, with the same values
+  // (stats::ReadCgroupStats follows containerd's collectors). The daemon is on this host (the
+  // address is a unix socket). The others go to Tasks.Metrics in one call, and so do those whose
+  // read fails: kNotFound (no cgroup here: no running task, or another cgroup view than the
+  // daemon's, e.g. a Client in a container: containerd says which), a systemd-style or relative
+  // path (kInvalidArgument), an unreadable or garbled file.
+  // Built first: a cancelled ctx or a passed deadline fails the call before any I/O, as before.
   Rpc rpc(conn, ctx, "Tasks.Metrics");
+  // Each id once, with its cgroup ("" when unknown).
+  std::vector<std::pair<const std::string*, std::string>> todo;
+  {
+    std::set<std::string_view> seen;
+    for (const auto& id : ids)
+      if (seen.insert(id).second) todo.emplace_back(&id, conn.CgroupsPath(id));
+  }
+  // About 25 files a task: many tasks are read by a few threads (the reads wait on the kernel's
+  // cgroup locks as much as they use CPU).
+  std::vector<std::optional<Stats>> read(todo.size());
+  auto read_range = [&](size_t from, size_t step) {
+    for (size_t i = from; i < todo.size(); i += step) {
+      if (todo[i].second.empty()) continue;
+      try {
+        read[i] = stats::ReadCgroupStats(todo[i].second);
+      } catch (const Error& e) {
+        if (e.kind() != ErrorKind::kNotFound && e.kind() != ErrorKind::kInvalidArgument)
+          Log(LogLevel::kDebug, "stats of " + *todo[i].first + " from containerd: " + e.what());
+      }
+    }
+  };
+  const size_t threads = todo.size() >= 64 ? kStatsReadThreads : 1;
+  {
+    std::vector<std::thread> helpers;
+    try {
+      for (size_t t = 1; t < threads; ++t) helpers.emplace_back(read_range, t, threads);
+    } catch (const std::system_error&) {
+      // No thread to be had: the helpers started read their share, this thread the rest.
+      for (size_t t = helpers.size() + 1; t < threads; ++t) read_range(t, threads);
+    }
+    read_range(0, threads);
+    for (auto& h : helpers) h.join();
+  }
+  std::vector<const std::string*> rest;
+  for (size_t i = 0; i < todo.size(); ++i) {
+    if (read[i])
+      out[*todo[i].first] = std::move(*read[i]);
+    else
+      rest.push_back(todo[i].first);
+  }
+  if (rest.empty()) return out;
   tasks_v1::MetricsRequest req;
-  for (const auto& id : ids) req.add_filters("id==" + id);
+  for (const auto* id : rest) req.add_filters("id==" + *id);
   tasks_v1::MetricsResponse resp;
   rpc.Check(conn.tasks().Metrics(rpc.get(), req, &resp), {});
   for (const auto& m : resp.metrics()) {

@@ -21,6 +21,7 @@
 
 using namespace libcontainerd;
 using lcdtest::ClientTest;
+using lcdtest::ContainerdClientTest;
 using namespace std::chrono_literals;
 
 namespace {
@@ -221,7 +222,7 @@ void CompareV2(const cgroup2::Metrics& t, const cgroup2::Metrics& o) {
   }
 }
 
-TEST_F(ClientTest, CgroupfsStatsAreContainerdsStatsOfTheSameContainer) {
+TEST_F(ContainerdClientTest, CgroupfsStatsAreContainerdsStatsOfTheSameContainer) {
   std::string id = lcdtest::UniqueId("cgfs");
   // 16 MiB in a shell variable, then a busy loop, then idle.
   auto opts =

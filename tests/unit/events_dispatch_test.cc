@@ -517,3 +517,68 @@ TEST(HubOrder, DestroyingTheHubDeliversADeleteLearntExitStillInItsGrace) {
   r.hub.reset();
   EXPECT_EQ(r.TypesOf("c"), (std::vector<EventType>{EventType::kExit}));
 }
+
+// Issue 20: the wait from the event's arrival to the start of ProcessEvent is counted in a
+// log2-microsecond histogram, from the stamp given to Post (the stream read).
+TEST(Dispatcher, WaitHistogramCountsFromTheArrivalStampInLog2Microseconds) {
+  EXPECT_EQ(Dispatcher::WaitBucket(0us), 0u);
+  EXPECT_EQ(Dispatcher::WaitBucket(1us), 1u);
+  EXPECT_EQ(Dispatcher::WaitBucket(3us), 2u);
+  EXPECT_EQ(Dispatcher::WaitBucket(1024us), 11u);
+  EXPECT_EQ(Dispatcher::WaitBucket(std::chrono::hours(10)), Dispatcher::kWaitBuckets - 1);
+  auto b = std::make_shared<Collect>();
+  Dispatcher d(b);
+  // 5 ms before now: bucket 13 ([4096, 8192) us) unless this thread waits seconds.
+  d.Post(EventType::kStart, Exit("c", "c", 1), std::chrono::steady_clock::now() - 5ms);
+  d.Drain();
+  auto h = d.wait_histogram();
+  uint64_t total = 0, slow = 0;
+  for (size_t i = 0; i < h.size(); ++i) {
+    total += h[i];
+    if (i >= 13) slow += h[i];
+  }
+  EXPECT_EQ(total, 1u);
+  EXPECT_EQ(slow, 1u) << "the wait counts from the stamp, not from Post";
+  EXPECT_GE(Dispatcher::WaitQuantile(h, 0.99), 8192us);
+  // Without a stamp the wait counts from Post: far under a second on an idle dispatcher.
+  d.Post(EventType::kExit, Exit("c", "c", 1));
+  d.Drain();
+  h = d.wait_histogram();
+  total = 0;
+  for (uint64_t n : h) total += n;
+  EXPECT_EQ(total, 2u);
+  EXPECT_EQ(Dispatcher::WaitQuantile(Dispatcher::WaitHistogram{}, 0.99), 0us);
+}
+
+// A worker woken for one container no longer counts as free: with one free worker, two
+// containers posted back to back get a worker each (a second one is started), so a Backend
+// blocked on the first does not delay the second.
+TEST(Dispatcher, AWokenWorkerIsNotCountedFreeForTheNextContainer) {
+  auto b = std::make_shared<Collect>();
+  std::atomic<bool> release{false};
+  std::atomic<int> blocked{0};
+  b->hook = [&](const std::string& id) {
+    if (id.starts_with("blocked") || id == "first") {
+      ++blocked;
+      while (!release) std::this_thread::sleep_for(1ms);
+    }
+  };
+  Dispatcher d(b);
+  for (int i = 0; i < Dispatcher::kMinWorkers - 1; ++i)
+    d.Post(EventType::kStart, Exit("blocked" + std::to_string(i), "x", 1));
+  ASSERT_TRUE(lcdtest::Eventually([&] { return blocked.load() == Dispatcher::kMinWorkers - 1; },
+                                  lcdtest::Scaled(5s)));
+  d.Post(EventType::kStart, Exit("first", "x", 1));  // takes the last free worker, and blocks
+  d.Post(EventType::kStart, Exit("second", "x", 1));
+  EXPECT_TRUE(lcdtest::Eventually(
+      [&] {
+        std::lock_guard l(b->mu);
+        for (const auto& [id, t] : b->seen)
+          if (id == "second") return true;
+        return false;
+      },
+      lcdtest::Scaled(1s)))
+      << "the second container waited for the first's worker";
+  release = true;
+  d.Drain();
+}
