@@ -38,6 +38,12 @@ LCCTL_LAZY_CURL(CURLMsg*, curl_multi_info_read, (CURLM * multi, int* msgs_in_que
 // The variadic two. curl reads setopt's argument by the option's type class (a long, an object
 // or function pointer, or a curl_off_t: CURLOPTTYPE_* in curl.h), so it is read here the same
 // way and passed on with its own type; getinfo's argument is always a pointer.
+// va_start after an enum parameter: clang warns that the enum "undergoes default argument
+// promotion" (-Wvarargs). CURLoption and CURLINFO are int-sized enums passed in the same register
+// as an int on every ABI curl supports, and curl's own prototypes are declared this way.
+#if defined(__clang__)
+#pragma clang diagnostic ignored "-Wvarargs"
+#endif
 extern "C" CURLcode curl_easy_setopt(CURL* curl, CURLoption option, ...) {
   static const auto real = reinterpret_cast<CURLcode (*)(CURL*, CURLoption, ...)>(
       lcctl::LazySymbol("libcurl.so.4", "libcurl4", "curl_easy_setopt"));
