@@ -133,9 +133,17 @@ nlohmann::json Exchange(int fd, const std::string& task_dir, const Context& ctx,
   const char* op = ectx.op.empty() ? "monitor request" : ectx.op.c_str();
   ctx.ThrowIfDone(op);
   auto reg = ctx.OnCancel([fd] { ::shutdown(fd, SHUT_RDWR); });
-  SendAll(fd, request.dump(), task_dir, ectx);
-  WaitReadable(fd, ctx, op);
-  auto msg = RecvMessage(fd, MSG_DONTWAIT);
+  std::optional<std::string> msg;
+  try {
+    SendAll(fd, request.dump(), task_dir, ectx);
+    WaitReadable(fd, ctx, op);
+    msg = RecvMessage(fd, MSG_DONTWAIT);
+  } catch (const Error&) {
+    // A cancellation shuts the socket down: what the send or receive then sees is no
+    // monitor's death.
+    if (ctx.cancelled()) ctx.ThrowIfDone(op);
+    throw;
+  }
   if (ctx.cancelled()) ctx.ThrowIfDone(op);
   if (!msg) throw MonitorGoneError(task_dir, ectx, "connection closed without a reply");
   if (msg->empty()) throw Error(ErrorKind::kUnknown, "the task's monitor sent nothing", ectx);

@@ -55,9 +55,15 @@ inline std::vector<std::string> DirEntries(const std::string& dir) {
   return out;
 }
 
+// The file's text; "" when it cannot be read (a /proc file of a process that exits meanwhile
+// fails with ESRCH, which libstdc++'s filebuf throws as an exception).
 inline std::string ReadText(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
+  try {
+    std::ifstream in(path);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  } catch (const std::exception&) {
+    return "";
+  }
 }
 
 // Pids of lcd-monitor processes (whatever their binary is called) with a task directory under

@@ -121,14 +121,11 @@ void Monitor::Serve() {
 }
 
 void Monitor::Accept() {
-  for (;;) {
+  // At the limit the rest wait in the listen backlog (their connect blocks) instead of being
+  // closed, which a client would take for the monitor's death.
+  while (conns_.size() < kMaxConns) {
     int fd = ::accept4(listener_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) return;
-    if (conns_.size() >= kMaxConns) {
-      ::close(fd);
-      Log("too many connections: one refused");
-      continue;
-    }
     auto c = std::make_unique<Conn>();
     c->fd.reset(fd);
     conns_.push_back(std::move(c));

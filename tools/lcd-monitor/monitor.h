@@ -76,6 +76,14 @@ class Monitor final : public ChildSink {
   RuntimeResult Call(std::vector<std::string> args, int timeout_ms = 60000,
                      const int* stdio = nullptr);
 
+  // shortcuts.cc: runc's start and delete done in the monitor (else the runtime is called)
+  enum class Shortcut { kFallBack, kDone, kFailed, kTimedOut };
+  bool ShortcutsAllowed() const;
+  bool ReadRuncState(RuncState* st);  // false unless it is runc's record of this init
+  Shortcut StartWithoutRuntime(std::string* error);
+  bool DeleteWithoutRuntime();
+  std::string RuntimeStateDir() const { return options_.runtime_root + "/" + options_.id; }
+
   // ops.cc
   Reply Handle(Conn& conn, const Request& req);
   Reply State();

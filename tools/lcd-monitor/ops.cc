@@ -99,8 +99,20 @@ Monitor::Reply Monitor::StartInit(const Request& req) {
   if (in.state != ProcState::kCreated)
     return Error(Kind::kFailedPrecondition,
                  std::string("task is already started (") + StateName(in, paused_) + ")");
-  RuntimeResult r = Call({"start", options_.id});
-  if (!r.ok()) return RuntimeError("start", r);
+  std::string shortcut_error;
+  switch (StartWithoutRuntime(&shortcut_error)) {
+    case Shortcut::kDone:
+      break;
+    case Shortcut::kFailed:
+      return Error(Kind::kUnknown, "OCI runtime start failed: " + shortcut_error);
+    case Shortcut::kTimedOut:
+      return Error(Kind::kDeadlineExceeded, "OCI runtime start: " + shortcut_error);
+    case Shortcut::kFallBack: {
+      RuntimeResult r = Call({"start", options_.id});
+      if (!r.ok()) return RuntimeError("start", r);
+      break;
+    }
+  }
   if (in.state == ProcState::kCreated)
     in.state = ProcState::kRunning;                        // it may have exited already
   Broadcast(Dump({{"event", "start"}, {"pid", in.pid}}));  // before that exit's event (FlushExits)
@@ -284,9 +296,12 @@ Monitor::Reply Monitor::Delete(const Request& req) {
     if (!WaitForExit(in, 10000))
       return Error(Kind::kUnknown, "the created task did not die after SIGKILL");
   }
-  // --force: the container is stopped, and a runtime state that is already gone is no error.
-  RuntimeResult r = Call({"delete", "--force", options_.id});
-  if (!r.ok()) return RuntimeError("delete", r);
+  // In the monitor when runc's record allows (shortcuts.cc), else the runtime. --force: the
+  // container is stopped, and a runtime state that is already gone is no error.
+  if (!DeleteWithoutRuntime()) {
+    RuntimeResult r = Call({"delete", "--force", options_.id});
+    if (!r.ok()) return RuntimeError("delete", r);
+  }
   FlushExits();  // a created init's exit goes out before the monitor does
   exit_ = true;
   listener_.reset();

@@ -207,6 +207,59 @@ bool ParsePids(std::string_view json_text, std::vector<int>* pids) {
   return true;
 }
 
+bool ParseRuncState(std::string_view json_text, RuncState* out) {
+  using nlohmann::json;
+  *out = RuncState{};
+  auto j = json::parse(json_text.begin(), json_text.end(), nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return false;
+  auto pid = j.find("init_process_pid");
+  auto config = j.find("config");
+  auto paths = j.find("cgroup_paths");
+  if (pid == j.end() || !pid->is_number_integer() || config == j.end() || !config->is_object() ||
+      paths == j.end() || !(paths->is_object() || paths->is_null()))
+    return false;
+  out->init_pid = pid->get<int>();
+  auto ns = config->find("namespaces");
+  auto cg = config->find("cgroups");
+  if (ns == config->end() || !(ns->is_array() || ns->is_null()) || cg == config->end() ||
+      !cg->is_object())
+    return false;
+  if (ns->is_array())
+    for (const auto& n : *ns) {
+      if (!n.is_object()) return false;
+      if (n.value("type", "") == "NEWPID" && n.value("path", "").empty()) out->own_pid_ns = true;
+    }
+  auto flag = [](const json& o, const char* key) {
+    auto it = o.find(key);
+    return it != o.end() && it->is_boolean() && it->get<bool>();
+  };
+  out->systemd_cgroup = flag(*cg, "Systemd");
+  out->rootless = flag(*cg, "Rootless") || flag(j, "rootless");
+  auto rdt_path = j.find("intel_rdt_path");
+  auto rdt = config->find("intel_rdt");
+  out->intel_rdt = (rdt_path != j.end() && rdt_path->is_string() &&
+                    !rdt_path->get_ref<const std::string&>().empty()) ||
+                   (rdt != config->end() && !rdt->is_null());
+  auto nonempty = [](const json& hooks, const char* key) {
+    auto it = hooks.find(key);
+    return it != hooks.end() && !it->is_null() && !it->empty();
+  };
+  for (const char* key : {"Hooks", "hooks"}) {
+    auto h = config->find(key);
+    if (h == config->end() || h->is_null()) continue;
+    if (!h->is_object()) return false;
+    out->poststart_hooks |= nonempty(*h, "poststart");
+    out->poststop_hooks |= nonempty(*h, "poststop");
+  }
+  if (paths->is_object())
+    for (const auto& [k, v] : paths->items()) {
+      if (!v.is_string()) return false;
+      if (!v.get_ref<const std::string&>().empty())
+        out->cgroup_paths.push_back(v.get<std::string>());
+    }
+  return true;
+}
+
 Runtime::Runtime(const Options& options, Reaper* reaper)
     : binary_(options.runtime), log_path_(options.task_dir + "/runtime.log"), reaper_(reaper) {
   global_ = options.runtime_args;

@@ -84,4 +84,22 @@ std::string LastLogError(std::string_view log);
 // `ps --format json` output: a JSON array of pids (or null). False if it is not one.
 bool ParsePids(std::string_view json_text, std::vector<int>* pids);
 
+// What the monitor needs of runc's own record of a container (<runtime root>/<id>/state.json)
+// to do `start` and `delete` itself (docs/direct-backend.md, "Runtime calls the monitor makes
+// without the runtime").
+struct RuncState {
+  int init_pid = 0;
+  bool poststart_hooks = false;  // config.Hooks.poststart is not empty
+  bool poststop_hooks = false;   // config.Hooks.poststop is not empty
+  bool systemd_cgroup = false;   // the systemd cgroup driver (a unit to stop: D-Bus)
+  bool rootless = false;
+  bool intel_rdt = false;   // an Intel RDT group to remove
+  bool own_pid_ns = false;  // a new PID namespace (no path): init's death killed the rest
+  std::vector<std::string> cgroup_paths;  // cgroup_paths' values: what runc's destroy removes
+};
+// Parses runc's state.json. False when the text is no such record (another runtime's format, or
+// a runc that changed it): init_process_pid, config (with namespaces and cgroups) and
+// cgroup_paths must be there with the types runc 1.0-1.1 writes.
+bool ParseRuncState(std::string_view json_text, RuncState* out);
+
 }  // namespace lcdmon
