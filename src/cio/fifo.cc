@@ -25,6 +25,7 @@ void MakePrivateDirs(const std::string& dir) {
                 {.path = dir});
   std::string cur;
   size_t pos = 1;
+  int restarts = 0;
   while (pos <= dir.size()) {
     size_t next = dir.find('/', pos);
     if (next == std::string::npos) next = dir.size();
@@ -33,6 +34,12 @@ void MakePrivateDirs(const std::string& dir) {
     if (cur.empty() || cur == "/") continue;
     if (::mkdir(cur.c_str(), 0700) == 0) continue;
     int err = errno;
+    // ENOENT: a parent made (or found) a moment ago was removed meanwhile, e.g. the namespace
+    // directory as another container's last one went (RemoveContainerStateDir): start again.
+    if (err == ENOENT && restarts++ < 5) {
+      pos = 1;
+      continue;
+    }
     if (err != EEXIST)
       ThrowErrno(ErrorKind::kUnknown, err, "create directory " + cur, {.path = cur});
     struct stat st {};
