@@ -72,7 +72,8 @@ TEST_F(DirectTest, LifecycleWritesTheTaskLayoutAnExitRecordAndItsMarker) {
   EXPECT_EQ(ExitEvents(*backend_, "life1", "life1"), 1) << "the exit is delivered exactly once";
   EXPECT_EQ(backend_->Count("life1", EventType::kCreate), 1);
   EXPECT_EQ(backend_->Count("life1", EventType::kStart), 1);
-  EXPECT_TRUE(MonitorsUnder(root_).empty());
+  EXPECT_TRUE(
+      Eventually([&] { return MonitorsUnder(root_).empty(); }));  // it exits after its reply
   EXPECT_TRUE(Leftovers().empty()) << testing::PrintToString(Leftovers());
 }
 
@@ -245,7 +246,8 @@ TEST_F(DirectTest, PauseResumeAndStateErrors) {
   EXPECT_TRUE(backend_->WaitForEvent("pause1", EventType::kResumed));
   task->ForceDelete(ctx_);
   c->Delete(ctx_);
-  EXPECT_TRUE(MonitorsUnder(root_).empty());
+  EXPECT_TRUE(
+      Eventually([&] { return MonitorsUnder(root_).empty(); }));  // it exits after its reply
 }
 
 TEST_F(DirectTest, StatsOfARunningTaskFromCgroupfs) {
@@ -421,7 +423,8 @@ TEST_F(DirectTest, ConcurrentLifecyclesFromManyThreads) {
       const std::string id = "conc" + std::to_string(t) + "-" + std::to_string(i);
       EXPECT_EQ(ExitEvents(*backend_, id, id), 1) << id;
     }
-  EXPECT_TRUE(MonitorsUnder(root_).empty());
+  EXPECT_TRUE(
+      Eventually([&] { return MonitorsUnder(root_).empty(); }));  // it exits after its reply
   EXPECT_TRUE(Leftovers().empty()) << testing::PrintToString(Leftovers());
 }
 
