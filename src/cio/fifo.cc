@@ -154,6 +154,20 @@ std::shared_ptr<DirectIO> OpenFifos(const FifoConfig& config) {
   return std::make_shared<DirectIO>(config, std::move(in), std::move(out), std::move(err));
 }
 
+void CloseProcessIO(std::shared_ptr<IO> io, std::shared_ptr<DirectIO> fifos,
+                    const std::string& dir) noexcept {
+  try {
+    if (io) {
+      io->Cancel();
+      io->Close();
+    }
+    if (fifos) fifos->Close();
+  } catch (const std::exception& e) {
+    Log(LogLevel::kWarning, std::string("closing process IO failed: ") + e.what());
+  }
+  RemoveFifoDir(dir);
+}
+
 void RemoveFifoDir(const std::string& dir) noexcept {
   if (dir.empty()) return;
   std::error_code ec;

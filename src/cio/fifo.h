@@ -73,6 +73,12 @@ std::shared_ptr<DirectIO> OpenFifos(const FifoConfig& config);
 // Removes a FIFO directory made by CreateFifos (no error if it is gone).
 void RemoveFifoDir(const std::string& dir) noexcept;
 
+// Releases what a process's stdio held, for both backends' Delete and handles going away:
+// cancels and closes the caller's IO, closes our FIFO ends, removes `dir` (empty: kept, for
+// AttachTask). Failures are logged.
+void CloseProcessIO(std::shared_ptr<IO> io, std::shared_ptr<DirectIO> fifos,
+                    const std::string& dir) noexcept;
+
 // The state directory's lifetime (docs/architecture.md): <state_dir>/<ns>/<container id>/ holds
 // the FIFO directories of a container's processes.
 //

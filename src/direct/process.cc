@@ -99,16 +99,7 @@ void ProcessCore::ReleaseIO(bool remove_fifos) noexcept {
     fifos = std::move(fifos_);
     if (remove_fifos) dir = std::move(fifo_dir_);
   }
-  try {
-    if (io) {
-      io->Cancel();
-      io->Close();
-    }
-    if (fifos) fifos->Close();
-  } catch (const std::exception& e) {
-    Log(LogLevel::kWarning, std::string("closing process IO failed: ") + e.what());
-  }
-  cio::RemoveFifoDir(dir);
+  cio::CloseProcessIO(std::move(io), std::move(fifos), dir);
 }
 
 namespace {
