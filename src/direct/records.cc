@@ -99,9 +99,19 @@ std::optional<std::string> ReadFileIfExists(const std::string& path) {
 }
 
 void RemoveTree(const std::string& path) noexcept {
+  // Entries can come and go while the tree goes: the event dispatcher writes an exit's
+  // .delivered marker into exit/ when the Backend returns, concurrently with the task's Delete.
+  // The rmdir of exit/ then fails with ENOTEMPTY and the task directory would stay (the
+  // container's Delete found "an existing task" once in the 1,000-lifecycle fault test). Each
+  // such writer adds one file, once; another pass removes it.
   std::error_code ec;
-  std::filesystem::remove_all(path, ec);
-  if (ec) Log(LogLevel::kWarning, "cannot remove " + path + ": " + ec.message());
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    ec.clear();
+    std::filesystem::remove_all(path, ec);
+    struct stat st {};
+    if (!ec || (::lstat(path.c_str(), &st) != 0 && errno == ENOENT)) return;
+  }
+  Log(LogLevel::kWarning, "cannot remove " + path + ": " + ec.message());
 }
 
 void RemoveDirIfEmpty(const std::string& dir) noexcept { ::rmdir(dir.c_str()); }
