@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "cio/fifo.h"
+#include "common/runtime_names.h"
 #include "direct/container.h"
 #include "direct/events.h"
 #include "direct/monitor_client.h"
@@ -16,7 +17,7 @@
 #include "libcontainerd/direct.h"
 #include "libcontainerd/log.h"
 #include "libcontainerd/oci/spec.h"
-#include "remote/convert.h"
+#include "oci/root_ids.h"
 
 namespace libcontainerd::direct {
 namespace {
@@ -147,12 +148,12 @@ class DirectClient final : public Client {
     ValidateIdentifier("container id", id);
     try {
       oci::Validate(spec);
-      remote::MappedRootIDs(spec);
+      oci::MappedRootIDs(spec);
     } catch (const Error& e) {
       throw Error(ErrorKind::kInvalidArgument, "invalid spec: " + e.message(), ectx);
     }
     const std::string shim_name = shim.empty() ? kDefaultShim : shim;
-    remote::ValidateShimName(shim_name, ectx);
+    ValidateShimName(shim_name, ectx);
     if (const auto* m = runtime_options.message())
       throw Error(ErrorKind::kInvalidArgument,
                   "runtime options of type " + m->type_url +

@@ -6,12 +6,13 @@
 #include <filesystem>
 
 #include "cio/fifo.h"
+#include "common/runtime_names.h"
 #include "direct/events.h"
 #include "direct/monitor_client.h"
 #include "direct/process.h"
 #include "libcontainerd/log.h"
 #include "libcontainerd/oci/spec.h"
-#include "remote/convert.h"
+#include "oci/root_ids.h"
 
 namespace libcontainerd::direct {
 namespace {
@@ -50,7 +51,7 @@ SpecFacts SpecFacts::Of(const oci::Spec& spec) {
   if (spec.process && !spec.process->args.empty()) f.arg0 = spec.process->args[0];
   if (spec.root) f.root_path = spec.root->path;
   if (spec.linux) f.cgroups_path = spec.linux->cgroups_path;
-  auto ids = remote::MappedRootIDs(spec);
+  auto ids = oci::MappedRootIDs(spec);
   f.root_uid = ids.uid;
   f.root_gid = ids.gid;
   return f;
@@ -109,7 +110,7 @@ std::shared_ptr<Task> DirectContainer::NewTask(const Context& ctx,
   ErrorContext ectx{.op = "NewTask", .container_id = rec_.id};
   const ContainerRecord rec = Fetch("NewTask");
   const Layout& layout = state_->layout;
-  if (!remote::IsRuncShim(rec.shim))
+  if (!IsRuncShim(rec.shim))
     throw Error(ErrorKind::kNotFound,
                 "shim " + rec.shim +
                     " is not available: the direct backend runs OCI runtimes itself (a runc "
@@ -187,7 +188,7 @@ std::shared_ptr<Task> DirectContainer::NewTask(const Context& ctx,
     } catch (const Error&) {
     }
     RemoveTree(task_dir);
-    throw remote::ClassifyStartError(e, facts.arg0);
+    throw ClassifyStartError(e, facts.arg0);
   }
   core->set_pid(pid);
   Events& ev = *state_->events;

@@ -8,15 +8,13 @@
 #include <thread>
 
 #include "cio/fifo.h"
+#include "common/runtime_names.h"
 #include "direct/events.h"
 #include "direct/monitor_client.h"
 #include "libcontainerd/log.h"
 #include "libcontainerd/oci/spec.h"
-#include "remote/convert.h"
 
 namespace libcontainerd::direct {
-
-using remote::ClassifyStartError;
 
 ProcessCore::ProcessCore(std::shared_ptr<State> state, ContainerRecord rec, std::string exec_id,
                          uint32_t pid)

@@ -6,9 +6,9 @@
 #include <chrono>
 #include <cstdlib>
 
+#include "common/program.h"
 #include "direct/events.h"
 #include "libcontainerd/log.h"
-#include "net/iptables.h"
 
 namespace libcontainerd::direct {
 
@@ -51,7 +51,9 @@ RunResult RunRuntime(const std::string& runtime, const std::string& root,
   std::vector<std::string> argv = {runtime};
   if (!root.empty()) argv.insert(argv.end(), {"--root", root});
   argv.insert(argv.end(), args.begin(), args.end());
-  auto r = net::RunProgram(argv);
+  auto r = RunProgram(argv, {},
+                      "install it, or name another runtime (DirectClientOptions::runtime, "
+                      "RuncOptions::binary_name)");
   return {r.exit_code, std::move(r.out), std::move(r.err)};
 }
 

@@ -5,19 +5,14 @@
 #include <string>
 #include <vector>
 
+#include "common/program.h"
+
 namespace libcontainerd::net {
 
-struct ProgramResult {
-  int exit_code = -1;  // -1 when killed by a signal
-  std::string out;
-  std::string err;
-};
+using libcontainerd::ProgramResult;
 
-// Runs argv[0] (an absolute path) with argv, stdin from /dev/null (or `stdin_data`, at most
-// 64 KiB), stdout and stderr captured. Throws Error{kNotFound} when the program is missing,
-// kUnknown when it cannot be started.
-ProgramResult RunProgram(const std::vector<std::string>& argv);
-ProgramResult RunProgram(const std::vector<std::string>& argv, const std::string& stdin_data);
+// RunProgram (common/program.h) with the hint of the packages the Manager's programs come from.
+ProgramResult RunProgram(const std::vector<std::string>& argv, const std::string& stdin_data = {});
 
 // Runs iptables (/usr/sbin/iptables -w, table filter) with `args`; throws Error{kUnknown}
 // naming the command and its stderr when it exits non-zero.

@@ -68,7 +68,7 @@ class ClientImpl final : public Client {
     ValidateIdentifier("container id", id);
     try {
       oci::Validate(spec);
-      MappedRootIDs(spec);  // container root must map to a host id (the shim's IO owner)
+      oci::MappedRootIDs(spec);  // container root must map to a host id (the shim's IO owner)
     } catch (const Error& e) {
       throw Error(ErrorKind::kInvalidArgument, "invalid spec: " + e.message(), ectx);
     }

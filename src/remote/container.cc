@@ -24,7 +24,7 @@ SpecFacts SpecFacts::Of(const oci::Spec& spec) {
   if (spec.root) f.root_path = spec.root->path;
   if (spec.linux) f.cgroups_path = spec.linux->cgroups_path;
   try {
-    f.root_ids = MappedRootIDs(spec);
+    f.root_ids = oci::MappedRootIDs(spec);
   } catch (const Error& e) {
     f.mapping_error = "invalid spec: " + e.message();
   }

@@ -66,8 +66,6 @@ bool IsRuncOptionsType(std::string_view type_url) noexcept {
          kRuncOptionsTypeURL;
 }
 
-bool IsRuncShim(std::string_view shim) noexcept { return shim.starts_with("io.containerd.runc."); }
-
 std::optional<TypedMessage> EncodeRuntimeOptions(const RuntimeOptions& options,
                                                  std::string_view shim,
                                                  const std::string& default_root) {
@@ -96,29 +94,12 @@ RuntimeOptions DecodeRuntimeOptions(const std::optional<TypedMessage>& stored) {
 
 namespace {
 
-std::optional<uint32_t> HostIDOfRoot(const std::vector<oci::LinuxIDMapping>& mappings,
-                                     const char* field) {
-  if (mappings.empty()) return std::nullopt;
-  for (const auto& m : mappings)
-    if (m.container_id == 0 && m.size > 0) return m.host_id;
-  throw Error(ErrorKind::kInvalidArgument,
-              std::string("linux.") + field +
-                  " maps no host id to container id 0 (container root): add an entry with "
-                  "containerID 0 and a size of at least 1");
-}
-
 void SetIOOwner(::containerd::runc::v1::Options& p, const RootIDs& root) {
   if (root.uid && p.io_uid() == 0) p.set_io_uid(*root.uid);
   if (root.gid && p.io_gid() == 0) p.set_io_gid(*root.gid);
 }
 
 }  // namespace
-
-RootIDs MappedRootIDs(const oci::Spec& spec) {
-  if (!spec.linux) return {};
-  return {HostIDOfRoot(spec.linux->uid_mappings, "uidMappings"),
-          HostIDOfRoot(spec.linux->gid_mappings, "gidMappings")};
-}
 
 std::optional<std::string> RemappedTaskOptions(const std::optional<TypedMessage>& stored,
                                                std::string_view shim, const RootIDs& root) {
@@ -152,18 +133,6 @@ std::string RestoreTaskOptions(const std::optional<TypedMessage>& stored,
   p.set_criu_image_path(checkpoint_dir);
   SetIOOwner(p, root);
   return p.SerializeAsString();
-}
-
-void ValidateShimName(const std::string& shim, const ErrorContext& ectx) {
-  if (shim.empty() || shim[0] == '/') return;
-  const auto dot = shim.find('.');
-  if (dot == std::string::npos || dot == 0)
-    throw Error(
-        ErrorKind::kInvalidArgument,
-        "runtime (shim) name \"" + shim +
-            "\" cannot name a shim: containerd wants \"<prefix>.<name>.<version>\" (e.g. "
-            "io.containerd.runc.v2, which runs containerd-shim-runc-v2) or an absolute path",
-        ectx);
 }
 
 Error ClassifyShimError(const Error& e, const std::string& shim) {
@@ -218,36 +187,6 @@ Status FromProtoStatus(int status) noexcept {
     default:
       return Status::kUnknown;
   }
-}
-
-Error ClassifyStartError(const Error& e, const std::string& binary) {
-  if (e.kind() != ErrorKind::kUnknown) return e;
-  const std::string& m = e.message();
-  // runc's wording for exec failures; the daemon gives no code for them.
-  const bool exec_failed = m.find("exec: \"") != std::string::npos;
-  if (m.find("executable file not found") != std::string::npos ||
-      (exec_failed && m.find("no such file or directory") != std::string::npos)) {
-    return Error(ErrorKind::kNotFound,
-                 "executable \"" + binary + "\" not found in the container (" + m + ")",
-                 e.context());
-  }
-  if (m.find("failed to start shim: mkdir") != std::string::npos &&
-      m.find("file exists") != std::string::npos) {
-    // containerd 1.6 keeps the bundle directory of a create cut short by its crash and removes
-    // it only when it starts again; no API call reaches it.
-    return Error(
-        ErrorKind::kFailedPrecondition,
-        "containerd still holds the state of an earlier create of this task, interrupted by a "
-        "daemon crash; it removes it when it restarts (" +
-            m + ")",
-        e.context());
-  }
-  if (exec_failed && m.find("permission denied") != std::string::npos) {
-    return Error(ErrorKind::kFailedPrecondition,
-                 "executable \"" + binary + "\" cannot be run: permission denied (" + m + ")",
-                 e.context());
-  }
-  return e;
 }
 
 }  // namespace libcontainerd::remote

@@ -8,12 +8,16 @@
 #include <string>
 #include <string_view>
 
+#include "common/runtime_names.h"
 #include "libcontainerd/client.h"
 #include "libcontainerd/errors.h"
 #include "libcontainerd/stats.h"
 #include "libcontainerd/types.h"
+#include "oci/root_ids.h"
 
 namespace libcontainerd::remote {
+
+using oci::RootIDs;
 
 // containerd 1.6 wants bare type URLs (no "type.googleapis.com/" prefix).
 inline constexpr const char* kSpecTypeURL =
@@ -35,9 +39,6 @@ RuncOptions DecodeRuncOptions(const std::string& bytes);
 
 // True when type_url names containerd.runc.v1.Options (bare, or with any "<host>/" prefix).
 bool IsRuncOptionsType(std::string_view type_url) noexcept;
-// True for the runc shims' names (io.containerd.runc.v1, io.containerd.runc.v2).
-bool IsRuncShim(std::string_view shim) noexcept;
-
 // What NewContainer stores as the container's runtime options (see Client::NewContainer):
 // a TypedMessage unchanged; RuncOptions encoded, an empty root replaced by default_root; none
 // stays none, except for a runc shim when default_root is set (RuncOptions{root}).
@@ -47,16 +48,6 @@ std::optional<TypedMessage> EncodeRuntimeOptions(const RuntimeOptions& options,
 // The stored options as the public value (RuntimeInfo::options): runc's type decoded (kept as
 // the TypedMessage when it does not decode), other types as stored, none as empty.
 RuntimeOptions DecodeRuntimeOptions(const std::optional<TypedMessage>& stored);
-
-// The host ids container root (id 0) maps to under a spec's linux.uidMappings / gidMappings
-// (unset for an empty list): the runc shim's io_uid / io_gid, so that the pipes it makes for the
-// process's stdio belong to the container's root, as moby sets them. Throws kInvalidArgument
-// naming the list when it has entries but none covers container id 0.
-struct RootIDs {
-  std::optional<uint32_t> uid;
-  std::optional<uint32_t> gid;
-};
-RootIDs MappedRootIDs(const oci::Spec& spec);
 
 // The task options of a task without checkpoint when the spec remaps ids: the container's stored
 // runc options (fields unknown to this library kept; default ones for a runc shim with none)
@@ -74,10 +65,6 @@ std::string RestoreTaskOptions(const std::optional<TypedMessage>& stored,
                                const std::string& checkpoint_dir, const ErrorContext& ectx,
                                const RootIDs& root = {});
 
-// Refuses (kInvalidArgument) a shim name containerd can never resolve to a binary: not an
-// absolute path and not "<prefix>.<name>.<version>"-like (at least two dot-separated parts,
-// the first non-empty).
-void ValidateShimName(const std::string& shim, const ErrorContext& ectx);
 // containerd reports a shim it cannot find only when the task is created, in message text.
 // Rewrites such an error as kNotFound naming the shim, its binary and what to do; other errors
 // unchanged.
@@ -90,12 +77,5 @@ Stats DecodeTaskMetrics(const std::string& container_id, SystemTime read, std::s
                         std::string_view bytes);
 
 Status FromProtoStatus(int status) noexcept;
-
-// containerd reports a missing or non-executable binary, and a bundle directory kept from a
-// create cut short by its crash, only in message text (code Unknown). Rewrites such an error as
-// kNotFound ("executable file not found") or kFailedPrecondition ("permission denied": not
-// executable; "failed to start shim: mkdir ...: file exists"), keeping the daemon's text;
-// other errors unchanged.
-Error ClassifyStartError(const Error& e, const std::string& binary);
 
 }  // namespace libcontainerd::remote

@@ -3,19 +3,21 @@
 // a shim that is not installed; TaskStatus's comparison with a Status.
 #include <gtest/gtest.h>
 
+#include "common/runtime_names.h"
 #include "libcontainerd/client.h"
 #include "libcontainerd/oci/spec.h"
+#include "oci/root_ids.h"
 #include "remote/convert.h"
 
 namespace libcontainerd {
 namespace {
+using libcontainerd::ValidateShimName;
+using oci::MappedRootIDs;
+using oci::RootIDs;
 using remote::ClassifyShimError;
 using remote::DecodeRuntimeOptions;
 using remote::EncodeRuntimeOptions;
-using remote::MappedRootIDs;
 using remote::RemappedTaskOptions;
-using remote::RootIDs;
-using remote::ValidateShimName;
 
 // A function written against the old signature still accepts RuncOptions.
 RuntimeOptions Take(const RuntimeOptions& o) { return o; }

@@ -1,10 +1,10 @@
 // containerd's codeless (Unknown) errors that the library classifies by their text.
 #include <gtest/gtest.h>
 
-#include "remote/convert.h"
+#include "common/runtime_names.h"
 
 using namespace libcontainerd;
-using libcontainerd::remote::ClassifyStartError;
+using libcontainerd::ClassifyStartError;
 
 namespace {
 Error Unknown(const std::string& m) {
