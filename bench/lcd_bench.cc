@@ -68,55 +68,10 @@
 
 extern char** environ;
 
-// ---------------------------------------------------------------------------------------------
-// The event-latency probe (benchmark `event_latency`), measured from outside the library: the
-// library's event reader calls DecodeEnvelope on every envelope right after the stream's Read
-// returns it (only a topic prefix test comes between). This executable defines that function
-// (weak, both of its homes: src/events/decode.cc before the move, src/remote/event_decode.cc
-// after), so the dynamic linker binds the shared library's call to this one, which stamps the
-// arrival (steady clock) and calls the library's own through dlsym(RTLD_NEXT). The Backend then
-// subtracts the stamp from the time ProcessEvent is called: the library's part of an event's
-// latency, containerd's excluded. When the library does not call through this definition
-// (static link, hidden symbols, a renamed function) no stamp is taken and the series says so.
+// Experiment (LCD_BENCH_EVENT_THREADS_NICE=N): the dispatcher threads run at nice N
+// (setpriority on their own thread id at their first event), the rest of the process as it is:
+// does a scheduling priority of the library's event threads remove the tail?
 namespace lcd_bench_probe {
-
-std::atomic<bool> enabled{false};
-std::atomic<uint64_t> stamped{0};
-std::mutex mu;
-std::map<std::string, int64_t> arrivals;  // "topic|container id" -> steady ns of arrival
-std::map<std::string, int64_t> posts;     // "topic|container id" -> steady ns of the hand-off
-
-int64_t SteadyNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-const char* TopicOf(libcontainerd::EventType type) {
-  using libcontainerd::EventType;
-  return type == EventType::kCreate  ? "/tasks/create"
-         : type == EventType::kStart ? "/tasks/start"
-         : type == EventType::kExit  ? "/tasks/exit"
-                                     : nullptr;
-}
-
-// Field 1 of every containerd.events.Task* message is the container id (tag 0x0a, length
-// delimited): enough to pair the envelope with its ProcessEvent without protobuf here.
-std::string ContainerIdOf(std::string_view b) {
-  if (b.size() < 2 || static_cast<uint8_t>(b[0]) != 0x0a) return {};
-  size_t len = 0, i = 1;
-  for (int shift = 0; i < b.size() && shift <= 28; shift += 7) {
-    const auto c = static_cast<uint8_t>(b[i++]);
-    len |= size_t{c & 0x7fu} << shift;
-    if (!(c & 0x80)) break;
-  }
-  if (len > b.size() - i) return {};
-  return std::string(b.substr(i, len));
-}
-
-// Experiment (LCD_BENCH_EVENT_THREADS_NICE=N): the event reader and the dispatcher threads run
-// at nice N (setpriority on their own thread id at their first event), the rest of the process
-// as it is: does a scheduling priority of the library's event threads remove the tail?
 void MaybeRenice() {
   static const char* env = std::getenv("LCD_BENCH_EVENT_THREADS_NICE");
   if (env == nullptr || *env == '\0') return;
@@ -125,111 +80,7 @@ void MaybeRenice() {
   done = true;
   setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), std::atoi(env));
 }
-
-void Stamp(std::string_view topic, std::string_view bytes) {
-  MaybeRenice();
-  if (!enabled.load(std::memory_order_relaxed)) return;
-  const int64_t now = SteadyNs();
-  std::string key = std::string(topic) + "|" + ContainerIdOf(bytes);
-  std::lock_guard l(mu);
-  arrivals[std::move(key)] = now;
-  stamped.fetch_add(1, std::memory_order_relaxed);
-}
-
-// The reader's hand-off of an event to the dispatcher (Dispatcher::Post entered).
-void StampPost(libcontainerd::EventType type, const std::string& container_id) {
-  if (!enabled.load(std::memory_order_relaxed)) return;
-  const char* topic = TopicOf(type);
-  if (topic == nullptr) return;
-  const int64_t now = SteadyNs();
-  std::lock_guard l(mu);
-  posts[topic + std::string("|") + container_id] = now;
-}
-
-// Arrival (or hand-off) time of the event (topic, container), removed; nullopt when none.
-std::optional<int64_t> Take(std::map<std::string, int64_t>& from, const std::string& topic,
-                            const std::string& container_id) {
-  std::lock_guard l(mu);
-  auto it = from.find(topic + "|" + container_id);
-  if (it == from.end()) return std::nullopt;
-  int64_t t = it->second;
-  from.erase(it);
-  return t;
-}
-
-template <typename R>
-R CallReal(const char* mangled, std::string_view topic, std::string_view type_url,
-           std::string_view bytes) {
-  using Fn = R (*)(std::string_view, std::string_view, std::string_view);
-  static Fn real = reinterpret_cast<Fn>(dlsym(RTLD_NEXT, mangled));
-  if (real == nullptr) {
-    std::fprintf(stderr,
-                 "lcd_bench: the event probe found no library definition of %s (is the library "
-                 "linked statically?): build lcd_bench against the shared library\n",
-                 mangled);
-    std::abort();
-  }
-  Stamp(topic, bytes);
-  return real(topic, type_url, bytes);
-}
-
 }  // namespace lcd_bench_probe
-
-// The two homes of the decoder: same layout ({EventType, EventInfo}) and signature.
-namespace libcontainerd::events {
-struct Decoded {
-  EventType type = EventType::kUnknown;
-  EventInfo info;
-};
-__attribute__((weak)) std::optional<Decoded> DecodeEnvelope(std::string_view topic,
-                                                            std::string_view type_url,
-                                                            std::string_view bytes);
-std::optional<Decoded> DecodeEnvelope(std::string_view topic, std::string_view type_url,
-                                      std::string_view bytes) {
-  return lcd_bench_probe::CallReal<std::optional<Decoded>>(
-      "_ZN13libcontainerd6events14DecodeEnvelopeESt17basic_string_viewIcSt11char_"
-      "traitsIcEES4_S4_",
-      topic, type_url, bytes);
-}
-}  // namespace libcontainerd::events
-namespace libcontainerd::remote {
-struct DecodedEvent {
-  EventType type = EventType::kUnknown;
-  EventInfo info;
-};
-__attribute__((weak)) std::optional<DecodedEvent> DecodeEnvelope(std::string_view topic,
-                                                                 std::string_view type_url,
-                                                                 std::string_view bytes);
-std::optional<DecodedEvent> DecodeEnvelope(std::string_view topic, std::string_view type_url,
-                                           std::string_view bytes) {
-  return lcd_bench_probe::CallReal<std::optional<DecodedEvent>>(
-      "_ZN13libcontainerd6remote14DecodeEnvelopeESt17basic_string_viewIcSt11char_"
-      "traitsIcEES4_S4_",
-      topic, type_url, bytes);
-}
-}  // namespace libcontainerd::remote
-
-// The dispatcher's entry (src/events/dispatcher.cc, called by the reader through the PLT): the
-// hand-off stamp splits the library's part into the reader's work and the dispatcher's wake-up.
-// EventInfo is not trivially copyable, so the ABI passes it by address: the real Post receives
-// this function's parameter object, which its caller (the reader) destroys.
-namespace libcontainerd::events {
-class Dispatcher {
- public:
-  bool Post(EventType type, EventInfo info);
-};
-__attribute__((weak)) bool Dispatcher::Post(EventType type, EventInfo info) {
-  using Fn = bool (*)(Dispatcher*, EventType, EventInfo*);
-  static Fn real = reinterpret_cast<Fn>(
-      dlsym(RTLD_NEXT, "_ZN13libcontainerd6events10Dispatcher4PostENS_9EventTypeENS_9EventInfoE"));
-  if (real == nullptr) {
-    std::fprintf(stderr, "lcd_bench: the event probe found no library Dispatcher::Post\n");
-    std::abort();
-  }
-  lcd_bench_probe::StampPost(type, info.container_id);
-  return real(this, type, &info);
-}
-}  // namespace libcontainerd::events
 
 namespace {
 
@@ -1239,31 +1090,27 @@ void Bench::BenchInstr() {
   Emit(tot);
 }
 
-// A Backend that pairs each task event with its arrival stamp (lcd_bench_probe) and keeps the
-// library's part of its latency; for exits also exited_at (the shim's clock) to ProcessEvent.
+// A Backend that keeps the library's part of each task event's latency: the library stamps
+// EventInfo::received when the event reached it (containerd's stream read it), so now minus
+// that is the reader's and the dispatcher's work, containerd's excluded. For exits also
+// exited_at (the shim's clock) to ProcessEvent.
 class LatencyRecorder final : public Backend {
  public:
   void ProcessEvent(const std::string& container_id, EventType type,
                     const EventInfo& info) override {
-    const int64_t now = NowNs();
+    const auto now = Clock::now();
     const auto sys = std::chrono::system_clock::now();
     lcd_bench_probe::MaybeRenice();
-    const char* topic = lcd_bench_probe::TopicOf(type);
-    if (topic == nullptr) return;
-    auto arrived = lcd_bench_probe::Take(lcd_bench_probe::arrivals, topic, container_id);
-    auto posted = lcd_bench_probe::Take(lcd_bench_probe::posts, topic, container_id);
+    if (type != EventType::kCreate && type != EventType::kStart && type != EventType::kExit) return;
     std::lock_guard l(mu_);
-    if (arrived) {
-      (type == EventType::kExit ? ours_exit : ours_other).push_back(now - *arrived);
-      if (posted && *posted >= *arrived) {
-        reader.push_back(*posted - *arrived);
-        dispatch.push_back(now - *posted);
-        trace.push_back({*arrived, *posted, now, static_cast<int>(type), container_id,
-                         static_cast<long>(gettid())});
-        // The first event a dispatcher thread delivers: that thread was started for it.
-        if (threads.insert(std::this_thread::get_id()).second)
-          dispatch_new_thread.push_back(now - *posted);
-      }
+    if (info.received != Clock::time_point{}) {
+      const int64_t ours =
+          std::chrono::duration_cast<std::chrono::nanoseconds>(now - info.received).count();
+      (type == EventType::kExit ? ours_exit : ours_other).push_back(ours);
+      trace.push_back({info.received.time_since_epoch().count(), now.time_since_epoch().count(),
+                       static_cast<int>(type), container_id, static_cast<long>(gettid())});
+      // The first event a dispatcher thread delivers: that thread was started for it.
+      if (threads.insert(std::this_thread::get_id()).second) new_thread.push_back(ours);
     } else {
       ++unstamped;
     }
@@ -1273,33 +1120,27 @@ class LatencyRecorder final : public Backend {
           std::chrono::duration_cast<std::chrono::nanoseconds>(sys - info.exited_at).count());
   }
   std::mutex mu_;
-  std::vector<int64_t> ours_exit, ours_other, total_exit, reader, dispatch, dispatch_new_thread;
+  std::vector<int64_t> ours_exit, ours_other, total_exit, new_thread;
   std::set<std::thread::id> threads;  // dispatcher threads seen
   struct Trace {
-    int64_t arrived, posted, delivered;
+    int64_t received, delivered;
     int type;
     std::string container_id;
     long tid;
   };
-  std::vector<Trace> trace;  // every paired event (LCD_BENCH_EVENT_TRACE=FILE writes it)
+  std::vector<Trace> trace;  // every event (LCD_BENCH_EVENT_TRACE=FILE writes it)
   int unstamped = 0;
 };
 
 // Issue 20, the library's part of the event latency under `parallel` concurrent lifecycles.
 void Bench::BenchEventLatency() {
   Series& all = Add("event_latency", "library_part",
-                    "envelope read from the stream (DecodeEnvelope entered) to "
+                    "event read from containerd's stream (EventInfo::received) to "
                     "Backend::ProcessEvent called, create/start/exit, " +
                         std::to_string(cfg_.parallel) + " concurrent lifecycles");
   Series& ex = Add("event_latency", "library_part_exit", "as library_part, exit events only");
-  Series& rd = Add("event_latency", "reader_part",
-                   "of library_part: envelope read to Dispatcher::Post entered (decode, "
-                   "tracker, the hub's lock), on the reader thread");
-  Series& dp = Add("event_latency", "dispatch_part",
-                   "of library_part: Dispatcher::Post entered to ProcessEvent called (the "
-                   "dispatcher's lock, a worker's wake-up)");
-  Series& dpn = Add("event_latency", "dispatch_part_new_thread",
-                    "dispatch_part of the events each delivered first by a dispatcher thread "
+  Series& dpn = Add("event_latency", "library_part_new_thread",
+                    "library_part of the events each delivered first by a dispatcher thread "
                     "(a thread the dispatcher started, or one of its first 4)");
   Series& floor = Add("event_latency", "thread_handoff_floor",
                       "reference: one thread of this process stamps and notifies a condition "
@@ -1317,9 +1158,7 @@ void Bench::BenchEventLatency() {
     rec->ours_exit.clear();
     rec->ours_other.clear();
     rec->total_exit.clear();
-    rec->reader.clear();
-    rec->dispatch.clear();
-    rec->dispatch_new_thread.clear();
+    rec->new_thread.clear();
     rec->threads.clear();
     rec->trace.clear();
     rec->unstamped = 0;
@@ -1348,7 +1187,6 @@ void Bench::BenchEventLatency() {
       hcv.notify_one();
     }
   });
-  lcd_bench_probe::enabled = true;
   try {
     Parallel(cfg_.latency_n, cfg_.parallel, [&](int i) {
       if (i % cfg_.parallel == 0) Progress("event_lat", i, cfg_.latency_n);
@@ -1374,36 +1212,28 @@ void Bench::BenchEventLatency() {
   floor.samples = std::move(handoffs);
   Progress("event_lat", cfg_.latency_n, cfg_.latency_n);
   std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the last events
-  lcd_bench_probe::enabled = false;
   {
     std::lock_guard l(rec->mu_);
     ex.samples = rec->ours_exit;
     all.samples = rec->ours_exit;
     all.samples.insert(all.samples.end(), rec->ours_other.begin(), rec->ours_other.end());
     tot.samples = rec->total_exit;
-    rd.samples = rec->reader;
-    dp.samples = rec->dispatch;
     if (const char* f = std::getenv("LCD_BENCH_EVENT_TRACE"); f && *f) {
       std::ofstream out(f);
-      out << "arrived_ns posted_ns delivered_ns type container tid\n";
+      out << "received_ns delivered_ns type container tid\n";
       for (const auto& t : rec->trace)
-        out << t.arrived << ' ' << t.posted << ' ' << t.delivered << ' ' << t.type << ' '
-            << t.container_id << ' ' << t.tid << '\n';
+        out << t.received << ' ' << t.delivered << ' ' << t.type << ' ' << t.container_id << ' '
+            << t.tid << '\n';
     }
-    dpn.samples = rec->dispatch_new_thread;
-    dp.what += " (" + std::to_string(rec->threads.size()) + " dispatcher threads delivered)";
-    if (!all.samples.empty() && rd.samples.empty())
-      rd.error = dp.error =
-          "no Dispatcher::Post stamp: its signature or linkage changed (see lcd_bench_probe)";
+    dpn.samples = rec->new_thread;
+    dpn.what += " (" + std::to_string(rec->threads.size()) + " dispatcher threads delivered)";
     if (all.samples.empty())
-      all.error = ex.error =
-          "no event was stamped on arrival: the library does not call DecodeEnvelope through "
-          "the dynamic linker (static or hidden): see lcd_bench_probe";
+      all.error = ex.error = "no event carried EventInfo::received";
     else if (rec->unstamped)
-      all.what += " (" + std::to_string(rec->unstamped) + " events had no stamp)";
+      all.what += " (" + std::to_string(rec->unstamped) + " events had no EventInfo::received)";
   }
   client.reset();
-  for (auto* s : {&all, &ex, &rd, &dp, &dpn, &floor, &tot}) Emit(*s);
+  for (auto* s : {&all, &ex, &dpn, &floor, &tot}) Emit(*s);
 }
 
 // The shims of namespace `ns` still running (containerd-shim-runc-v2 -namespace NS ...).

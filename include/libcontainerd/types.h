@@ -46,6 +46,11 @@ struct LCD_EXPORT EventInfo {
   uint32_t exit_code = 0;
   SystemTime exited_at{};
   std::string error;  // non-empty when the event reports a failure
+  // When the event reached the library (containerd's event stream read it; the daemonless
+  // backend's monitor message was read; an exit the library learnt itself: then). The clock
+  // now minus this, in Backend::ProcessEvent, is the library's own part of an event's latency,
+  // the daemon's and the runtime's excluded. Not part of moby's EventInfo.
+  std::chrono::steady_clock::time_point received{};
 };
 
 // The outcome of a process: a value, not an error.

@@ -126,7 +126,8 @@ bool Events::Subscribed(const std::string& id) {
   return false;
 }
 
-void Events::Report(EventType type, EventInfo info, bool confirmed) {
+void Events::Report(EventType type, EventInfo info, bool confirmed,
+                    std::chrono::steady_clock::time_point arrived) {
   if (!enabled()) return;
   if (type == EventType::kExit) {
     auto verdict = tracker_.OnExit(info, confirmed);
@@ -143,10 +144,11 @@ void Events::Report(EventType type, EventInfo info, bool confirmed) {
   // is being destroyed is still delivered by the dispatcher's destructor).
   std::lock_guard l(mu_);
   if (!dispatcher_ || (stopping_ && type != EventType::kExit)) return;
-  dispatcher_->Post(type, std::move(info));
+  dispatcher_->Post(type, std::move(info), arrived);
 }
 
-void Events::HandleMessage(const std::string& id, const nlohmann::json& ev) {
+void Events::HandleMessage(const std::string& id, const nlohmann::json& ev,
+                           std::chrono::steady_clock::time_point arrived) {
   const std::string name = ev.value("event", "");
   const std::string exec = ev.value("exec", "");
   EventInfo info;
@@ -157,22 +159,22 @@ void Events::HandleMessage(const std::string& id, const nlohmann::json& ev) {
     info.exit_code = ev.value("status", 255u);
     info.exited_at = FromUnixNanos(ev.value("exited_at", int64_t{0}));
     info.error = ev.value("error", "");
-    Report(EventType::kExit, std::move(info));
+    Report(EventType::kExit, std::move(info), false, arrived);
   } else if (name == "start") {
     tracker_.TrackTaskIfKnown(id, info.pid);
-    Report(EventType::kStart, std::move(info));
+    Report(EventType::kStart, std::move(info), false, arrived);
   } else if (name == "exec-added") {
-    Report(EventType::kExecAdded, std::move(info));
+    Report(EventType::kExecAdded, std::move(info), false, arrived);
   } else if (name == "exec-started") {
     tracker_.TrackExecIfKnown(id, exec, info.pid);
-    Report(EventType::kExecStarted, std::move(info));
+    Report(EventType::kExecStarted, std::move(info), false, arrived);
   } else if (name == "paused" || name == "resumed" || name == "oom") {
     EventInfo bare;
     bare.container_id = id;
     Report(name == "paused"    ? EventType::kPaused
            : name == "resumed" ? EventType::kResumed
                                : EventType::kOOM,
-           std::move(bare));
+           std::move(bare), false, arrived);
   } else {
     Log(LogLevel::kDebug, "container " + id + ": unknown monitor event \"" + name + "\" skipped");
   }
@@ -246,7 +248,7 @@ void Events::Run() {
         for (int k = 0; k < 64; ++k) {  // then let the others have a turn
           auto ev = ReadEvent(fd);
           if (!ev) break;
-          if (ev->is_object()) HandleMessage(ids[i], *ev);
+          if (ev->is_object()) HandleMessage(ids[i], *ev, std::chrono::steady_clock::now());
         }
       } catch (const Error& e) {
         closed = true;

@@ -5,6 +5,7 @@
 // Thread-safe. Inert (no thread, nothing delivered) without a Backend.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -37,8 +38,10 @@ class Events {
   void Deleting(const std::string& id, bool deleting);
   // True while this Client holds an event subscription to the task of `id`.
   bool Subscribed(const std::string& id);
-  // Posts an event; an exit only when the tracker says it was not delivered yet.
-  void Report(EventType type, EventInfo info, bool confirmed = false);
+  // Posts an event; an exit only when the tracker says it was not delivered yet. `arrived`:
+  // when the library learnt of it (EventInfo::received).
+  void Report(EventType type, EventInfo info, bool confirmed = false,
+              std::chrono::steady_clock::time_point arrived = std::chrono::steady_clock::now());
   // Delivers every exit record of the namespace without a .delivered marker (and finishes
   // tasks whose monitor died while no Client ran). Called once by a new Client.
   void ScanNamespace();
@@ -54,7 +57,8 @@ class Events {
   };
   void Run();
   void Wake();
-  void HandleMessage(const std::string& id, const nlohmann::json& ev);
+  void HandleMessage(const std::string& id, const nlohmann::json& ev,
+                     std::chrono::steady_clock::time_point arrived);
   // The subscription of `id` ended: a death unless it was being deleted.
   void OnClosed(Sub sub);
   void DeliverDeadTask(const ContainerRecord& rec, const std::string& task_dir);

@@ -90,7 +90,8 @@ bool Dispatcher::Post(EventType type, EventInfo info,
     if (it == queues_.end()) it = queues_.emplace(info.container_id, Queue{}).first;
     Queue& q = it->second;
     const bool schedule = !q.scheduled;
-    q.items.push_back({type, std::move(info), arrived});
+    info.received = arrived;
+    q.items.push_back({type, std::move(info)});
     ++pending_;
     if (schedule) {
       q.scheduled = true;
@@ -153,7 +154,7 @@ void Dispatcher::Work() {
       }
       Item item = std::move(it->second.items.front());
       it->second.items.pop_front();
-      ++wait_hist_[WaitBucket(std::chrono::steady_clock::now() - item.arrived)];
+      ++wait_hist_[WaitBucket(std::chrono::steady_clock::now() - item.info.received)];
       l.unlock();
       try {
         backend_->ProcessEvent(item.info.container_id, item.type, item.info);

@@ -46,8 +46,9 @@ class Dispatcher {
 
   // Queues an event. Returns false when it was dropped (bound reached and not an exit, or the
   // dispatcher is being destroyed: logged, an exit as an error).
-  // `arrived`: when the event reached the library (the stream read); the wait histogram counts
-  // from it. Thread-safe; never blocks on the Backend.
+  // `arrived`: when the event reached the library (the stream read); it becomes the delivered
+  // EventInfo::received, and the wait histogram counts from it. Thread-safe; never blocks on the
+  // Backend.
   bool Post(EventType type, EventInfo info,
             std::chrono::steady_clock::time_point arrived = std::chrono::steady_clock::now());
   // Blocks until every queued event was delivered (tests, shutdown ordering).
@@ -71,8 +72,7 @@ class Dispatcher {
  private:
   struct Item {
     EventType type;
-    EventInfo info;
-    std::chrono::steady_clock::time_point arrived;
+    EventInfo info;  // info.received: Post's `arrived`
   };
   struct Queue {
     std::deque<Item> items;

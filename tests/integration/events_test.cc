@@ -42,6 +42,7 @@ std::string Names(const std::vector<lcdtest::Recorded>& evs) {
 }  // namespace
 
 TEST_F(EventsTest, LifecycleWithExecPauseResumeDeliversEveryTypeWithFieldsInOrder) {
+  const auto t0 = std::chrono::steady_clock::now();
   std::string id = lcdtest::UniqueId("life");
   auto c = Create(id, {"sh", "-c", "read x; exit 3"});
   auto cap = std::make_shared<cio::Captured>();
@@ -74,6 +75,12 @@ TEST_F(EventsTest, LifecycleWithExecPauseResumeDeliversEveryTypeWithFieldsInOrde
   EXPECT_EQ(evs[7].info.exit_code, 3u);
   EXPECT_EQ(evs[7].info.pid, task->Pid());
   EXPECT_GT(evs[7].info.exited_at.time_since_epoch().count(), 0);
+  // Each says when it reached the library (EventInfo::received): not before the test began,
+  // not after the Backend got it.
+  for (size_t i = 0; i < evs.size(); ++i) {
+    EXPECT_GE(evs[i].info.received, t0) << "event " << i << " of " << Names(evs);
+    EXPECT_LE(evs[i].info.received, evs[i].at) << "event " << i << " of " << Names(evs);
+  }
 }
 
 TEST_F(EventsTest, PerContainerOrderHoldsForTwentyConcurrentContainers) {

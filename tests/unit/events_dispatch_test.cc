@@ -550,6 +550,31 @@ TEST(Dispatcher, WaitHistogramCountsFromTheArrivalStampInLog2Microseconds) {
   EXPECT_EQ(Dispatcher::WaitQuantile(Dispatcher::WaitHistogram{}, 0.99), 0us);
 }
 
+// The Backend sees when the event reached the library: EventInfo::received is Post's stamp, or
+// the time of Post without one.
+TEST(Dispatcher, TheBackendGetsTheArrivalStampAsReceived) {
+  struct Stamps : Backend {
+    std::mutex mu;
+    std::vector<std::chrono::steady_clock::time_point> got;
+    void ProcessEvent(const std::string&, EventType, const EventInfo& info) override {
+      std::lock_guard l(mu);
+      got.push_back(info.received);
+    }
+  };
+  auto b = std::make_shared<Stamps>();
+  Dispatcher d(b);
+  const auto stamp = std::chrono::steady_clock::now() - 5ms;
+  d.Post(EventType::kStart, Exit("c", "c", 1), stamp);
+  const auto before = std::chrono::steady_clock::now();
+  d.Post(EventType::kExit, Exit("c", "c", 1));
+  d.Drain();
+  std::lock_guard l(b->mu);
+  ASSERT_EQ(b->got.size(), 2u);
+  EXPECT_EQ(b->got[0], stamp);
+  EXPECT_GE(b->got[1], before);
+  EXPECT_LE(b->got[1], std::chrono::steady_clock::now());
+}
+
 // A worker woken for one container no longer counts as free: with one free worker, two
 // containers posted back to back get a worker each (a second one is started), so a Backend
 // blocked on the first does not delay the second.
