@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <climits>
 #include <thread>
 #include <vector>
 
@@ -67,6 +68,7 @@ void Events::Shutdown() {
     if (stopping_) return;
     stopping_ = true;
   }
+  flush_cv_.notify_all();
   Wake();
   if (thread_.joinable()) thread_.join();
   std::unique_ptr<events::Dispatcher> dispatcher;
@@ -124,6 +126,17 @@ bool Events::Subscribed(const std::string& id) {
   for (const auto& [fd, s] : subs_)
     if (s.rec.id == id) return true;
   return false;
+}
+
+bool Events::Flush(std::chrono::milliseconds timeout) {
+  std::unique_lock l(mu_);
+  if (stopping_ || !thread_.joinable()) return false;
+  const uint64_t want = ++flush_requested_;
+  l.unlock();
+  Wake();
+  l.lock();
+  return flush_cv_.wait_for(l, timeout, [&] { return stopping_ || flush_done_ >= want; }) &&
+         !stopping_;
 }
 
 void Events::Report(EventType type, EventInfo info, bool confirmed,
@@ -220,15 +233,18 @@ void Events::Run() {
   for (;;) {
     fds.assign(1, pollfd{wake_.get(), POLLIN, 0});
     ids.assign(1, "");
+    uint64_t flush = 0;  // the Flush requests this pass answers (made before its poll)
     {
       std::lock_guard l(mu_);
       if (stopping_) return;
+      flush = flush_requested_;
       for (const auto& [fd, s] : subs_) {
         fds.push_back(pollfd{fd, POLLIN, 0});
         ids.push_back(s.rec.id);
       }
     }
-    int rc = ::poll(fds.data(), fds.size(), -1);
+    // A Flush waits for this pass: no blocking in poll (what it waits for is readable already).
+    int rc = ::poll(fds.data(), fds.size(), flush > flush_done_ ? 0 : -1);
     if (rc < 0) {
       if (errno == EINTR) continue;
       Log(LogLevel::kError, std::string("direct events: poll failed: ") + std::strerror(errno));
@@ -240,12 +256,15 @@ void Events::Run() {
       ssize_t n = ::read(wake_.get(), &v, sizeof v);
       (void)n;
     }
+    // A pass that answers a Flush reads each stream to its end; others read 64 events of a
+    // stream, then let the others have a turn.
+    const int per_pass = flush > flush_done_ ? INT_MAX : 64;
     for (size_t i = 1; i < fds.size(); ++i) {
       if (!fds[i].revents) continue;
       const int fd = fds[i].fd;
       bool closed = false;
       try {
-        for (int k = 0; k < 64; ++k) {  // then let the others have a turn
+        for (int k = 0; k < per_pass; ++k) {
           auto ev = ReadEvent(fd);
           if (!ev) break;
           if (ev->is_object()) HandleMessage(ids[i], *ev, std::chrono::steady_clock::now());
@@ -269,6 +288,13 @@ void Events::Run() {
         }
         if (sub) OnClosed(std::move(*sub));
       }
+    }
+    if (flush > flush_done_) {
+      {
+        std::lock_guard l(mu_);
+        flush_done_ = flush;
+      }
+      flush_cv_.notify_all();
     }
   }
 }

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -38,6 +39,11 @@ class Events {
   void Deleting(const std::string& id, bool deleting);
   // True while this Client holds an event subscription to the task of `id`.
   bool Subscribed(const std::string& id);
+  // A barrier on the event streams: returns once the events thread has read, to the end, what
+  // every subscription held when this was called (so a monitor's event sent before a reply
+  // the caller has received is posted), or after `timeout`. False on the timeout or when the
+  // thread is stopping.
+  bool Flush(std::chrono::milliseconds timeout);
   // Posts an event; an exit only when the tracker says it was not delivered yet. `arrived`:
   // when the library learnt of it (EventInfo::received).
   void Report(EventType type, EventInfo info, bool confirmed = false,
@@ -71,6 +77,11 @@ class Events {
   std::mutex mu_;
   std::map<int, Sub> subs_;  // by fd
   bool stopping_ = false;
+  // Flush: requests counted under mu_; the events thread sets flush_done_ to the count it saw
+  // before a poll once that pass has read every readable subscription to the end.
+  uint64_t flush_requested_ = 0;
+  uint64_t flush_done_ = 0;
+  std::condition_variable flush_cv_;
   std::thread thread_;
 };
 

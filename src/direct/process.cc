@@ -193,15 +193,13 @@ void ProcessCore::ReportExit(const ExitStatus& st, uint32_t pid, const std::stri
   info.exited_at = st.exited_at;
   info.error = error;
   if (info.pid == 0) info.pid = events::TaskTracker::kUnknownPid;
-  // The monitor sent this exit on the event stream before it answered: give the events thread
-  // a moment to post it first, so that the stream's earlier events of the process (an exec's
-  // exec-started) reach the Backend before it; the copy from here is then a duplicate.
-  if (ev.enabled() && ev.Subscribed(rec_.id)) {
-    for (int i = 0; i < 20; ++i) {
-      if (ev.tracker().DeliveredExit(rec_.id, exec_id_, info.pid)) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-  }
+  // The monitor sent this exit on the event stream before it answered: the events thread
+  // posts it first (a barrier on the streams), so that the stream's earlier events of the
+  // process (an exec's exec-started) reach the Backend before it; the copy from here is then
+  // a duplicate, and delivered only when the stream did not have it (the monitor died).
+  if (ev.enabled() && ev.Subscribed(rec_.id) &&
+      !ev.tracker().DeliveredExit(rec_.id, exec_id_, info.pid))
+    ev.Flush(std::chrono::milliseconds(500));
   ev.Report(EventType::kExit, std::move(info), true);
   ev.tracker().UntrackProcess(rec_.id, exec_id_);
 }
