@@ -5,10 +5,15 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
+#include <mutex>
+#include <optional>
 #include <set>
 #include <sstream>
+#include <string_view>
 
 #include "cio/fifo.h"
+#include "common/parallel.h"
 #include "common/runtime_names.h"
 #include "direct/container.h"
 #include "direct/events.h"
@@ -18,6 +23,7 @@
 #include "libcontainerd/log.h"
 #include "libcontainerd/oci/spec.h"
 #include "oci/root_ids.h"
+#include "stats/cgroupfs.h"
 
 namespace libcontainerd::direct {
 namespace {
@@ -229,30 +235,59 @@ class DirectClient final : public Client {
   std::map<std::string, Stats> StatsMany(const Context& ctx,
                                          const std::vector<std::string>& ids) override {
     state_->CheckOpen("StatsMany");
-    std::map<std::string, Stats> out;
     for (const auto& id : ids) ValidateIdentifier("container id", id);
-    for (const auto& id : ids) {
-      if (out.count(id)) continue;
+    std::vector<std::string> todo;  // each id once
+    {
+      std::set<std::string_view> seen;
+      for (const auto& id : ids)
+        if (seen.insert(id).second) todo.push_back(id);
+    }
+    // Per task: its record, its monitor's state, its cgroup's files (about 25): a few threads
+    // for many tasks, as the containerd backend's direct reads.
+    std::vector<std::optional<Stats>> read(todo.size());
+    ParallelFor(todo.size(), stats::kManyReadThreads, stats::kManyReadFrom, [&](size_t i) {
+      const std::string& id = todo[i];
       auto rec = LoadRecord(state_->layout, id);
-      if (!rec) continue;
+      if (!rec) return;
       const std::string task_dir = state_->layout.TaskDir(id);
       try {
         auto r = Call(task_dir, ctx, {{"op", "state"}}, {.op = "StatsMany", .container_id = id});
         const std::string st = r.value("status", "");
-        if (st != "running" && st != "paused") continue;
-        DirectContainer c(state_, *rec);
-        out[id] = ReadTaskStats(id, SpecFacts::Of(c.Spec(ctx)).cgroups_path);
+        if (st != "running" && st != "paused") return;
+        read[i] = ReadTaskStats(id, CgroupsPathOf(ctx, *rec));
       } catch (const Error& e) {
-        if (IsNotFound(e)) continue;
+        if (IsNotFound(e)) return;
         if (e.kind() == ErrorKind::kDeadlineExceeded || e.kind() == ErrorKind::kCancelled) throw;
         Log(LogLevel::kWarning, "stats of " + id + " skipped: " + e.what());
       }
-    }
+    });
+    std::map<std::string, Stats> out;
+    for (size_t i = 0; i < todo.size(); ++i)
+      if (read[i]) out[todo[i]] = std::move(*read[i]);
     return out;
   }
 
  private:
+  // The spec's cgroupsPath, decoded once per container (the record's created stamp tells a
+  // container made again under the same id).
+  std::string CgroupsPathOf(const Context& ctx, const ContainerRecord& rec) {
+    {
+      std::lock_guard l(cgroups_mu_);
+      auto it = cgroups_.find(rec.id);
+      if (it != cgroups_.end() && it->second.first == rec.created_ns) return it->second.second;
+    }
+    DirectContainer c(state_, rec);
+    std::string path = SpecFacts::Of(c.Spec(ctx)).cgroups_path;
+    std::lock_guard l(cgroups_mu_);
+    if (cgroups_.size() >= kMaxCachedCgroups) cgroups_.clear();  // containers gone meanwhile
+    cgroups_[rec.id] = {rec.created_ns, path};
+    return path;
+  }
+  static constexpr size_t kMaxCachedCgroups = 4096;
+
   std::shared_ptr<State> state_;
+  std::mutex cgroups_mu_;
+  std::map<std::string, std::pair<int64_t, std::string>> cgroups_;  // id -> (created, path)
   std::mutex version_mu_;
   std::optional<Version> version_;
 };

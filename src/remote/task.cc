@@ -2,11 +2,10 @@
 #include <optional>
 #include <set>
 #include <string_view>
-#include <system_error>
-#include <thread>
 #include <utility>
 #include <vector>
 
+#include "common/parallel.h"
 #include "common/scope_guard.h"
 #include "events/tracker.h"
 #include "github.com/containerd/containerd/runtime/v2/runc/options/oci.pb.h"
@@ -88,7 +87,6 @@ void RemoteTask::Resume(const Context& ctx) {
 }
 
 namespace {
-constexpr size_t kStatsReadThreads = 4;  // FetchStats's cgroupfs readers for many tasks
 Stats DecodeMetrics(const ::containerd::types::Metric& m) {
   return DecodeTaskMetrics(m.id(), FromProto(m.timestamp()), m.data().type_url(), m.data().value());
 }
@@ -133,29 +131,15 @@ std::map<std::string, Stats> FetchStats(Connection& conn, const Context& ctx,
   // About 25 files a task: many tasks are read by a few threads (the reads wait on the kernel's
   // cgroup locks as much as they use CPU).
   std::vector<std::optional<Stats>> read(todo.size());
-  auto read_range = [&](size_t from, size_t step) {
-    for (size_t i = from; i < todo.size(); i += step) {
-      if (todo[i].second.empty()) continue;
-      try {
-        read[i] = stats::ReadCgroupStats(todo[i].second);
-      } catch (const Error& e) {
-        if (e.kind() != ErrorKind::kNotFound && e.kind() != ErrorKind::kInvalidArgument)
-          Log(LogLevel::kDebug, "stats of " + *todo[i].first + " from containerd: " + e.what());
-      }
-    }
-  };
-  const size_t threads = todo.size() >= 64 ? kStatsReadThreads : 1;
-  {
-    std::vector<std::thread> helpers;
+  ParallelFor(todo.size(), stats::kManyReadThreads, stats::kManyReadFrom, [&](size_t i) {
+    if (todo[i].second.empty()) return;
     try {
-      for (size_t t = 1; t < threads; ++t) helpers.emplace_back(read_range, t, threads);
-    } catch (const std::system_error&) {
-      // No thread to be had: the helpers started read their share, this thread the rest.
-      for (size_t t = helpers.size() + 1; t < threads; ++t) read_range(t, threads);
+      read[i] = stats::ReadCgroupStats(todo[i].second);
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::kNotFound && e.kind() != ErrorKind::kInvalidArgument)
+        Log(LogLevel::kDebug, "stats of " + *todo[i].first + " from containerd: " + e.what());
     }
-    read_range(0, threads);
-    for (auto& h : helpers) h.join();
-  }
+  });
   std::vector<const std::string*> rest;
   for (size_t i = 0; i < todo.size(); ++i) {
     if (read[i])

@@ -41,6 +41,7 @@
 // is an error, kUnknown naming the file, rather than a silent zero.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -69,6 +70,12 @@ namespace libcontainerd::stats {
 // v1, 15 on v2), no iostreams.
 Stats ReadCgroupStats(const std::string& cgroups_path,
                       const std::string& mount_root = "/sys/fs/cgroup");
+
+// Reading many tasks' cgroups (a StatsMany of both backends): kManyReadThreads threads from
+// kManyReadFrom tasks on (common/parallel.h); the reads wait on the kernel's cgroup locks as
+// much as they use CPU.
+inline constexpr size_t kManyReadThreads = 4;
+inline constexpr size_t kManyReadFrom = 64;
 
 // The processes (thread group ids) in the cgroup and every cgroup below it, as runc's `ps`
 // sees them (v1: the devices controller's tree, else the first of pids, memory, cpu, freezer
