@@ -172,7 +172,10 @@ TEST_F(EventsTest, ABackendBlockedOnEightContainersDoesNotDelayANinth) {
   auto exit_at = backend_->For(fast).back().at;
   auto delay =
       exit_at > wait_returned ? exit_at - wait_returned : std::chrono::steady_clock::duration{};
-  EXPECT_LT(delay, lcdtest::Scaled(100ms))
+  // The blocked ones stay blocked until the end of the test: any bound far under the 5 s wait
+  // above tells a ninth worker from none; 1 s leaves room for a loaded machine (the library's
+  // own tail under 16 busy lifecycles reached 110 ms at load 25, bench/RESULTS.md).
+  EXPECT_LT(delay, lcdtest::Scaled(1s))
       << "exit event came " << std::chrono::duration_cast<std::chrono::milliseconds>(delay).count()
       << " ms after Wait returned, while the Backend blocks on " << kBlocked << " containers";
   {
