@@ -7,6 +7,7 @@
 
 #include "cio/fifo.h"
 #include "common/runtime_names.h"
+#include "common/task_checks.h"
 #include "direct/events.h"
 #include "direct/monitor_client.h"
 #include "direct/process.h"
@@ -118,28 +119,8 @@ std::shared_ptr<Task> DirectContainer::NewTask(const Context& ctx,
                     "runtime)",
                 ectx);
   const SpecFacts& facts = Facts();
-  if (!facts.root_path.empty()) {
-    const std::string root = facts.root_path[0] == '/'
-                                 ? facts.root_path
-                                 : layout.BundleDir(rec.id) + "/" + facts.root_path;
-    struct stat st {};
-    if (::stat(root.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-      ectx.path = root;
-      throw Error(ErrorKind::kNotFound,
-                  "rootfs " + root +
-                      " does not exist or is not a directory: prepare it before starting the task",
-                  ectx);
-    }
-  }
-  if (facts.terminal && !attach_stdio)
-    throw Error(
-        ErrorKind::kInvalidArgument,
-        "the spec asks for a terminal (process.terminal): pass a StdioCallback to receive it",
-        ectx);
-  if (!checkpoint_dir.empty() && checkpoint_dir[0] != '/') {
-    ectx.path = checkpoint_dir;
-    throw Error(ErrorKind::kInvalidArgument, "checkpoint directory must be an absolute path", ectx);
-  }
+  CheckNewTask(facts.root_path, layout.BundleDir(rec.id), facts.terminal, attach_stdio != nullptr,
+               checkpoint_dir, ectx);
   const std::string task_dir = layout.TaskDir(rec.id);
   if (::mkdir(task_dir.c_str(), 0700) != 0) {
     if (errno == EEXIST)

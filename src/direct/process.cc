@@ -9,6 +9,7 @@
 
 #include "cio/fifo.h"
 #include "common/runtime_names.h"
+#include "common/task_checks.h"
 #include "direct/events.h"
 #include "direct/monitor_client.h"
 #include "libcontainerd/log.h"
@@ -392,41 +393,14 @@ std::vector<Summary> DirectTask::GetSummary(const Context& ctx) {
   return out;
 }
 
-void DirectTask::ForceDelete(const Context& ctx) {
-  try {
-    core_->Kill(ctx, SIGKILL, true);
-  } catch (const Error& e) {
-    if (!IsNotFound(e) && !IsFailedPrecondition(e)) throw;
-  }
-  try {
-    core_->Wait(ctx);
-  } catch (const Error& e) {
-    if (!IsNotFound(e)) throw;
-  }
-  try {
-    core_->Delete(ctx);
-  } catch (const Error& e) {
-    if (!IsNotFound(e)) throw;
-    core_->ReleaseIO(true);
-  }
-}
+void DirectTask::ForceDelete(const Context& ctx) { ForceDeleteTask(*core_, ctx); }
 
 std::shared_ptr<Process> DirectTask::Exec(const Context& ctx, const std::string& exec_id,
                                           const oci::Process& spec, bool with_stdin,
                                           StdioCallback attach_stdio) {
   ErrorContext ectx{.op = "Exec", .container_id = core_->container_id(), .exec_id = exec_id};
   core_->state().CheckOpen("Exec", core_->container_id());
-  ValidateIdentifier("exec id", exec_id);
-  try {
-    oci::ValidateProcess(spec);
-  } catch (const Error& e) {
-    throw Error(ErrorKind::kInvalidArgument, e.message(), ectx);
-  }
-  if (spec.terminal && !attach_stdio)
-    throw Error(
-        ErrorKind::kInvalidArgument,
-        "a process with a terminal needs stdio: pass a StdioCallback (its output is the terminal)",
-        ectx);
+  CheckExec(exec_id, spec, attach_stdio != nullptr, ectx);
   const std::string task_dir = core_->task_dir();
   struct stat st {};
   if (::stat(task_dir.c_str(), &st) != 0)

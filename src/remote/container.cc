@@ -1,12 +1,11 @@
 #include "remote/container.h"
 
-#include <sys/stat.h>
-
 #include <filesystem>
 #include <optional>
 
 #include "cio/fifo.h"
 #include "common/scope_guard.h"
+#include "common/task_checks.h"
 #include "events/tracker.h"
 #include "images/snapshots.h"
 #include "libcontainerd/log.h"
@@ -92,26 +91,8 @@ std::shared_ptr<Task> RemoteContainer::NewTask(const Context& ctx,
   const SpecFacts& facts = Facts();
   const bool terminal = facts.terminal;
   const std::string& arg0 = facts.arg0;
-  const std::string& root = facts.root_path;
-  if (!root.empty() && root[0] == '/') {
-    struct stat st {};
-    if (::stat(root.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-      ectx.path = root;
-      throw Error(ErrorKind::kNotFound,
-                  "rootfs " + root +
-                      " does not exist or is not a directory: prepare it before starting the task",
-                  ectx);
-    }
-  }
-  if (terminal && !attach_stdio)
-    throw Error(
-        ErrorKind::kInvalidArgument,
-        "the spec asks for a terminal (process.terminal): pass a StdioCallback to receive it",
-        ectx);
-  if (!checkpoint_dir.empty() && checkpoint_dir[0] != '/') {
-    ectx.path = checkpoint_dir;
-    throw Error(ErrorKind::kInvalidArgument, "checkpoint directory must be an absolute path", ectx);
-  }
+  // A relative root.path is relative to containerd's bundle: not checked here.
+  CheckNewTask(facts.root_path, "", terminal, attach_stdio != nullptr, checkpoint_dir, ectx);
   if (!facts.mapping_error.empty())
     throw Error(ErrorKind::kInvalidArgument, facts.mapping_error, ectx);
   // Task options replace the container's entirely: start from them (before any FIFO exists).

@@ -7,6 +7,7 @@
 
 #include "common/parallel.h"
 #include "common/scope_guard.h"
+#include "common/task_checks.h"
 #include "events/tracker.h"
 #include "github.com/containerd/containerd/runtime/v2/runc/options/oci.pb.h"
 #include "libcontainerd/log.h"
@@ -205,40 +206,13 @@ std::vector<Summary> RemoteTask::GetSummary(const Context& ctx) {
   return out;
 }
 
-void RemoteTask::ForceDelete(const Context& ctx) {
-  try {
-    core_->Kill(ctx, SIGKILL, true);
-  } catch (const Error& e) {
-    if (!IsNotFound(e)) throw;  // already exited (or gone): fine
-  }
-  try {
-    core_->Wait(ctx);
-  } catch (const Error& e) {
-    if (!IsNotFound(e)) throw;
-  }
-  try {
-    core_->Delete(ctx);
-  } catch (const Error& e) {
-    if (!IsNotFound(e)) throw;
-    core_->ReleaseIO(true);
-  }
-}
+void RemoteTask::ForceDelete(const Context& ctx) { ForceDeleteTask(*core_, ctx); }
 
 std::shared_ptr<Process> RemoteTask::Exec(const Context& ctx, const std::string& exec_id,
                                           const oci::Process& spec, bool with_stdin,
                                           StdioCallback attach_stdio) {
   ErrorContext ectx{.op = "Exec", .container_id = core_->container_id(), .exec_id = exec_id};
-  ValidateIdentifier("exec id", exec_id);
-  try {
-    oci::ValidateProcess(spec);
-  } catch (const Error& e) {
-    throw Error(ErrorKind::kInvalidArgument, e.message(), ectx);
-  }
-  if (spec.terminal && !attach_stdio)
-    throw Error(
-        ErrorKind::kInvalidArgument,
-        "a process with a terminal needs stdio: pass a StdioCallback (its output is the terminal)",
-        ectx);
+  CheckExec(exec_id, spec, attach_stdio != nullptr, ectx);
   std::string spec_json = oci::EncodeProcess(spec);
   auto& conn = core_->conn();
   PreparedIO pio = PrepareIO(conn, core_->container_id(), "exec-" + exec_id, with_stdin,
