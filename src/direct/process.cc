@@ -19,7 +19,11 @@ namespace libcontainerd::direct {
 
 ProcessCore::ProcessCore(std::shared_ptr<State> state, ContainerRecord rec, std::string exec_id,
                          uint32_t pid)
-    : state_(std::move(state)), rec_(std::move(rec)), exec_id_(std::move(exec_id)), pid_(pid) {}
+    : state_(std::move(state)),
+      rec_(std::move(rec)),
+      exec_id_(std::move(exec_id)),
+      pid_(pid),
+      stdio_(std::make_shared<cio::ProcessStdio>()) {}
 
 ProcessCore::~ProcessCore() {
   // The handle goes away, the process may not: keep the FIFOs for AttachTask.
@@ -40,34 +44,16 @@ nlohmann::json ProcessCore::Call(const Context& ctx, const char* op, nlohmann::j
 
 void ProcessCore::SetIO(std::shared_ptr<DirectIO> fifos, std::shared_ptr<IO> io,
                         std::string fifo_dir) {
-  {
-    std::lock_guard l(mu_);
-    fifos_ = fifos;
-    io_ = std::move(io);
-    fifo_dir_ = std::move(fifo_dir);
-  }
-  if (fifos && fifos->has_stdin()) {
-    std::weak_ptr<ProcessCore> weak = weak_from_this();
-    cio::DirectIOControl::SetStdinCloseHook(*fifos, [weak] {
-      if (auto self = weak.lock()) self->OnStdinClosed();
-    });
-  }
+  std::weak_ptr<ProcessCore> weak = weak_from_this();
+  stdio_->Set(std::move(fifos), std::move(io), std::move(fifo_dir), [weak] {
+    if (auto self = weak.lock()) self->ForwardStdinClose();
+  });
 }
 
-void ProcessCore::OnStdinClosed() {
-  // The FIFO's writers are our O_RDWR end and the monitor's own (kept so that stdin stays open
-  // while no client holds it, as containerd's shim keeps it until CloseIO): closing ours and
+void ProcessCore::ForwardStdinClose() {
+  // The FIFO's writers are our O_RDWR end (closed by now) and the monitor's own (kept so that
+  // stdin stays open while no client holds it, as containerd's shim keeps it until CloseIO):
   // asking the monitor to close its (close_stdin) is the EOF the process reads.
-  std::shared_ptr<DirectIO> fifos;
-  {
-    std::lock_guard l(mu_);
-    if (!started_) {
-      stdin_close_pending_ = true;
-      return;
-    }
-    fifos = fifos_;
-  }
-  if (fifos) cio::DirectIOControl::ReleaseStdinFd(*fifos);
   try {
     Call(Context::WithTimeout(std::chrono::seconds(10)), "CloseStdin", {{"op", "close_stdin"}});
   } catch (const Error& e) {
@@ -78,62 +64,13 @@ void ProcessCore::OnStdinClosed() {
   }
 }
 
-void ProcessCore::MarkStarted() {
-  bool send = false;
-  {
-    std::lock_guard l(mu_);
-    started_ = true;
-    send = std::exchange(stdin_close_pending_, false);
-  }
-  if (send) OnStdinClosed();
-}
+void ProcessCore::MarkStarted() { stdio_->MarkStarted(); }
 
-void ProcessCore::ReleaseIO(bool remove_fifos) noexcept {
-  std::shared_ptr<IO> io;
-  std::shared_ptr<DirectIO> fifos;
-  std::string dir;
-  {
-    std::lock_guard l(mu_);
-    io = std::move(io_);
-    fifos = std::move(fifos_);
-    if (remove_fifos) dir = std::move(fifo_dir_);
-  }
-  cio::CloseProcessIO(std::move(io), std::move(fifos), dir);
-}
-
-namespace {
+void ProcessCore::ReleaseIO(bool remove_fifos) noexcept { stdio_->Release(remove_fifos); }
 
 // The process is gone. A reader that opened its FIFO after every writer had left (AttachTask
-// after the exit) sees no EOF until a writer comes and goes: be that writer, so the copy ends
-// once what is buffered is read. Opening never blocks (O_NONBLOCK, and our read end exists).
-void PokeOutputFifos(const FifoConfig& c) noexcept {
-  for (const std::string* p : {&c.stdout_path, &c.stderr_path}) {
-    if (p->empty()) continue;
-    int fd = ::open(p->c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd >= 0) ::close(fd);
-  }
-}
-
-}  // namespace
-
-void ProcessCore::DrainAndReleaseIO() noexcept {
-  std::shared_ptr<IO> io;
-  std::shared_ptr<DirectIO> fifos;
-  {
-    std::lock_guard l(mu_);
-    if (started_) io = io_;
-    fifos = fifos_;
-  }
-  if (fifos) PokeOutputFifos(fifos->Config());
-  if (io) {
-    try {
-      io->Wait();
-    } catch (const std::exception& e) {
-      Log(LogLevel::kWarning, std::string("waiting for process output failed: ") + e.what());
-    }
-  }
-  ReleaseIO(true);
-}
+// after the exit) sees no EOF until a writer comes and goes: the drain is that writer.
+void ProcessCore::DrainAndReleaseIO() noexcept { stdio_->DrainAndRelease(true); }
 
 void ProcessCore::Kill(const Context& ctx, int signal, bool all) {
   if (signal <= 0 || signal > 64)

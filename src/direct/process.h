@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "cio/process_stdio.h"
 #include "direct/records.h"
 #include "direct/runtime.h"
 #include "libcontainerd/client.h"
@@ -69,7 +70,8 @@ class ProcessCore : public std::enable_shared_from_this<ProcessCore> {
   ExitStatus Delete(const Context& ctx);
 
  private:
-  void OnStdinClosed();
+  // The caller closed stdin and the process runs: the monitor closes its writer too.
+  void ForwardStdinClose();
   // The exit of this process when its monitor is gone: its record (a dead monitor's task
   // finished first), or nullopt.
   std::optional<ExitRecord> ExitWithoutMonitor();
@@ -80,12 +82,9 @@ class ProcessCore : public std::enable_shared_from_this<ProcessCore> {
   const std::string exec_id_;
   std::atomic<uint32_t> pid_;
 
+  std::shared_ptr<cio::ProcessStdio> stdio_;
+
   std::mutex mu_;
-  std::shared_ptr<DirectIO> fifos_;
-  std::shared_ptr<IO> io_;
-  std::string fifo_dir_;
-  bool started_ = false;
-  bool stdin_close_pending_ = false;
   std::optional<ExitStatus> deleted_;  // Delete succeeded through this object
 };
 

@@ -12,7 +12,8 @@ ProcessCore::ProcessCore(std::shared_ptr<Connection> conn, std::string container
     : conn_(std::move(conn)),
       container_id_(std::move(container_id)),
       exec_id_(std::move(exec_id)),
-      pid_(pid) {}
+      pid_(pid),
+      stdio_(std::make_shared<cio::ProcessStdio>()) {}
 
 ProcessCore::~ProcessCore() {
   // The handle goes away, the process may not: stop copying, keep the FIFOs for AttachTask.
@@ -21,18 +22,10 @@ ProcessCore::~ProcessCore() {
 
 void ProcessCore::SetIO(std::shared_ptr<DirectIO> fifos, std::shared_ptr<IO> io,
                         std::string fifo_dir) {
-  {
-    std::lock_guard l(mu_);
-    fifos_ = fifos;
-    io_ = std::move(io);
-    fifo_dir_ = std::move(fifo_dir);
-  }
-  if (fifos && fifos->has_stdin()) {
-    std::weak_ptr<ProcessCore> weak = weak_from_this();
-    cio::DirectIOControl::SetStdinCloseHook(*fifos, [weak] {
-      if (auto self = weak.lock()) self->OnStdinClosed();
-    });
-  }
+  std::weak_ptr<ProcessCore> weak = weak_from_this();
+  stdio_->Set(std::move(fifos), std::move(io), std::move(fifo_dir), [weak] {
+    if (auto self = weak.lock()) self->ForwardStdinClose();
+  });
 }
 
 void ProcessCore::TakeIO(PreparedIO io) {
@@ -41,19 +34,7 @@ void ProcessCore::TakeIO(PreparedIO io) {
   SetIO(std::move(fifos), std::move(io.io), std::move(dir));
 }
 
-void ProcessCore::OnStdinClosed() {
-  std::shared_ptr<DirectIO> fifos;
-  {
-    std::lock_guard l(mu_);
-    if (!started_) {
-      // Before Start the shim may not have opened its end yet: closing ours now would throw
-      // away what was written, and CloseIO before Start is lost for execs. Defer both.
-      stdin_close_pending_ = true;
-      return;
-    }
-    fifos = fifos_;
-  }
-  if (fifos) cio::DirectIOControl::ReleaseStdinFd(*fifos);
+void ProcessCore::ForwardStdinClose() {
   try {
     CloseStdin(Context());
   } catch (const Error& e) {
@@ -61,28 +42,9 @@ void ProcessCore::OnStdinClosed() {
   }
 }
 
-void ProcessCore::MarkStarted() {
-  bool send = false;
-  {
-    std::lock_guard l(mu_);
-    started_ = true;
-    send = std::exchange(stdin_close_pending_, false);
-  }
-  if (send) OnStdinClosed();
-}
+void ProcessCore::MarkStarted() { stdio_->MarkStarted(); }
 
-void ProcessCore::ReleaseIO(bool remove_fifos) noexcept {
-  std::shared_ptr<IO> io;
-  std::shared_ptr<DirectIO> fifos;
-  std::string dir;
-  {
-    std::lock_guard l(mu_);
-    io = std::move(io_);
-    fifos = std::move(fifos_);
-    if (remove_fifos) dir = std::move(fifo_dir_);
-  }
-  cio::CloseProcessIO(std::move(io), std::move(fifos), dir);
-}
+void ProcessCore::ReleaseIO(bool remove_fifos) noexcept { stdio_->Release(remove_fifos); }
 
 void ProcessCore::CloseStdin(const Context& ctx) {
   Rpc rpc(*conn_, ctx, "Tasks.CloseIO");
@@ -260,22 +222,8 @@ ExitStatus ProcessCore::Delete(const Context& ctx) {
 }
 
 void ProcessCore::DrainAndReleaseIO() noexcept {
-  // The daemon closed its ends: let the copier drain, then release ours.
-  std::shared_ptr<IO> io;
-  {
-    std::lock_guard l(mu_);
-    // A process that never started may never have had its FIFOs opened by the shim: there
-    // is no EOF to wait for then.
-    if (started_) io = io_;
-  }
-  if (io) {
-    try {
-      io->Wait();
-    } catch (const std::exception& e) {
-      Log(LogLevel::kWarning, std::string("waiting for process output failed: ") + e.what());
-    }
-  }
-  ReleaseIO(true);
+  // The shim closed its ends: the copy reads to their end (the shim's own writers end it).
+  stdio_->DrainAndRelease(false);
 }
 
 std::optional<ExitStatus> ProcessCore::ForgetGoneProcess() {

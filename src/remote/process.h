@@ -9,6 +9,7 @@
 #include <string>
 
 #include "cio/fifo.h"
+#include "cio/process_stdio.h"
 #include "libcontainerd/client.h"
 #include "remote/connection.h"
 
@@ -67,7 +68,8 @@ class ProcessCore : public std::enable_shared_from_this<ProcessCore> {
   void set_task_gone_flag(std::shared_ptr<std::atomic<bool>> flag) { task_gone_ = std::move(flag); }
 
  private:
-  void OnStdinClosed();
+  // The caller closed stdin and the process runs: CloseIO to the shim.
+  void ForwardStdinClose();
   // Delete found the process gone: report its exit to the Backend (the known status, or 255
   // with an error) and forget it. Returns the known status, if any.
   std::optional<ExitStatus> ForgetGoneProcess();
@@ -78,12 +80,9 @@ class ProcessCore : public std::enable_shared_from_this<ProcessCore> {
   std::atomic<uint32_t> pid_;
   std::shared_ptr<std::atomic<bool>> task_gone_;  // see set_task_gone_flag
 
+  std::shared_ptr<cio::ProcessStdio> stdio_;
+
   std::mutex mu_;
-  std::shared_ptr<DirectIO> fifos_;
-  std::shared_ptr<IO> io_;
-  std::string fifo_dir_;
-  bool started_ = false;
-  bool stdin_close_pending_ = false;
   std::optional<ExitStatus> waited_;  // the last Wait result
   bool deleted_ = false;              // Delete succeeded through this object
 };
