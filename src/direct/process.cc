@@ -324,14 +324,6 @@ std::vector<ProcessInfo> DirectTask::Pids(const Context& ctx) {
   return out;
 }
 
-std::vector<Summary> DirectTask::GetSummary(const Context& ctx) {
-  std::vector<Summary> out;
-  for (const auto& p : Pids(ctx)) out.push_back(Summary{.image_name = {}, .process_id = p.pid});
-  return out;
-}
-
-void DirectTask::ForceDelete(const Context& ctx) { ForceDeleteTask(*core_, ctx); }
-
 std::shared_ptr<Process> DirectTask::Exec(const Context& ctx, const std::string& exec_id,
                                           const oci::Process& spec, bool with_stdin,
                                           StdioCallback attach_stdio) {

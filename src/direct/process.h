@@ -11,6 +11,7 @@
 #include <string>
 
 #include "cio/process_stdio.h"
+#include "common/core_process.h"
 #include "direct/records.h"
 #include "direct/runtime.h"
 #include "libcontainerd/client.h"
@@ -88,35 +89,16 @@ class ProcessCore : public std::enable_shared_from_this<ProcessCore> {
   std::optional<ExitStatus> deleted_;  // Delete succeeded through this object
 };
 
-class DirectExec final : public Process {
- public:
-  explicit DirectExec(std::shared_ptr<ProcessCore> core) : core_(std::move(core)) {}
-  const std::string& ID() const override { return core_->exec_id(); }
-  uint32_t Pid() const override { return core_->pid(); }
-  void Kill(const Context& ctx, int signal) override { core_->Kill(ctx, signal, false); }
-  void Resize(const Context& ctx, uint32_t w, uint32_t h) override { core_->Resize(ctx, w, h); }
-  ExitStatus Wait(const Context& ctx) override { return core_->Wait(ctx); }
-  ExitStatus Delete(const Context& ctx) override { return core_->Delete(ctx); }
+using DirectExec = CoreProcess<ProcessCore>;
 
- private:
-  std::shared_ptr<ProcessCore> core_;
-};
-
-class DirectTask final : public Task {
+class DirectTask final : public CoreTask<ProcessCore> {
  public:
   // arg0: the process's binary (for start errors); cgroups_path: the task's cgroup (stats).
   DirectTask(std::shared_ptr<ProcessCore> core, const SpecFacts& facts)
-      : core_(std::move(core)),
+      : CoreTask(std::move(core)),
         arg0_(facts.arg0),
         cgroups_path_(facts.cgroups_path),
         io_owner_(IoOwner::For(core_->record(), facts)) {}
-
-  const std::string& ID() const override { return core_->container_id(); }
-  uint32_t Pid() const override { return core_->pid(); }
-  void Kill(const Context& ctx, int signal) override { core_->Kill(ctx, signal, false); }
-  void Resize(const Context& ctx, uint32_t w, uint32_t h) override { core_->Resize(ctx, w, h); }
-  ExitStatus Wait(const Context& ctx) override { return core_->Wait(ctx); }
-  ExitStatus Delete(const Context& ctx) override { return core_->Delete(ctx); }
 
   void Start(const Context& ctx) override;
   void Pause(const Context& ctx) override;
@@ -124,8 +106,6 @@ class DirectTask final : public Task {
   TaskStatus GetStatus(const Context& ctx) override;
   Stats GetStats(const Context& ctx) override;
   std::vector<ProcessInfo> Pids(const Context& ctx) override;
-  std::vector<Summary> GetSummary(const Context& ctx) override;
-  void ForceDelete(const Context& ctx) override;
   std::shared_ptr<Process> Exec(const Context& ctx, const std::string& exec_id,
                                 const oci::Process& spec, bool with_stdin,
                                 StdioCallback attach_stdio) override;
@@ -133,7 +113,6 @@ class DirectTask final : public Task {
   void CreateCheckpoint(const Context& ctx, const std::string& checkpoint_dir, bool exit) override;
 
  private:
-  std::shared_ptr<ProcessCore> core_;
   std::string arg0_;
   std::string cgroups_path_;
   IoOwner io_owner_;

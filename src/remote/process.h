@@ -10,6 +10,7 @@
 
 #include "cio/fifo.h"
 #include "cio/process_stdio.h"
+#include "common/core_process.h"
 #include "libcontainerd/client.h"
 #include "remote/connection.h"
 
@@ -87,31 +88,12 @@ class ProcessCore : public std::enable_shared_from_this<ProcessCore> {
   bool deleted_ = false;              // Delete succeeded through this object
 };
 
-class RemoteExec final : public Process {
- public:
-  explicit RemoteExec(std::shared_ptr<ProcessCore> core) : core_(std::move(core)) {}
-  const std::string& ID() const override { return core_->exec_id(); }
-  uint32_t Pid() const override { return core_->pid(); }
-  void Kill(const Context& ctx, int signal) override { core_->Kill(ctx, signal, false); }
-  void Resize(const Context& ctx, uint32_t w, uint32_t h) override { core_->Resize(ctx, w, h); }
-  ExitStatus Wait(const Context& ctx) override { return core_->Wait(ctx); }
-  ExitStatus Delete(const Context& ctx) override { return core_->Delete(ctx); }
+using RemoteExec = CoreProcess<ProcessCore>;
 
- private:
-  std::shared_ptr<ProcessCore> core_;
-};
-
-class RemoteTask final : public Task {
+class RemoteTask final : public CoreTask<ProcessCore> {
  public:
   RemoteTask(std::shared_ptr<ProcessCore> core, std::string spec_json)
-      : core_(std::move(core)), spec_json_(std::move(spec_json)) {}
-
-  const std::string& ID() const override { return core_->container_id(); }
-  uint32_t Pid() const override { return core_->pid(); }
-  void Kill(const Context& ctx, int signal) override { core_->Kill(ctx, signal, false); }
-  void Resize(const Context& ctx, uint32_t w, uint32_t h) override { core_->Resize(ctx, w, h); }
-  ExitStatus Wait(const Context& ctx) override { return core_->Wait(ctx); }
-  ExitStatus Delete(const Context& ctx) override { return core_->Delete(ctx); }
+      : CoreTask(std::move(core)), spec_json_(std::move(spec_json)) {}
 
   void Start(const Context& ctx) override;
   void Pause(const Context& ctx) override;
@@ -119,8 +101,6 @@ class RemoteTask final : public Task {
   TaskStatus GetStatus(const Context& ctx) override;
   Stats GetStats(const Context& ctx) override;
   std::vector<ProcessInfo> Pids(const Context& ctx) override;
-  std::vector<Summary> GetSummary(const Context& ctx) override;
-  void ForceDelete(const Context& ctx) override;
   std::shared_ptr<Process> Exec(const Context& ctx, const std::string& exec_id,
                                 const oci::Process& spec, bool with_stdin,
                                 StdioCallback attach_stdio) override;
@@ -128,7 +108,6 @@ class RemoteTask final : public Task {
   void CreateCheckpoint(const Context& ctx, const std::string& checkpoint_dir, bool exit) override;
 
  private:
-  std::shared_ptr<ProcessCore> core_;
   std::string spec_json_;  // the container's spec, for exec defaults
 };
 

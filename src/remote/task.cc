@@ -198,16 +198,6 @@ std::vector<ProcessInfo> RemoteTask::Pids(const Context& ctx) {
   return out;
 }
 
-std::vector<Summary> RemoteTask::GetSummary(const Context& ctx) {
-  // moby: one entry per process that Pids reports, its error when Pids fails. moby's Linux
-  // Summary carries nothing; ours carries the pid.
-  std::vector<Summary> out;
-  for (const auto& p : Pids(ctx)) out.push_back(Summary{.image_name = {}, .process_id = p.pid});
-  return out;
-}
-
-void RemoteTask::ForceDelete(const Context& ctx) { ForceDeleteTask(*core_, ctx); }
-
 std::shared_ptr<Process> RemoteTask::Exec(const Context& ctx, const std::string& exec_id,
                                           const oci::Process& spec, bool with_stdin,
                                           StdioCallback attach_stdio) {
