@@ -134,13 +134,13 @@ TEST_F(EventsTest, ABackendBlockedOnEightContainersDoesNotDelayANinth) {
     }
   };
   auto gate = std::make_shared<Gate>();
-  backend_->before = [gate](const std::string& id, EventType) {
+  backend_->SetBefore([gate](const std::string& id, EventType) {
     if (!id.starts_with("slow")) return;
     std::unique_lock l(gate->mu);
     ++gate->blocked;
     gate->cv.notify_all();
     gate->cv.wait(l, [&] { return gate->release; });
-  };
+  });
   struct Release {  // never leave the Backend blocked, whatever fails
     std::shared_ptr<Gate> gate;
     ~Release() { gate->Open(); }

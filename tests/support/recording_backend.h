@@ -4,6 +4,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -21,12 +22,23 @@ struct Recorded {
 
 class RecordingBackend : public libcontainerd::Backend {
  public:
-  // Optional hook run inside ProcessEvent before recording (e.g. to block one container).
-  std::function<void(const std::string&, libcontainerd::EventType)> before;
+  using Hook = std::function<void(const std::string&, libcontainerd::EventType)>;
+  // Sets the hook run inside ProcessEvent before recording (e.g. to block one container).
+  // Thread-safe: the dispatcher's workers may be delivering meanwhile (TSan saw a plain field
+  // written by the test while a worker read it).
+  void SetBefore(Hook hook) {
+    std::lock_guard l(mu_);
+    before_ = std::make_shared<const Hook>(std::move(hook));
+  }
 
   void ProcessEvent(const std::string& id, libcontainerd::EventType type,
                     const libcontainerd::EventInfo& info) override {
-    if (before) before(id, type);
+    std::shared_ptr<const Hook> before;
+    {
+      std::lock_guard l(mu_);
+      before = before_;
+    }
+    if (before && *before) (*before)(id, type);  // not under mu_: the hook may block
     std::lock_guard l(mu_);
     events_.push_back({id, type, info, std::chrono::steady_clock::now()});
     cv_.notify_all();
@@ -66,6 +78,7 @@ class RecordingBackend : public libcontainerd::Backend {
   }
 
  private:
+  std::shared_ptr<const Hook> before_;  // under mu_
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<Recorded> events_;
