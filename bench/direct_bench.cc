@@ -15,6 +15,10 @@
 //   direct_bench rss --rootfs DIR [--settle-ms N] [common]
 //       one idle direct-backend container (`sleep`); after it settled, its lcd-monitor's
 //       "monitor_pid P", "rss_kb K" (VmRSS) and "pss_kb K" (smaps_rollup Pss); then removed.
+//   direct_bench stats --rootfs DIR [--backend direct|containerd] [--n N] [--iters N] [common]
+//       N containers running `sleep` (default 100), made by one Client; after one warm-up
+//       StatsMany of all, "stats_many <ns>" and "stats_many_cpu <ns>" (this process's CPU time)
+//       for each of --iters StatsMany of all N; then all are removed.
 //   direct_bench bundle --rootfs DIR --out DIR --id ID -- ARGS...
 //       writes DIR/config.json: the library's DefaultSpec for ARGS (what both backends give
 //       runc), for `runc run` on the same bundle.
@@ -29,6 +33,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -66,13 +71,14 @@ struct Config {
   std::vector<std::string> args;
   int iters = 10;
   int settle_ms = 2000;
+  int n = 100;
 };
 
 [[noreturn]] void Usage(const std::string& why) {
   std::cerr << "direct_bench: " << why
-            << "\nusage: direct_bench lifecycle|exec|rss --rootfs DIR [--backend direct|containerd]"
-               " [--iters N] [--root DIR] [--ns NS] [--address SOCK] [--runc-root DIR]"
-               " [--runc BIN] [--settle-ms N]\n"
+            << "\nusage: direct_bench lifecycle|exec|rss|stats --rootfs DIR"
+               " [--backend direct|containerd] [--iters N] [--n N] [--root DIR] [--ns NS]"
+               " [--address SOCK] [--runc-root DIR] [--runc BIN] [--settle-ms N]\n"
                "       direct_bench bundle --rootfs DIR --out DIR --id ID -- ARGS...\n";
   std::exit(2);
 }
@@ -107,15 +113,15 @@ Config Parse(int argc, char** argv) {
       c.out = v;
     } else if (a == "--id") {
       c.id = v;
-    } else if (a == "--iters" || a == "--settle-ms") {
+    } else if (a == "--iters" || a == "--settle-ms" || a == "--n") {
       int n = 0;
       try {
         n = std::stoi(v);
       } catch (const std::exception&) {
         Usage(a + " must be a number, got '" + v + "'");
       }
-      if (n < 0 || (a == "--iters" && n < 1)) Usage(a + " out of range: " + v);
-      (a == "--iters" ? c.iters : c.settle_ms) = n;
+      if (n < 0 || (a != "--settle-ms" && n < 1)) Usage(a + " out of range: " + v);
+      (a == "--iters" ? c.iters : a == "--n" ? c.n : c.settle_ms) = n;
     } else {
       Usage("unknown flag " + a);
     }
@@ -354,6 +360,39 @@ int RunRss(const Config& c) {
   return 0;
 }
 
+int64_t CpuNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+int RunStats(const Config& c) {
+  auto client = MakeClient(c);
+  std::vector<std::unique_ptr<Sleeper>> sleepers;
+  std::vector<std::string> ids;
+  for (int i = 0; i < c.n; ++i) {
+    sleepers.push_back(std::make_unique<Sleeper>(*client, c));
+    ids.push_back(sleepers.back()->id());
+  }
+  Context ctx;
+  auto all = [&] {
+    auto got = client->StatsMany(ctx, ids);
+    if (got.size() != ids.size()) {
+      throw std::runtime_error("StatsMany gave " + std::to_string(got.size()) + " of " +
+                               std::to_string(ids.size()));
+    }
+  };
+  all();  // warm-up: the spec facts, the cgroup files in the page cache
+  for (int i = 0; i < c.iters; ++i) {
+    int64_t t0 = NowNs(), c0 = CpuNs();
+    all();
+    std::printf("stats_many %lld\nstats_many_cpu %lld\n", static_cast<long long>(NowNs() - t0),
+                static_cast<long long>(CpuNs() - c0));
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
 int RunBundle(const Config& c) {
   if (c.out.empty() || c.id.empty() || c.args.empty())
     Usage("bundle needs --out, --id and -- ARGS");
@@ -373,6 +412,7 @@ int main(int argc, char** argv) {
     if (c.mode == "lifecycle") return RunLifecycle(c);
     if (c.mode == "exec") return RunExec(c);
     if (c.mode == "rss") return RunRss(c);
+    if (c.mode == "stats") return RunStats(c);
     if (c.mode == "bundle") return RunBundle(c);
     Usage("unknown mode " + c.mode);
   } catch (const std::exception& e) {
