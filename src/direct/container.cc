@@ -129,6 +129,20 @@ std::shared_ptr<Task> DirectContainer::NewTask(const Context& ctx,
                   ectx);
     ThrowErrno(ErrorKind::kUnknown, errno, "cannot make the task directory " + task_dir, ectx);
   }
+  // A runtime state of this id that is not ours (another namespace or program sharing the
+  // runtime root): refused before the runtime runs, since the clean-up of a failed create
+  // (`delete --force ID`) would kill that container.
+  if (const std::string state = rec.runtime_root + "/" + rec.id; Exists(state)) {
+    RemoveTree(task_dir);
+    ectx.path = state;
+    throw Error(ErrorKind::kAlreadyExists,
+                "the runtime already holds a container " + rec.id + " under " + rec.runtime_root +
+                    " (another namespace or program shares this runtime root, or a crash left "
+                    "it): use another id or runtime root, or remove it with `" +
+                    rec.runtime + " --root " + rec.runtime_root + " delete --force " + rec.id +
+                    "` if it is yours",
+                ectx);
+  }
   PreparedIO pio;
   try {
     cio::MakePrivateDirs(rec.runtime_root);

@@ -289,6 +289,37 @@ TEST_F(DirectTest, AMonitorBinaryGoneAfterTheClientStartedIsNotFoundAndLeavesNot
   ExpectNothingLeftOfTheTask(*this, *client_, "nomon1", root_);
 }
 
+// Two namespaces told to use one runtime root, with the same container id: the second task
+// is refused before the runtime runs (a failed create's clean-up, `delete --force ID`, would
+// kill the first namespace's container), naming the runtime root; the first runs on.
+TEST_F(DirectTest, AnIdTheSharedRuntimeRootHoldsAlreadyIsRefusedAndThatContainerRunsOn) {
+  Connect();
+  const std::string shared = root_ + "-sharedrt";
+  auto other_options = ClientOptions();
+  other_options.ns = ns_ + "b";
+  auto other = NewDirectClient(other_options);
+  auto a = client_->NewContainer(ctx_, "same1", SpecOf("same1", {"sleep", "60"}), "",
+                                 RuncOptions{.root = shared});
+  auto ta = a->NewTask(ctx_, "", false, nullptr);
+  ta->Start(ctx_);
+  auto b = other->NewContainer(ctx_, "same1", SpecOf("same1", {"true"}), "",
+                               RuncOptions{.root = shared});
+  try {
+    b->NewTask(ctx_, "", false, nullptr);
+    ADD_FAILURE() << "a second container same1 under one runtime root";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kAlreadyExists) << e.what();
+    EXPECT_NE(std::string(e.what()).find(shared), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(ta->GetStatus(ctx_).status, Status::kRunning)
+      << "the first namespace's container was killed";
+  EXPECT_FALSE(std::filesystem::exists(root_ + "/" + other_options.ns + "/same1/task"));
+  b->Delete(ctx_);
+  ta->ForceDelete(ctx_);
+  a->Delete(ctx_);
+  std::filesystem::remove_all(shared);
+}
+
 TEST_F(DirectTest, ManyLifecyclesKeepFdsAndThreadsFlatAndLeaveNoMonitor) {
   Connect();
   const char* env = std::getenv("LCD_DIRECT_LIFECYCLES");
