@@ -30,9 +30,10 @@ void ParallelFor(size_t n, size_t threads, size_t from, const std::function<void
     }
   };
   std::vector<std::thread> helpers;
+  helpers.reserve(threads - 1);  // so that no allocation can fail once a thread runs
   try {
     for (size_t t = 1; t < threads && t < n; ++t) helpers.emplace_back(work);
-  } catch (const std::system_error&) {
+  } catch (...) {
     // No thread to be had: the ones started and this one share the items.
   }
   work();

@@ -42,10 +42,16 @@ void Dispatcher::StartWorkers(int n) {
   // Creating a thread takes the process's memory-map lock and may wait for the scheduler: not
   // with mu_ held, where it would hold up every worker fetching its next event.
   for (int i = 0; i < n; ++i) {
-    std::thread t([this] { Work(); });
+    std::thread t;
+    try {
+      t = std::thread([this] { Work(); });
+    } catch (const std::exception& e) {
+      // No thread to be had (RLIMIT_NPROC): the events wait for a worker that is running.
+      Log(LogLevel::kError, std::string("event dispatcher: cannot start a worker: ") + e.what());
+    }
     {
       std::lock_guard l(mu_);
-      workers_.emplace(t.get_id(), std::move(t));
+      if (t.joinable()) workers_.emplace(t.get_id(), std::move(t));
       --starting_;
     }
     idle_cv_.notify_all();  // the destructor waits for starting_ == 0

@@ -79,7 +79,8 @@ class Dispatcher {
     bool scheduled = false;  // in ready_ or being drained by a worker
   };
   void Work();
-  // Starts `n` workers (without mu_ held); each registers itself in workers_ first thing.
+  // Starts `n` workers (without mu_ held) and registers each in workers_; one that cannot be
+  // started is logged and only counted off starting_.
   void StartWorkers(int n);
   // Joins the retired workers (takes and releases mu_ itself; not with mu_ held).
   void JoinRetired();

@@ -59,5 +59,7 @@ TEST(ParallelFor, TheFirstExceptionIsRethrownAfterEveryThreadStopped) {
                            }),
                std::runtime_error);
   EXPECT_EQ(running.load(), 0) << "an item still ran when ParallelFor returned";
-  EXPECT_LT(after.load(), 990) << "the items after the failure were not skipped";
+  // At most the items the other 3 threads had begun (and a few begun before they saw the
+  // failure) finish after it; without the skip about 990 would.
+  EXPECT_LT(after.load(), 50) << "the items after the failure were not skipped";
 }
