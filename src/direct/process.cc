@@ -95,7 +95,7 @@ void ProcessCore::Resize(const Context& ctx, uint32_t width, uint32_t height) {
   Call(ctx, "Resize", {{"op", "resize"}, {"width", width}, {"height", height}});
 }
 
-std::optional<ExitRecord> ProcessCore::ExitWithoutMonitor() {
+std::optional<ExitRecord> ProcessCore::ExitWithoutMonitor(bool* finished) {
   const std::string dir = task_dir();
   if (auto r = ReadExit(dir, exec_id_)) return r;
   if (!exec_id_.empty()) return std::nullopt;
@@ -103,6 +103,7 @@ std::optional<ExitRecord> ProcessCore::ExitWithoutMonitor() {
   struct stat st {};
   if (::stat(dir.c_str(), &st) != 0 || ReadPidFile(dir + "/monitor.pid") == 0 || !MonitorDead(dir))
     return std::nullopt;
+  if (finished) *finished = true;
   return FinishDeadTask(rec_, dir);
 }
 
@@ -168,7 +169,8 @@ ExitStatus ProcessCore::Delete(const Context& ctx) {
                     e.context());
       throw;
     }
-    auto r = ExitWithoutMonitor();
+    bool finished = false;
+    auto r = ExitWithoutMonitor(&finished);
     if (!r) {
       if (init) state_->events->Deleting(rec_.id, false);
       throw;
@@ -176,8 +178,9 @@ ExitStatus ProcessCore::Delete(const Context& ctx) {
     st = {r->status, r->exited_at};
     pid = r->pid;
     error = r->error;
-    if (init) {
-      // Whatever the runtime still holds of it goes (FinishDeadTask's clean-up, idempotent).
+    if (init && !finished) {
+      // The monitor wrote the exit record before it died: whatever the runtime still holds of
+      // the task goes (FinishDeadTask's clean-up).
       FinishDeadTask(rec_, dir);
     }
   }

@@ -74,8 +74,8 @@ class ProcessCore : public std::enable_shared_from_this<ProcessCore> {
   // The caller closed stdin and the process runs: the monitor closes its writer too.
   void ForwardStdinClose();
   // The exit of this process when its monitor is gone: its record (a dead monitor's task
-  // finished first), or nullopt.
-  std::optional<ExitRecord> ExitWithoutMonitor();
+  // finished first: *finished set when that ran here), or nullopt.
+  std::optional<ExitRecord> ExitWithoutMonitor(bool* finished = nullptr);
   void ReportExit(const ExitStatus& st, uint32_t pid, const std::string& error);
 
   std::shared_ptr<State> state_;
@@ -93,7 +93,8 @@ using DirectExec = CoreProcess<ProcessCore>;
 
 class DirectTask final : public CoreTask<ProcessCore> {
  public:
-  // arg0: the process's binary (for start errors); cgroups_path: the task's cgroup (stats).
+  // From `facts`: the process's binary (start errors), the task's cgroup (stats) and the
+  // owner of its FIFOs.
   DirectTask(std::shared_ptr<ProcessCore> core, const SpecFacts& facts)
       : CoreTask(std::move(core)),
         arg0_(facts.arg0),

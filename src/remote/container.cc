@@ -257,10 +257,11 @@ void RemoteContainer::Delete(const Context& ctx) {
   google::protobuf::Empty resp;
   grpc::Status s = conn_->containers().Delete(rpc.get(), req, &resp);
   // Gone, whoever deleted it: its state directory goes (and the namespace's with the last).
-  if (s.ok() || s.error_code() == grpc::StatusCode::NOT_FOUND)
+  if (s.ok() || s.error_code() == grpc::StatusCode::NOT_FOUND) {
     cio::RemoveContainerStateDir(conn_->NamespaceStateDir(), id_);
+    conn_->ForgetCgroupsPath(id_);
+  }
   rpc.Check(s, {.container_id = id_});
-  conn_->ForgetCgroupsPath(id_);
   if (auto* t = conn_->tracker()) t->UntrackContainer(id_);
   if (!snapshot_key_.empty()) {
     // Nothing holds the snapshot now: remove it at once (the GC would, later).
