@@ -22,7 +22,7 @@ void MakePrivateDirs(const std::string& dir);
 // Release() once something else owns them (the process handle that removes the directory when
 // the process goes). Either part may be empty: a set of FIFOs that are not ours (OpenFifos:
 // no directory) is only closed. Movable, not copyable; not thread-safe (one owner at a time).
-// Used by both backends (containerd's ProcessCore, the direct backend).
+// Used by the containerd backend's PrepareIO (the direct backend's still rolls back by hand).
 class FifoSet {
  public:
   FifoSet() = default;  // owns nothing

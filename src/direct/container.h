@@ -13,8 +13,6 @@
 
 namespace libcontainerd::direct {
 
-// What NewTask needs of the spec.
-
 class DirectContainer final : public Container {
  public:
   DirectContainer(std::shared_ptr<State> state, ContainerRecord rec,

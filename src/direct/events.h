@@ -35,7 +35,7 @@ class Events {
   // failures are logged.
   void Watch(const ContainerRecord& rec);
   // The task is being deleted through this Client: its monitor's socket closing is no death.
-  // Done(false) when the delete failed (the monitor lives on).
+  // Deleting(id, false) when the delete failed (the monitor lives on).
   void Deleting(const std::string& id, bool deleting);
   // True while this Client holds an event subscription to the task of `id`.
   bool Subscribed(const std::string& id);

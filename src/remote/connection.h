@@ -94,7 +94,6 @@ class Connection {
     if (exit_sink_) exit_sink_(info);
   }
 
-  // Marks the client closed: later calls throw Error{kUnavailable, "client closed"}.
   // The cgroup (an OCI spec's linux.cgroupsPath) of containers this Client made or whose spec
   // it decoded, for StatsMany's direct cgroupfs reads (FetchStats). Thread-safe.
   void RememberCgroupsPath(const std::string& container_id, const std::string& cgroups_path) {
@@ -114,6 +113,7 @@ class Connection {
     auto it = cgroups_paths_.find(container_id);
     return it == cgroups_paths_.end() ? std::string() : it->second;
   }
+  // Marks the client closed: later calls throw Error{kUnavailable, "client closed"}.
   void Close() { closed_.store(true); }
   bool closed() const { return closed_.load(); }
 

@@ -1,7 +1,8 @@
-// Task statistics read from cgroupfs directly, for backends without containerd (the direct
-// backend, docs/direct-backend.md). The values are those containerd's runc shim reports for the
-// same cgroup (github.com/containerd/cgroups: cgroup1 Stat with IgnoreNotExist, cgroup2
-// Manager.Stat), so a caller cannot tell the two backends apart by their Stats:
+// Task statistics read from cgroupfs directly: the direct backend's, and the containerd
+// backend's StatsMany for tasks whose cgroup it knows (docs/direct-backend.md). The values are
+// those containerd's runc shim reports for the same cgroup (github.com/containerd/cgroups: cgroup1
+// Stat with IgnoreNotExist, cgroup2 Manager.Stat), so a caller cannot tell the two backends apart
+// by their Stats:
 //
 // cgroup v1 (per controller, <mount_root>/<controller>/<cgroups_path>/):
 //   cpu      always present, with usage and throttling (zeros for what could not be read)

@@ -83,7 +83,7 @@ class Session {
   std::shared_ptr<libcontainerd::Task> LoadTask(const std::string& id);
   // The socket this session talks to.
   std::string Address() const;
-  // True when no address was given (the managed containerd is used).
+  // True when no address was given and the backend is containerd (the managed one is used).
   bool Managed() const { return g_.address.empty() && !g_.direct; }
   // True with --backend direct (no containerd at all).
   bool Direct() const { return g_.direct; }
