@@ -16,38 +16,11 @@ namespace {
 using namespace libcontainerd;
 using namespace std::chrono_literals;
 
-long RssKb() {
-  std::ifstream in("/proc/self/status");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  return -1;
-}
-
-// True once pred holds (polled every 10 ms for up to 10 s): a monitor exits just after its reply.
-template <typename Pred>
-bool WaitUntil(Pred pred) {
-  auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > end) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return true;
-}
-
 TEST_F(DirectTest, AThousandLifecyclesKeepFdsThreadsAndRssFlatAndLeaveNoMonitor) {
   Connect();
   const char* env = std::getenv("LCD_DIRECT_LIFECYCLES");
   const int n = env ? std::atoi(env) : 1000;
-  auto one = [&](int i) {
-    Context ctx;  // a deadline per lifecycle (ctx_'s runs from the test's start)
-    const std::string id = "k" + std::to_string(i);
-    auto c = Create(id, {"true"});
-    auto t = c->NewTask(ctx, "", false, cio::Capture(std::make_shared<cio::Captured>()));
-    t->Start(ctx);
-    ASSERT_EQ(t->Wait(ctx).exit_code, 0u);
-    t->Delete(ctx);
-    c->Delete(ctx);
-  };
+  auto one = [&](int i) { TrueLifecycle("k" + std::to_string(i)); };
   const int warm = std::min(50, n / 2);
   for (int i = 0; i < warm; ++i) one(i);
   ASSERT_TRUE(backend_->WaitForEvent("k" + std::to_string(warm - 1), EventType::kExit));
@@ -58,13 +31,7 @@ TEST_F(DirectTest, AThousandLifecyclesKeepFdsThreadsAndRssFlatAndLeaveNoMonitor)
   for (int i = warm; i < n; ++i) one(i);
   const auto ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
-  ASSERT_TRUE(backend_->WaitFor(
-      [&](const std::vector<Recorded>& evs) {
-        int exits = 0;
-        for (const auto& e : evs) exits += e.type == EventType::kExit;
-        return exits >= n;
-      },
-      30s));
+  ASSERT_TRUE(ExitsReach(n));
   std::printf("%d lifecycles in %lld ms; fds %d -> %d, threads %d -> %d, RSS %ld -> %ld kB\n",
               n - warm, static_cast<long long>(ms.count()), fds, OpenFdCount(), threads,
               ThreadCount(), rss, RssKb());
@@ -74,7 +41,8 @@ TEST_F(DirectTest, AThousandLifecyclesKeepFdsThreadsAndRssFlatAndLeaveNoMonitor)
   int exits = 0;
   for (const auto& e : backend_->Events()) exits += e.type == EventType::kExit;
   EXPECT_EQ(exits, n) << "one exit per lifecycle";
-  EXPECT_TRUE(WaitUntil([&] { return MonitorsUnder(root_).empty(); }));  // it exits after its reply
+  EXPECT_TRUE(
+      Eventually([&] { return MonitorsUnder(root_).empty(); }));  // it exits after its reply
   EXPECT_TRUE(Leftovers().empty()) << testing::PrintToString(Leftovers());
 }
 
@@ -94,7 +62,7 @@ TEST_F(DirectTest, MonitorsKilledUnderLoadReportEachExitOnceAndLeaveNothing) {
   for (int i = 0; i < n; ++i) {
     const std::string id = "mk" + std::to_string(i);
     if (i % 2 == 0) {
-      ::kill(std::stoi(ReadText(TaskDir(id) + "/monitor.pid")), SIGKILL);
+      ::kill(std::stoi(Slurp(TaskDir(id) + "/monitor.pid")), SIGKILL);
     } else {
       tasks[i]->Kill(ctx_, SIGKILL);
     }
@@ -121,7 +89,8 @@ TEST_F(DirectTest, MonitorsKilledUnderLoadReportEachExitOnceAndLeaveNothing) {
     EXPECT_EQ(exits, 1) << id;
     EXPECT_EQ(error.empty(), i % 2 != 0) << id << ": " << error;
   }
-  EXPECT_TRUE(WaitUntil([&] { return MonitorsUnder(root_).empty(); }));  // it exits after its reply
+  EXPECT_TRUE(
+      Eventually([&] { return MonitorsUnder(root_).empty(); }));  // it exits after its reply
   EXPECT_TRUE(Leftovers().empty()) << testing::PrintToString(Leftovers());
 }
 

@@ -77,14 +77,6 @@ int DirCount(const std::string& root) {
   return n;
 }
 
-long RssKb() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
-  return -1;
-}
-
 // The shims serving the daemon at `address` (their command line names it with -address).
 std::vector<pid_t> ShimsOf(const std::string& address) {
   std::vector<pid_t> out;
@@ -826,7 +818,7 @@ TEST_F(HardeningFault, ThousandLifecyclesLeaveFdsThreadsFifoDirsAndRssFlat) {
     // workers beyond the minimum retire after 10 s idle (Dispatcher::kIdleRetire), so a 3 s
     // wait sampled one of them now and then (threads 15 vs 14).
     Eventually([&] { return ThreadCount() <= baseline_threads; }, lcdtest::Scaled(15s));
-    return Sample{lcdtest::OpenFdCount(), ThreadCount(), DirCount(StateDir()), RssKb()};
+    return Sample{lcdtest::OpenFdCount(), ThreadCount(), DirCount(StateDir()), lcdtest::RssKb()};
   };
   const int idle_threads = ThreadCount();  // the Client before any lifecycle
   auto t0 = Clock::now();

@@ -17,16 +17,6 @@ namespace {
 using namespace libcontainerd;
 using namespace std::chrono_literals;
 
-template <typename Pred>
-bool Eventually(Pred pred, std::chrono::milliseconds timeout = 10s) {
-  auto end = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < end) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return pred();
-}
-
 int Exits(RecordingBackend& b, const std::string& id) {
   int n = 0;
   for (const auto& e : b.For(id)) n += e.type == EventType::kExit;
@@ -82,7 +72,7 @@ TEST_F(DirectTest, ASigkilledMonitorGivesExit255WithAnErrorAndTheContainerIsDele
   const uint32_t init = task->Pid();
   const auto monitors = MonitorsUnder(root_);
   ASSERT_EQ(monitors.size(), 1u);
-  const pid_t monitor = std::stoi(ReadText(TaskDir("mkill1") + "/monitor.pid"));
+  const pid_t monitor = std::stoi(Slurp(TaskDir("mkill1") + "/monitor.pid"));
   EXPECT_EQ(monitors[0], monitor);
   ASSERT_EQ(::kill(monitor, SIGKILL), 0);
 
@@ -113,7 +103,7 @@ TEST_F(DirectTest, AMonitorKilledWhileNoClientRanIsFinishedByTheNextClient) {
         first->NewContainer(ctx_, "mkill2", SpecOf("mkill2", {"sleep", "60"}), "", RuncOptions{});
     c->NewTask(ctx_, "", false, nullptr)->Start(ctx_);
   }
-  const pid_t monitor = std::stoi(ReadText(TaskDir("mkill2") + "/monitor.pid"));
+  const pid_t monitor = std::stoi(Slurp(TaskDir("mkill2") + "/monitor.pid"));
   ASSERT_EQ(::kill(monitor, SIGKILL), 0);
   ASSERT_TRUE(Eventually([&] { return MonitorsUnder(root_).empty(); }));
   Connect();
@@ -324,17 +314,7 @@ TEST_F(DirectTest, ManyLifecyclesKeepFdsAndThreadsFlatAndLeaveNoMonitor) {
   Connect();
   const char* env = std::getenv("LCD_DIRECT_LIFECYCLES");
   const int n = env ? std::atoi(env) : 100;
-  auto one = [&](int i) {
-    Context ctx;  // a deadline per lifecycle (ctx_'s runs from the test's start)
-    const std::string id = "many" + std::to_string(i);
-    auto c = Create(id, {"true"});
-    auto cap = std::make_shared<cio::Captured>();
-    auto t = c->NewTask(ctx, "", false, cio::Capture(cap));
-    t->Start(ctx);
-    EXPECT_EQ(t->Wait(ctx).exit_code, 0u);
-    t->Delete(ctx);
-    c->Delete(ctx);
-  };
+  auto one = [&](int i) { TrueLifecycle("many" + std::to_string(i)); };
   for (int i = 0; i < 5; ++i) one(i);  // warm-up: the dispatcher's workers, caches
   ASSERT_TRUE(backend_->WaitForEvent("many4", EventType::kExit));
   const int fds = OpenFdCount();
@@ -345,11 +325,7 @@ TEST_F(DirectTest, ManyLifecyclesKeepFdsAndThreadsFlatAndLeaveNoMonitor) {
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
   std::printf("%d lifecycles in %lld ms (%.1f ms each)\n", n - 5,
               static_cast<long long>(ms.count()), double(ms.count()) / std::max(1, n - 5));
-  ASSERT_TRUE(backend_->WaitFor([&](const std::vector<Recorded>& evs) {
-    int exits = 0;
-    for (const auto& e : evs) exits += e.type == EventType::kExit;
-    return exits >= n;
-  }));
+  ASSERT_TRUE(ExitsReach(n));
   EXPECT_LE(OpenFdCount(), fds + 2);
   EXPECT_LE(ThreadCount(), threads + 2);
   EXPECT_TRUE(Eventually([&] { return MonitorsUnder(root_).empty(); }));

@@ -23,17 +23,6 @@ int ExitEvents(RecordingBackend& b, const std::string& id, const std::string& pr
   return n;
 }
 
-// Waits up to `timeout` for pred.
-template <typename Pred>
-bool Eventually(Pred pred, std::chrono::milliseconds timeout = 10s) {
-  auto end = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < end) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return pred();
-}
-
 TEST_F(DirectTest, LifecycleWritesTheTaskLayoutAnExitRecordAndItsMarker) {
   Connect();
   auto c = Create("life1", {"sh", "-c", "echo out; echo err >&2; exit 3"});
@@ -44,7 +33,7 @@ TEST_F(DirectTest, LifecycleWritesTheTaskLayoutAnExitRecordAndItsMarker) {
   EXPECT_TRUE(PathExists(td + "/monitor.sock"));
   EXPECT_TRUE(PathExists(td + "/monitor.pid"));
   EXPECT_TRUE(PathExists(td + "/init.pid"));
-  EXPECT_EQ(std::stoul(ReadText(td + "/init.pid")), task->Pid());
+  EXPECT_EQ(std::stoul(Slurp(td + "/init.pid")), task->Pid());
   EXPECT_EQ(task->GetStatus(ctx_).status, Status::kCreated);
   EXPECT_TRUE(RuntimeKnows("life1"));
   task->Start(ctx_);
@@ -55,7 +44,7 @@ TEST_F(DirectTest, LifecycleWritesTheTaskLayoutAnExitRecordAndItsMarker) {
   EXPECT_EQ(status.exit_code, 3u);
   // The monitor's exit record, then our marker once the Backend had the exit.
   ASSERT_TRUE(PathExists(td + "/exit/init"));
-  auto rec = nlohmann::json::parse(ReadText(td + "/exit/init"));
+  auto rec = nlohmann::json::parse(Slurp(td + "/exit/init"));
   EXPECT_EQ(rec["status"], 3);
   EXPECT_EQ(rec["pid"], task->Pid());
   ASSERT_TRUE(backend_->WaitForEvent("life1", EventType::kExit));

@@ -31,10 +31,10 @@ TEST_F(DirectStateTest, NewContainerWritesRecordAndBundleAndDeleteRemovesEveryth
   struct stat st {};
   ASSERT_EQ(::stat(root_.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0700u) << "the root is private";
-  auto record = nlohmann::json::parse(ReadText(dir + "/container.json"));
+  auto record = nlohmann::json::parse(Slurp(dir + "/container.json"));
   EXPECT_EQ(record["id"], "rec1");
   EXPECT_EQ(record["labels"]["a"], "b");
-  auto bundle = nlohmann::json::parse(ReadText(dir + "/bundle/config.json"));
+  auto bundle = nlohmann::json::parse(Slurp(dir + "/bundle/config.json"));
   EXPECT_EQ(bundle["linux"]["cgroupsPath"], "/lcd/" + ns_ + "/rec1")
       << "an empty cgroupsPath becomes /lcd/<ns>/<id>";
   EXPECT_EQ(bundle["root"]["path"], Rootfs()) << "root.path stays as given";

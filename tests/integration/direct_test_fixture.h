@@ -18,11 +18,13 @@
 #include <vector>
 
 #include "harness.h"
+#include "libcontainerd/cio.h"
 #include "libcontainerd/direct.h"
 #include "libcontainerd/errors.h"
 #include "libcontainerd/oci/defaults.h"
 #include "libcontainerd/oci/spec.h"
 #include "recording_backend.h"
+#include "test_util.h"
 
 namespace lcdtest {
 
@@ -57,27 +59,18 @@ inline std::vector<std::string> DirEntries(const std::string& dir) {
 
 // The file's text; "" when it cannot be read (a /proc file of a process that exits meanwhile
 // fails with ESRCH, which libstdc++'s filebuf throws as an exception).
-inline std::string ReadText(const std::string& path) {
-  try {
-    std::ifstream in(path);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  } catch (const std::exception&) {
-    return "";
-  }
-}
-
 // Pids of lcd-monitor processes (whatever their binary is called) with a task directory under
 // `needle` (a state root).
 inline std::vector<pid_t> MonitorsUnder(const std::string& needle) {
   std::vector<pid_t> out;
   for (const auto& name : DirEntries("/proc")) {
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::string cmd = ReadText("/proc/" + name + "/cmdline");
+    std::string cmd = Slurp("/proc/" + name + "/cmdline");
     for (auto& c : cmd)
       if (c == '\0') c = ' ';
     if (cmd.find("--task-dir " + needle) != std::string::npos) {
       // A zombie is gone for this purpose.
-      std::string stat = ReadText("/proc/" + name + "/stat");
+      std::string stat = Slurp("/proc/" + name + "/stat");
       auto p = stat.rfind(')');
       if (p != std::string::npos && p + 2 < stat.size() && stat[p + 2] == 'Z') continue;
       out.push_back(std::stoi(name));
@@ -85,8 +78,6 @@ inline std::vector<pid_t> MonitorsUnder(const std::string& needle) {
   }
   return out;
 }
-
-inline int ThreadCount() { return static_cast<int>(DirEntries("/proc/self/task").size()); }
 
 class DirectTest : public ::testing::Test {
  protected:
@@ -146,6 +137,31 @@ class DirectTest : public ::testing::Test {
                                                    std::vector<std::string> args) {
     return client_->NewContainer(libcontainerd::Context(), id, SpecOf(id, std::move(args)), "",
                                  libcontainerd::RuncOptions{});
+  }
+
+  // One lifecycle of `true` with captured stdio (NewContainer, NewTask, Start, Wait, task and
+  // container Delete) under a Context of its own (ctx_'s deadline runs from the test's start).
+  void TrueLifecycle(const std::string& id) {
+    libcontainerd::Context ctx;
+    auto c = Create(id, {"true"});
+    auto t =
+        c->NewTask(ctx, "", false,
+                   libcontainerd::cio::Capture(std::make_shared<libcontainerd::cio::Captured>()));
+    t->Start(ctx);
+    EXPECT_EQ(t->Wait(ctx).exit_code, 0u) << id;
+    t->Delete(ctx);
+    c->Delete(ctx);
+  }
+
+  // Whether backend_ has had at least `n` exits within `timeout`.
+  bool ExitsReach(int n, std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
+    return backend_->WaitFor(
+        [&](const std::vector<Recorded>& evs) {
+          int exits = 0;
+          for (const auto& e : evs) exits += e.type == libcontainerd::EventType::kExit;
+          return exits >= n;
+        },
+        timeout);
   }
 
   std::string ContainerDir(const std::string& id) const { return root_ + "/" + ns_ + "/" + id; }

@@ -76,7 +76,7 @@ inline std::string ScaledSeconds(double s) {
 
 // Polls pred every 20 ms until it holds or timeout passes; its last answer.
 template <typename P>
-bool Eventually(P pred, std::chrono::milliseconds timeout) {
+bool Eventually(P pred, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
   auto end = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < end) {
     if (pred()) return true;
@@ -164,6 +164,14 @@ inline std::string ContainerCgroupFile(const std::string& ns, const std::string&
 }
 
 inline int ThreadCount() { return CountEntries("/proc/self/task"); }
+
+// This process's resident set (VmRSS), kB; -1 when it cannot be read.
+inline long RssKb() {
+  std::ifstream in("/proc/self/status");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
+  return -1;
+}
 
 // Force-deletes every task and deletes every container the client lists (test tear-down);
 // returns the first failure's text, empty when all went.
