@@ -148,6 +148,26 @@ TEST_F(DirectTest, ExecRunsWithItsIdInPidsAndItsExitIsDeliveredOnce) {
   EXPECT_TRUE(Leftovers().empty()) << testing::PrintToString(Leftovers());
 }
 
+// An exec deleted through the inspector (lcctl task delete --exec-id) is gone with its spec:
+// its id can be used again, as after a Delete through the exec's own handle.
+TEST_F(DirectTest, AnExecIdDeletedThroughTheInspectorCanBeUsedAgain) {
+  Connect();
+  auto c = Create("reuse1", {"sleep", "30"});
+  auto task = c->NewTask(ctx_, "", false, nullptr);
+  task->Start(ctx_);
+  const oci::Process proc = oci::DefaultProcess({.args = {"true"}});
+  auto p = task->Exec(ctx_, "e1", proc, false, nullptr);
+  EXPECT_EQ(p->Wait(ctx_).exit_code, 0u);
+  auto inspector = NewDirectInspector(ClientOptions());
+  inspector->LoadExec(ctx_, "reuse1", "e1")->Delete(ctx_);
+  EXPECT_FALSE(PathExists(TaskDir("reuse1") + "/exec/e1.json"));
+  auto again = task->Exec(ctx_, "e1", proc, false, nullptr);
+  EXPECT_EQ(again->Wait(ctx_).exit_code, 0u);
+  again->Delete(ctx_);
+  task->ForceDelete(ctx_);
+  c->Delete(ctx_);
+}
+
 TEST_F(DirectTest, WaitHonoursTheDeadlineAndCancellation) {
   Connect();
   auto c = Create("wait1", {"sleep", "30"});

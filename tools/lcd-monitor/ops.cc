@@ -281,8 +281,8 @@ Monitor::Reply Monitor::Delete(const Request& req) {
     if (p->state != ProcState::kStopped)
       return Error(Kind::kFailedPrecondition, "cannot delete a running process");
     Reply reply = Ok({{"exit_status", p->exit_status}, {"exited_at", p->exited_at}});
-    for (const std::string& f :
-         {"exec/" + req.exec + ".pid", "exit/" + req.exec, "exit/" + req.exec + ".delivered"})
+    for (const std::string& f : {"exec/" + req.exec + ".pid", "exec/" + req.exec + ".json",
+                                 "exit/" + req.exec, "exit/" + req.exec + ".delivered"})
       ::unlink(Path(f).c_str());
     table_.Remove(req.exec);
     return reply;

@@ -331,7 +331,13 @@ RuntimeResult Runtime::Run(const RuntimeCall& call) {
       }
     }
     int n = ::poll(fds, 3, wait_ms);
-    if (n < 0 && errno != EINTR) break;
+    if (n < 0 && errno != EINTR) {
+      // Not answered: the runtime is killed (the reaper collects it) and the call fails.
+      r.spawn_errno = errno;
+      Log("%s: poll failed (%s): killing the runtime", binary_.c_str(), strerror(errno));
+      ::kill(pid, SIGKILL);
+      break;
+    }
     if (n <= 0) continue;
     if (fds[1].revents) ReadSome(pipes[1].get(), &r.out, 1 << 20, &eof[1]);
     if (fds[2].revents) ReadSome(pipes[2].get(), &r.err, 64 << 10, &eof[2]);
