@@ -271,7 +271,9 @@ TEST_F(DirectTest, StatsOfARunningTaskFromCgroupfs) {
   }
   task->Start(ctx_);
   Stats s = task->GetStats(ctx_);
-  EXPECT_TRUE(s.v1() || s.v2());
+  ASSERT_TRUE(s.v1() || s.v2());
+  EXPECT_EQ(Summarize(s).pids_current, 1u) << "one process: sleep";
+  EXPECT_GT(Summarize(s).memory_usage, 0u);
   auto many = client_->StatsMany(ctx_, {"stats1", "nosuch"});
   EXPECT_EQ(many.size(), 1u);
   EXPECT_TRUE(many.count("stats1"));
@@ -289,6 +291,13 @@ TEST_F(DirectTest, UpdateResourcesAndCheckpointErrors) {
   r.pids.emplace();
   r.pids->limit = 100;
   task->UpdateResources(ctx_, r);
+  {  // the runtime applied it: the cgroup's pids limit
+    Stats st = task->GetStats(ctx_);
+    std::optional<uint64_t> limit;
+    if (st.v1() && st.v1()->pids) limit = st.v1()->pids->limit;
+    if (st.v2() && st.v2()->pids) limit = st.v2()->pids->limit;
+    EXPECT_EQ(limit, std::optional<uint64_t>(100));
+  }
   try {
     task->CreateCheckpoint(ctx_, "relative", false);
     FAIL();
