@@ -1,11 +1,15 @@
+#include <fcntl.h>
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <thread>
 
 #include "cio/direct_io_control.h"
 #include "libcontainerd/cio.h"
 #include "libcontainerd/errors.h"
+#include "libcontainerd/log.h"
 
 namespace libcontainerd {
 
@@ -54,9 +58,46 @@ void DirectIO::CloseStdin() {
   if (hook) hook();
 }
 
-void cio::DirectIOControl::ReleaseStdinFd(DirectIO& io) {
-  std::lock_guard l(io.mu_);
-  io.stdin_.reset();
+namespace {
+
+// Waits until the FIFO `path` has a reader: one that has it open, or one blocked in its open
+// (which counts as a reader, and which our test open, a new writer, wakes). Polls, as Linux
+// tells of a FIFO's readers only through ENXIO from a non-blocking open for writing.
+bool WaitForFifoReader(const std::string& path,
+                       const cio::DirectIOControl::ReaderMayCome& reader_may_come) {
+  using namespace std::chrono_literals;
+  const auto deadline = std::chrono::steady_clock::now() + cio::DirectIOControl::kLateReaderWait;
+  auto pause = 1ms;
+  for (;;) {
+    int fd = ::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd >= 0) {
+      ::close(fd);
+      return true;
+    }
+    if (errno == EINTR) continue;
+    if (errno != ENXIO || !reader_may_come() || std::chrono::steady_clock::now() >= deadline)
+      return false;
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(20));
+  }
+}
+
+}  // namespace
+
+void cio::DirectIOControl::ReleaseStdinFd(DirectIO& io, const ReaderMayCome& reader_may_come) {
+  UniqueFd writer;
+  std::string path;
+  {
+    std::lock_guard l(io.mu_);
+    if (!io.stdin_.valid()) return;
+    path = io.config_.stdin_path;
+    // Our end is O_RDWR, a reader itself: this open cannot fail with ENXIO.
+    if (reader_may_come && !path.empty())
+      writer.reset(::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
+    io.stdin_.reset();
+  }
+  if (writer.valid() && !WaitForFifoReader(path, reader_may_come))
+    Log(LogLevel::kDebug, "stdin " + path + ": no reader came; closing it anyway");
 }
 
 void cio::DirectIOControl::SetStdinCloseHook(DirectIO& io, StdinCloseHook hook) {

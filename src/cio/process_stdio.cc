@@ -26,13 +26,15 @@ void PokeOutputFifos(const FifoConfig& c) noexcept {
 ProcessStdio::~ProcessStdio() { Release(false); }
 
 void ProcessStdio::Set(std::shared_ptr<DirectIO> fifos, std::shared_ptr<IO> io, std::string dir,
-                       std::function<void()> forward_close) {
+                       std::function<void()> forward_close,
+                       DirectIOControl::ReaderMayCome reader_may_come) {
   {
     std::lock_guard l(mu_);
     fifos_ = fifos;
     io_ = std::move(io);
     dir_ = std::move(dir);
     forward_close_ = std::move(forward_close);
+    reader_may_come_ = std::move(reader_may_come);
   }
   if (fifos && fifos->has_stdin()) {
     std::weak_ptr<ProcessStdio> weak = weak_from_this();
@@ -45,6 +47,7 @@ void ProcessStdio::Set(std::shared_ptr<DirectIO> fifos, std::shared_ptr<IO> io, 
 void ProcessStdio::OnStdinClosed() {
   std::shared_ptr<DirectIO> fifos;
   std::function<void()> forward;
+  DirectIOControl::ReaderMayCome reader_may_come;
   {
     std::lock_guard l(mu_);
     if (!started_) {
@@ -53,8 +56,9 @@ void ProcessStdio::OnStdinClosed() {
     }
     fifos = fifos_;
     forward = forward_close_;
+    reader_may_come = reader_may_come_;
   }
-  if (fifos) DirectIOControl::ReleaseStdinFd(*fifos);
+  if (fifos) DirectIOControl::ReleaseStdinFd(*fifos, reader_may_come);
   if (forward) forward();
 }
 

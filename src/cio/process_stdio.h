@@ -10,6 +10,7 @@
 #include <mutex>
 #include <string>
 
+#include "cio/direct_io_control.h"
 #include "libcontainerd/cio.h"
 
 namespace libcontainerd::cio {
@@ -25,8 +26,11 @@ class ProcessStdio : public std::enable_shared_from_this<ProcessStdio> {
   // `forward_close` is run once the caller has closed stdin and the process runs (at once, or
   // from MarkStarted): after our stdin fd is closed, it makes the process read EOF (the
   // runtime's CloseIO). It runs on the thread that closed stdin or that marked the start.
+  // `reader_may_come`: for a runtime that may open its end of the stdin FIFO late, whether it
+  // still may (DirectIOControl::ReleaseStdinFd keeps a writer for it).
   void Set(std::shared_ptr<DirectIO> fifos, std::shared_ptr<IO> io, std::string dir,
-           std::function<void()> forward_close);
+           std::function<void()> forward_close,
+           DirectIOControl::ReaderMayCome reader_may_come = nullptr);
   // The process runs: a stdin close asked for before is forwarded now.
   void MarkStarted();
   // Stops the copying, closes our fds, and removes the FIFO directory when `remove_fifos`.
@@ -45,6 +49,7 @@ class ProcessStdio : public std::enable_shared_from_this<ProcessStdio> {
   std::shared_ptr<IO> io_;
   std::string dir_;
   std::function<void()> forward_close_;
+  DirectIOControl::ReaderMayCome reader_may_come_;
   bool started_ = false;
   bool close_pending_ = false;
 };

@@ -1,5 +1,9 @@
 #include "remote/process.h"
 
+#include <signal.h>
+
+#include <cerrno>
+
 #include "cio/fifo.h"
 #include "events/tracker.h"
 #include "libcontainerd/log.h"
@@ -23,9 +27,21 @@ ProcessCore::~ProcessCore() {
 void ProcessCore::SetIO(std::shared_ptr<DirectIO> fifos, std::shared_ptr<IO> io,
                         std::string fifo_dir) {
   std::weak_ptr<ProcessCore> weak = weak_from_this();
-  stdio_->Set(std::move(fifos), std::move(io), std::move(fifo_dir), [weak] {
-    if (auto self = weak.lock()) self->ForwardStdinClose();
-  });
+  // The shim opens its read end of the stdin FIFO on a goroutine after its start returns: keep
+  // a writer for it while the process lives (kill(pid, 0): containerd's pids are ours, unless
+  // the daemon is in another pid namespace, and then this only waits less).
+  auto alive = [weak] {
+    auto self = weak.lock();
+    if (!self) return false;
+    uint32_t pid = self->pid();
+    return pid == 0 || ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
+  };
+  stdio_->Set(
+      std::move(fifos), std::move(io), std::move(fifo_dir),
+      [weak] {
+        if (auto self = weak.lock()) self->ForwardStdinClose();
+      },
+      std::move(alive));
 }
 
 void ProcessCore::TakeIO(PreparedIO io) {

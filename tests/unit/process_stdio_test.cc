@@ -2,12 +2,16 @@
 // a private directory; the backend's CloseIO is a counter, the unit's seam).
 #include "cio/process_stdio.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
+#include <future>
 #include <string>
+#include <thread>
 
 #include "cio/fifo.h"
 
@@ -85,4 +89,92 @@ TEST(ProcessStdio, AStdinCloseAfterTheHolderWentDoesNothing) {
   r.stdio.reset();
   r.fifos->CloseStdin();  // the hook holds a weak reference only
   EXPECT_EQ(r.forwarded->load(), 0);
+}
+
+// The containerd shim opens its read end of an exec's stdin FIFO on a goroutine after its start
+// returned, and a caller may close stdin before that. Here the "shim" keeps a writer, which its
+// CloseIO (the forward) closes, and its reader opens only once the library waits for it (or,
+// had the library not waited, after the forward): it must still read what was written, then EOF.
+TEST(ProcessStdio, AReaderThatOpensAfterStdinWasClosedGetsTheDataAndEof) {
+  const std::string parent = "/tmp/lcd-process-stdio-" + std::to_string(::getpid()) + "-late";
+  fs::remove_all(parent);
+  auto set = cio::CreateFifoSet(parent, "exec", /*with_stdin=*/true, /*terminal=*/false);
+  auto fifos = set.io();
+  const std::string dir = set.Release();
+  const std::string path = fifos->Config().stdin_path;
+  int shim_writer = ::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  ASSERT_GE(shim_writer, 0);
+
+  std::promise<std::string> got;
+  std::future<std::string> result = got.get_future();
+  std::thread reader;
+  auto start_reader = [&] {
+    if (reader.joinable()) return;
+    reader = std::thread([&got, path] {
+      int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);  // blocks until a writer exists
+      std::string data;
+      char buf[64];
+      ssize_t n;
+      while (fd >= 0 && (n = ::read(fd, buf, sizeof buf)) > 0) data.append(buf, n);
+      if (fd >= 0) ::close(fd);
+      got.set_value(data);
+    });
+  };
+  int asked = 0;
+  auto stdio = std::make_shared<cio::ProcessStdio>();
+  stdio->Set(
+      fifos, nullptr, dir,
+      [&] {  // the shim's CloseIO
+        ::close(std::exchange(shim_writer, -1));
+        start_reader();
+      },
+      [&] {
+        ++asked;
+        start_reader();
+        return true;
+      });
+  stdio->MarkStarted();
+  fifos->WriteStdin("data");
+  fifos->CloseStdin();
+  EXPECT_GT(asked, 0) << "the library did not wait for the late reader";
+  bool ended = result.wait_for(std::chrono::seconds(5)) == std::future_status::ready;
+  if (!ended) {  // free the reader blocked in open() (it counts as a reader: this cannot fail)
+    int w = ::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (w >= 0) ::close(w);
+  }
+  reader.join();
+  EXPECT_TRUE(ended) << "the late reader waited in open() for a writer that never came";
+  EXPECT_EQ(result.get(), "data");
+  EXPECT_FALSE(HoldsOpen(path)) << "a writer kept for the reader outlived it";
+  stdio.reset();
+  fifos.reset();
+  fs::remove_all(parent);
+}
+
+// A process that is gone never opens its end: the close does not wait for it.
+TEST(ProcessStdio, NoReaderIsAwaitedForAProcessThatIsGone) {
+  const std::string parent = "/tmp/lcd-process-stdio-" + std::to_string(::getpid()) + "-gone";
+  fs::remove_all(parent);
+  auto set = cio::CreateFifoSet(parent, "exec", /*with_stdin=*/true, /*terminal=*/false);
+  auto fifos = set.io();
+  const std::string dir = set.Release();
+  int asked = 0, forwarded = 0;
+  auto stdio = std::make_shared<cio::ProcessStdio>();
+  stdio->Set(
+      fifos, nullptr, dir, [&] { ++forwarded; },
+      [&] {
+        ++asked;
+        return false;
+      });
+  stdio->MarkStarted();
+  auto t0 = std::chrono::steady_clock::now();
+  fifos->CloseStdin();
+  EXPECT_EQ(asked, 1);
+  EXPECT_EQ(forwarded, 1);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, cio::DirectIOControl::kLateReaderWait / 2)
+      << "waited for a reader of a process that is gone";
+  EXPECT_FALSE(HoldsOpen(fifos->Config().stdin_path));
+  stdio.reset();
+  fifos.reset();
+  fs::remove_all(parent);
 }
