@@ -35,7 +35,7 @@ class CniReal : public ::testing::Test {
     bridge_ = std::string("lcdt") + hex;
     netns_name_ = "lcdtest-" + std::string(hex) + "-" + std::to_string(++counter_);
     netns_ = "/var/run/netns/" + netns_name_;
-    subnet_third_ = 200 + static_cast<int>(::getpid() % 51);
+    subnet_third_ = static_cast<int>(::getpid() % 250);  // 10.90.x: no other test uses it
     container_ = "lcdcni" + std::string(hex) + std::to_string(counter_);
     ASSERT_EQ(std::system(("ip netns add " + netns_name_).c_str()), 0);
   }
@@ -49,7 +49,7 @@ class CniReal : public ::testing::Test {
     std::system(("ip netns del " + netns_name_ + " 2>/dev/null").c_str());
     std::system(("ip link del " + bridge_ + " 2>/dev/null").c_str());
   }
-  std::string Subnet() const { return "10.88." + std::to_string(subnet_third_) + ".0/24"; }
+  std::string Subnet() const { return "10.90." + std::to_string(subnet_third_) + ".0/24"; }
   ConfigList List(const std::string& subnet) {
     json conf = {{"cniVersion", "1.0.0"},
                  {"name", "lcdtest-" + bridge_},
@@ -80,7 +80,7 @@ class CniReal : public ::testing::Test {
     std::error_code ec;
     for (auto it = std::filesystem::recursive_directory_iterator(data_.path(), ec);
          !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec))
-      n += it->path().filename().string().starts_with("10.88.");
+      n += it->path().filename().string().starts_with("10.90.");
     return n;
   }
   std::string VethsOfBridge() { return Sh("ip -o link show master " + bridge_ + " 2>/dev/null"); }
@@ -98,7 +98,7 @@ TEST_F(CniReal, AddCheckDelWithBridgePortmapFirewallLeavesNothingOfTheContainer)
   Result r = runtime_.Add(Context(), List(Subnet()), Rt());
   added_ = true;
   ASSERT_FALSE(r.ips.empty());
-  EXPECT_EQ(r.ips[0].address.rfind("10.88." + std::to_string(subnet_third_) + ".", 0), 0u)
+  EXPECT_EQ(r.ips[0].address.rfind("10.90." + std::to_string(subnet_third_) + ".", 0), 0u)
       << r.ips[0].address;
   bool sandboxed = false;
   for (const auto& i : r.interfaces) sandboxed |= i.name == "eth0" && i.sandbox == netns_;
@@ -130,7 +130,7 @@ TEST_F(CniReal, AddCheckDelWithBridgePortmapFirewallLeavesNothingOfTheContainer)
 TEST_F(CniReal, AFailingPluginGivesItsMessageAndCodeAndLeavesNothing) {
   int rules_before = Count(Sh("iptables-save"), container_);
   try {
-    runtime_.Add(Context(), List("10.88.300.0/24"), Rt());
+    runtime_.Add(Context(), List("10.90.300.0/24"), Rt());
     ADD_FAILURE() << "ADD with an invalid subnet succeeded";
   } catch (const Error& e) {
     EXPECT_NE(e.message().find("\"host-local\"") == std::string::npos &&

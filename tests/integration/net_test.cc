@@ -5,8 +5,9 @@
 // in parallel, and bad input that leaves nothing behind. Needs root.
 //
 // Each test has its own ManagerOptions in a scratch directory (state_dir, config_dir), its own
-// default bridge ("lcdt" + 6 hex) and subnets from 10.88.201.0/24 up, so it never meets another
-// test's network; TearDown deletes every container and removes every network (bridge and
+// default bridge ("lcdt" + 6 hex) and subnets from 10.88.201.0/24 up (10.89. on the direct
+// backend: a test and its "direct." twin may run at once), so it never meets another test's
+// network; TearDown deletes every container and removes every network (bridge and
 // isolation rules with it), on failure too. Traffic goes only to 127.0.0.1 and to the test's own
 // containers on its own bridges.
 #include "libcontainerd/net.h"
@@ -164,6 +165,10 @@ struct Running {
 
 class NetTest : public ::testing::Test {
  protected:
+  // The first two octets of this test's addresses: its twin on the other backend may run at the
+  // same time, and a subnet in use is refused.
+  const std::string n_ = lcdtest::IsDirectBackend() ? "10.89." : "10.88.";
+
   void SetUp() override {
     scratch_ = std::make_unique<lcdtest::ScratchDir>("lcd-net");
     opts_.state_dir = scratch_->path() + "/state";
@@ -386,7 +391,7 @@ class NetTest : public ::testing::Test {
 // (1) A busybox httpd on the default bridge with -p HOSTPORT:80: the page comes back through
 // 127.0.0.1:HOSTPORT and through the container's own address.
 TEST_F(NetTest, PublishedHttpdOnTheDefaultBridgeServesLoopbackAndItsOwnAddress) {
-  Start("10.88.201.0/24");
+  Start(n_ + "201.0/24");
   bridges_.push_back(opts_.default_bridge);
   const uint16_t port = FreePort();
   ASSERT_NE(port, 0);
@@ -394,13 +399,13 @@ TEST_F(NetTest, PublishedHttpdOnTheDefaultBridgeServesLoopbackAndItsOwnAddress) 
   req.ports.push_back(net::ParsePortMapping(std::to_string(port) + ":80"));
   Running web = Run(lcdtest::UniqueId("web"), {"httpd", "-f", "-p", "80", "-h", "/mnt"}, req);
   EXPECT_EQ(web.at.network, net::kDefaultNetwork);
-  EXPECT_TRUE(web.at.ip_address.rfind("10.88.201.", 0) == 0) << web.at.ip_address;
+  EXPECT_TRUE(web.at.ip_address.rfind(n_ + "201.", 0) == 0) << web.at.ip_address;
   EXPECT_EQ(web.at.prefix_length, 24);
-  EXPECT_EQ(web.at.gateway, "10.88.201.1");
+  EXPECT_EQ(web.at.gateway, n_ + "201.1");
   EXPECT_EQ(web.at.interface, "eth0");
   const net::Network def = manager_->InspectNetwork(net::kDefaultNetwork);
   EXPECT_EQ(def.bridge, opts_.default_bridge);
-  EXPECT_EQ(def.subnet, "10.88.201.0/24");
+  EXPECT_EQ(def.subnet, n_ + "201.0/24");
 
   std::string body;
   EXPECT_TRUE(lcdtest::Eventually(
@@ -419,12 +424,12 @@ TEST_F(NetTest, PublishedHttpdOnTheDefaultBridgeServesLoopbackAndItsOwnAddress) 
 // (2) Two containers on one named network reach each other by address; a container on another
 // network does not reach them.
 TEST_F(NetTest, ContainersReachEachOtherOnOneNetworkAndNotAcrossTwo) {
-  Start("10.88.202.0/24");
-  const net::Network front = MakeNetwork("front", "10.88.203.0/24", {{"team", "web"}});
-  MakeNetwork("back", "10.88.204.0/24");
+  Start(n_ + "202.0/24");
+  const net::Network front = MakeNetwork("front", n_ + "203.0/24", {{"team", "web"}});
+  MakeNetwork("back", n_ + "204.0/24");
   EXPECT_EQ(front.driver, "bridge");
-  EXPECT_EQ(front.subnet, "10.88.203.0/24");
-  EXPECT_EQ(front.gateway, "10.88.203.1");
+  EXPECT_EQ(front.subnet, n_ + "203.0/24");
+  EXPECT_EQ(front.gateway, n_ + "203.1");
   EXPECT_EQ(front.labels, (std::map<std::string, std::string>{{"team", "web"}}));
   EXPECT_EQ(front.config_path, opts_.config_dir + "/front.conflist");
   EXPECT_EQ(manager_->InspectNetwork("front"), front);
@@ -433,8 +438,8 @@ TEST_F(NetTest, ContainersReachEachOtherOnOneNetworkAndNotAcrossTwo) {
       Run(lcdtest::UniqueId("web"), {"httpd", "-f", "-p", "80", "-h", "/mnt"}, Bridge("front"));
   Running peer = Run(lcdtest::UniqueId("peer"), {"sleep", "120"}, Bridge("front"));
   Running stranger = Run(lcdtest::UniqueId("stranger"), {"sleep", "120"}, Bridge("back"));
-  ASSERT_TRUE(web.at.ip_address.rfind("10.88.203.", 0) == 0) << web.at.ip_address;
-  ASSERT_TRUE(stranger.at.ip_address.rfind("10.88.204.", 0) == 0) << stranger.at.ip_address;
+  ASSERT_TRUE(web.at.ip_address.rfind(n_ + "203.", 0) == 0) << web.at.ip_address;
+  ASSERT_TRUE(stranger.at.ip_address.rfind(n_ + "204.", 0) == 0) << stranger.at.ip_address;
   std::pair<std::string, uint32_t> got;
   EXPECT_TRUE(lcdtest::Eventually(
       [&] {
@@ -470,7 +475,7 @@ TEST_F(NetTest, ContainersReachEachOtherOnOneNetworkAndNotAcrossTwo) {
 // (3) none: only lo. host: the host's network namespace. container:ID: the other container's
 // address.
 TEST_F(NetTest, NoneHasOnlyLoHostIsTheHostsAndContainerModeSharesTheAddress) {
-  Start("10.88.205.0/24");
+  Start(n_ + "205.0/24");
   bridges_.push_back(opts_.default_bridge);
   net::NetworkRequest none;
   none.mode = net::Mode::kNone;
@@ -503,7 +508,7 @@ TEST_F(NetTest, NoneHasOnlyLoHostIsTheHostsAndContainerModeSharesTheAddress) {
 
 // (4) /etc/hosts, /etc/resolv.conf and /etc/hostname inside.
 TEST_F(NetTest, HostsResolvConfAndHostnameInsideFollowTheRules) {
-  Start("10.88.206.0/24");
+  Start(n_ + "206.0/24");
   bridges_.push_back(opts_.default_bridge);
   net::NetworkRequest req = Bridge();
   req.extra_hosts.push_back(net::ParseHostEntry("db.test:10.1.2.3"));
@@ -551,10 +556,10 @@ TEST_F(NetTest, HostsResolvConfAndHostnameInsideFollowTheRules) {
 // (5) After the delete: no veth, no iptables rule of the container, no lease, no namespace file,
 // no record.
 TEST_F(NetTest, DeleteLeavesNoVethRuleLeaseNamespaceOrRecord) {
-  Start("10.88.207.0/24");
+  Start(n_ + "207.0/24");
   bridges_.push_back(opts_.default_bridge);
   manager_->CreateNetwork(net::kDefaultNetwork,
-                          {.subnet = "10.88.207.0/24", .bridge = opts_.default_bridge});
+                          {.subnet = n_ + "207.0/24", .bridge = opts_.default_bridge});
   const uint16_t port = FreePort();
   net::NetworkRequest req = Bridge();
   req.ports.push_back(net::ParsePortMapping("127.0.0.1:" + std::to_string(port) + ":80"));
@@ -574,8 +579,8 @@ TEST_F(NetTest, DeleteLeavesNoVethRuleLeaseNamespaceOrRecord) {
   EXPECT_EQ(CountLinesWith(after, ip), 0) << after;
   EXPECT_EQ(CountLinesWith(after, id), 0) << after;
   // Only the network's own masquerade rule names its subnet (it stays while the network does).
-  EXPECT_EQ(CountLinesWith(after, "-A LCD-POSTROUTING -s 10.88.207.0/24 "), 1) << after;
-  EXPECT_EQ(CountLinesWith(after, "10.88.207."), 1) << after;
+  EXPECT_EQ(CountLinesWith(after, "-A LCD-POSTROUTING -s " + n_ + "207.0/24 "), 1) << after;
+  EXPECT_EQ(CountLinesWith(after, n_ + "207."), 1) << after;
   // The chains of this container (portmap's DNAT chain: its rules name the container; the
   // network's masquerade rule is the network's, not a chain per container) are gone, not only
   // emptied; the shared chains (CNI-HOSTPORT-*, CNI-FORWARD, CNI-ADMIN) stay, as the plugins
@@ -618,7 +623,7 @@ TEST(NetTestChild, AttachesThenKillsItself) {
 // (6) A process SIGKILLed between CNI ADD and creating its container: the next Client with the
 // same Manager options releases everything of that container.
 TEST_F(NetTest, KilledAfterAttachIsReleasedByTheNextClientsReconcile) {
-  Start("10.88.208.0/24");
+  Start(n_ + "208.0/24");
   bridges_.push_back(opts_.default_bridge);
   const std::string id = lcdtest::UniqueId("killed");
   const uint16_t port = FreePort();
@@ -663,7 +668,7 @@ TEST_F(NetTest, KilledAfterAttachIsReleasedByTheNextClientsReconcile) {
 // test kills it after bridge and portmap have run): its record is left "adding", without the ADD
 // result; the next Client releases the address, the veth, the port rules and the namespace.
 TEST_F(NetTest, KilledDuringCniAddIsReleasedByTheNextClientsReconcile) {
-  Start("10.88.213.0/24");
+  Start(n_ + "213.0/24");
   bridges_.push_back(opts_.default_bridge);
   const std::string killer = scratch_->path() + "/killer";
   fs::create_directories(killer);
@@ -673,7 +678,7 @@ TEST_F(NetTest, KilledDuringCniAddIsReleasedByTheNextClientsReconcile) {
   // this version's lists have no firewall plugin.
   fs::create_directories(opts_.config_dir);
   WriteFile(opts_.config_dir + "/bridge.conflist",
-            OldConflist(net::kDefaultNetwork, opts_.default_bridge, "10.88.213.0/24").dump(2));
+            OldConflist(net::kDefaultNetwork, opts_.default_bridge, n_ + "213.0/24").dump(2));
   const std::string id = lcdtest::UniqueId("killedadd");
   const uint16_t port = FreePort();
   json j = {{"state_dir", opts_.state_dir},
@@ -695,7 +700,7 @@ TEST_F(NetTest, KilledDuringCniAddIsReleasedByTheNextClientsReconcile) {
   EXPECT_EQ(BridgePorts(opts_.default_bridge), 1);
   std::string ip;
   for (const auto& e : fs::directory_iterator(opts_.state_dir + "/ipam/" + net::kDefaultNetwork))
-    if (e.path().filename().string().rfind("10.88.213.", 0) == 0) ip = e.path().filename();
+    if (e.path().filename().string().rfind(n_ + "213.", 0) == 0) ip = e.path().filename();
   ASSERT_FALSE(ip.empty());
   const std::string during = IptablesSave();
   auto own = ChainsWith(during, id);
@@ -718,7 +723,7 @@ TEST_F(NetTest, KilledDuringCniAddIsReleasedByTheNextClientsReconcile) {
 
 // (7) 20 containers created in parallel on one bridge: 20 distinct addresses, all released.
 TEST_F(NetTest, TwentyContainersInParallelGetDistinctAddressesAllReleased) {
-  Start("10.88.209.0/24");
+  Start(n_ + "209.0/24");
   bridges_.push_back(opts_.default_bridge);
   constexpr int kN = 20;
   std::vector<std::string> ids(kN);
@@ -740,7 +745,7 @@ TEST_F(NetTest, TwentyContainersInParallelGetDistinctAddressesAllReleased) {
     EXPECT_EQ(errors[i], "") << ids[i];
     auto at = manager_->Inspect(ns_, ids[i]);
     if (!at) continue;
-    EXPECT_TRUE(at->ip_address.rfind("10.88.209.", 0) == 0) << at->ip_address;
+    EXPECT_TRUE(at->ip_address.rfind(n_ + "209.", 0) == 0) << at->ip_address;
     addresses.insert(at->ip_address);
   }
   EXPECT_EQ(addresses.size(), static_cast<size_t>(kN));
@@ -765,7 +770,7 @@ TEST_F(NetTest, TwentyContainersInParallelGetDistinctAddressesAllReleased) {
 
 // Bad input: each a clear error, and nothing left behind.
 TEST_F(NetTest, BadInputIsAClearErrorAndLeavesNothing) {
-  Start("10.88.210.0/24");
+  Start(n_ + "210.0/24");
   bridges_.push_back(opts_.default_bridge);
 
   // A malformed -p.
@@ -855,9 +860,9 @@ TEST_F(NetTest, BadInputIsAClearErrorAndLeavesNothing) {
   }
 
   // Subnets that overlap another network or a route of the host; bad names.
-  MakeNetwork("taken", "10.88.211.0/24");
+  MakeNetwork("taken", n_ + "211.0/24");
   try {
-    MakeNetwork("overlap", "10.88.211.128/25");
+    MakeNetwork("overlap", n_ + "211.128/25");
     ADD_FAILURE() << "an overlapping subnet was accepted";
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::kFailedPrecondition) << e.what();
@@ -870,9 +875,9 @@ TEST_F(NetTest, BadInputIsAClearErrorAndLeavesNothing) {
     EXPECT_EQ(e.kind(), ErrorKind::kFailedPrecondition) << e.what();
     EXPECT_TRUE(Has(e.message(), "route")) << e.what();
   }
-  EXPECT_ERROR_KIND(MakeNetwork("bad name!", "10.88.212.0/24"), ErrorKind::kInvalidArgument);
-  EXPECT_ERROR_KIND(MakeNetwork("taken", "10.88.212.0/24"), ErrorKind::kAlreadyExists);
-  EXPECT_ERROR_KIND(manager_->CreateNetwork("longbridge", {.subnet = "10.88.212.0/24",
+  EXPECT_ERROR_KIND(MakeNetwork("bad name!", n_ + "212.0/24"), ErrorKind::kInvalidArgument);
+  EXPECT_ERROR_KIND(MakeNetwork("taken", n_ + "212.0/24"), ErrorKind::kAlreadyExists);
+  EXPECT_ERROR_KIND(manager_->CreateNetwork("longbridge", {.subnet = n_ + "212.0/24",
                                                            .bridge = "a-very-long-bridge-name"}),
                     ErrorKind::kInvalidArgument);
   EXPECT_ERROR_KIND(manager_->RemoveNetwork("no-such-net"), ErrorKind::kNotFound);
@@ -923,8 +928,8 @@ TEST_F(NetTest, BadInputIsAClearErrorAndLeavesNothing) {
 // 10.88.251.1/30, the namespace's .2, no route back to the bridge's subnet), sees the
 // connection come from the host's address. No traffic leaves the host.
 TEST_F(NetTest, NetworkRulesAreMadeOnceAndItsContainersAreMasqueraded) {
-  Start("10.88.214.0/24");
-  const net::Network n = MakeNetwork("rules", "10.88.215.0/24");
+  Start(n_ + "214.0/24");
+  const net::Network n = MakeNetwork("rules", n_ + "215.0/24");
   const json conf = json::parse(lcdtest::Slurp(n.config_path));
   std::vector<std::string> types;
   for (const auto& p : conf["plugins"]) types.push_back(p.value("type", ""));
@@ -932,7 +937,7 @@ TEST_F(NetTest, NetworkRulesAreMadeOnceAndItsContainersAreMasqueraded) {
   EXPECT_EQ(conf["plugins"][0]["ipMasq"], false) << conf.dump();
   const std::string br = n.bridge;
   const std::string masq =
-      "-A LCD-POSTROUTING -s 10.88.215.0/24 ! -d 224.0.0.0/4 ! -o " + br + " -j MASQUERADE";
+      "-A LCD-POSTROUTING -s " + n_ + "215.0/24 ! -d 224.0.0.0/4 ! -o " + br + " -j MASQUERADE";
   const std::string fwd_in = "-A LCD-FORWARD -i " + br + " -j ACCEPT";
   const std::string fwd_back =
       "-A LCD-FORWARD -o " + br + " -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT";
@@ -943,7 +948,7 @@ TEST_F(NetTest, NetworkRulesAreMadeOnceAndItsContainersAreMasqueraded) {
   EXPECT_EQ(CountLinesWith(rules, "-A FORWARD -j LCD-FORWARD"), 1) << rules;
   EXPECT_EQ(CountLinesWith(rules, "-A POSTROUTING -j LCD-POSTROUTING"), 1) << rules;
   // Ensuring again adds nothing; the isolation jump stays the first rule of FORWARD.
-  net::EnsureNetworkRules({.bridge = br, .forward = true, .subnet = "10.88.215.0/24"});
+  net::EnsureNetworkRules({.bridge = br, .forward = true, .subnet = n_ + "215.0/24"});
   rules = IptablesSave();
   EXPECT_EQ(CountLinesWith(rules, masq), 1) << rules;
   EXPECT_EQ(CountLinesWith(rules, fwd_in), 1) << rules;
@@ -964,9 +969,9 @@ TEST_F(NetTest, NetworkRulesAreMadeOnceAndItsContainersAreMasqueraded) {
   } cleanup{outside, host_if};
   const std::string setup = "/usr/sbin/ip netns add " + outside + " && /usr/sbin/ip link add " +
                             host_if + " type veth peer name eth0 netns " + outside +
-                            " && /usr/sbin/ip addr add 10.88.251.1/30 dev " + host_if +
+                            " && /usr/sbin/ip addr add " + n_ + "251.1/30 dev " + host_if +
                             " && /usr/sbin/ip link set " + host_if + " up && /usr/sbin/ip -n " +
-                            outside + " addr add 10.88.251.2/30 dev eth0 && /usr/sbin/ip -n " +
+                            outside + " addr add " + n_ + "251.2/30 dev eth0 && /usr/sbin/ip -n " +
                             outside + " link set eth0 up && echo ok";
   ASSERT_EQ(lcdtest::RunCommand((setup + " 2>&1").c_str()), "ok\n");
   // A listener in that namespace (a socket stays in the namespace it was made in).
@@ -989,9 +994,9 @@ TEST_F(NetTest, NetworkRulesAreMadeOnceAndItsContainersAreMasqueraded) {
   ASSERT_GE(listener, 0);
 
   const std::string id = lcdtest::UniqueId("masq");
-  Running r = Run(id, {"sh", "-c", "echo hello-outside | nc -w 5 10.88.251.2 8080; sleep 120"},
+  Running r = Run(id, {"sh", "-c", "echo hello-outside | nc -w 5 " + n_ + "251.2 8080; sleep 120"},
                   Bridge("rules"));
-  ASSERT_TRUE(r.at.ip_address.rfind("10.88.215.", 0) == 0) << r.at.ip_address;
+  ASSERT_TRUE(r.at.ip_address.rfind(n_ + "215.", 0) == 0) << r.at.ip_address;
   EXPECT_EQ(RecordPlugins(id), (std::vector<std::string>{"bridge"}));
   pollfd p{listener, POLLIN, 0};
   const int wait_ms = static_cast<int>(
@@ -1004,7 +1009,7 @@ TEST_F(NetTest, NetworkRulesAreMadeOnceAndItsContainersAreMasqueraded) {
   ASSERT_GE(conn, 0);
   char addr[INET_ADDRSTRLEN] = {};
   ::inet_ntop(AF_INET, &peer.sin_addr, addr, sizeof addr);
-  EXPECT_EQ(std::string(addr), "10.88.251.1") << "not masqueraded";
+  EXPECT_EQ(std::string(addr), n_ + "251.1") << "not masqueraded";
   std::string text;
   for (int i = 0; i < 10 && !Has(text, "\n"); ++i) {
     pollfd pc{conn, POLLIN, 0};
@@ -1028,7 +1033,7 @@ TEST_F(NetTest, NetworkRulesAreMadeOnceAndItsContainersAreMasqueraded) {
   manager_->RemoveNetwork("rules");
   rules = IptablesSave();
   EXPECT_EQ(CountLinesWith(rules, " " + br + " "), 0) << rules;
-  EXPECT_EQ(CountLinesWith(rules, "10.88.215.0/24"), 0) << rules;
+  EXPECT_EQ(CountLinesWith(rules, n_ + "215.0/24"), 0) << rules;
   EXPECT_FALSE(net::LinkExists(br));
 }
 
@@ -1037,12 +1042,12 @@ TEST_F(NetTest, NetworkRulesAreMadeOnceAndItsContainersAreMasqueraded) {
 // other, a container without ports runs without portmap, and the delete leaves no rule, chain,
 // veth or lease.
 TEST_F(NetTest, ANetworkOfAnEarlierVersionStillAttachesAndDetaches) {
-  Start("10.88.216.0/24");
+  Start(n_ + "216.0/24");
   const std::string br = "lcdt" + RandomHex(6);
   bridges_.push_back(br);
   fs::create_directories(opts_.config_dir);
   WriteFile(opts_.config_dir + "/legacy.conflist",
-            OldConflist("legacy", br, "10.88.217.0/24").dump(2));
+            OldConflist("legacy", br, n_ + "217.0/24").dump(2));
   const uint16_t port = FreePort();
   ASSERT_NE(port, 0);
   net::NetworkRequest req = Bridge("legacy");
@@ -1051,7 +1056,7 @@ TEST_F(NetTest, ANetworkOfAnEarlierVersionStillAttachesAndDetaches) {
   const std::string peer_id = lcdtest::UniqueId("oldpeer");
   Running web = Run(web_id, {"httpd", "-f", "-p", "80", "-h", "/mnt"}, req);
   Running peer = Run(peer_id, {"sleep", "120"}, Bridge("legacy"));
-  ASSERT_TRUE(web.at.ip_address.rfind("10.88.217.", 0) == 0) << web.at.ip_address;
+  ASSERT_TRUE(web.at.ip_address.rfind(n_ + "217.", 0) == 0) << web.at.ip_address;
   EXPECT_EQ(RecordPlugins(web_id), (std::vector<std::string>{"bridge", "portmap", "firewall"}));
   EXPECT_EQ(RecordPlugins(peer_id), (std::vector<std::string>{"bridge", "firewall"}));
   std::string body;
