@@ -238,8 +238,9 @@ ExitStatus ProcessCore::Delete(const Context& ctx) {
 }
 
 void ProcessCore::DrainAndReleaseIO() noexcept {
-  // The shim closed its ends: the copy reads to their end (the shim's own writers end it).
-  stdio_->DrainAndRelease(false);
+  // The shim closed its ends: the copy reads to their end. Poked: a reader that opened after
+  // the shim's writers had gone (AttachTask after the exit) sees no EOF otherwise.
+  stdio_->DrainAndRelease(true);
 }
 
 std::optional<ExitStatus> ProcessCore::ForgetGoneProcess() {

@@ -35,7 +35,7 @@ TEST_F(EngineRestartPolicyTest, OnFailureRestartsExactlyTheGivenNumberOfTimes) {
   ASSERT_EQ(r.code, 0) << r.why();
   // 100 + 200 + 400 ms of back-off, then it stays exited.
   ASSERT_TRUE(WaitFor(
-      [&] { return Inspect(name, "{{.State.Status}} {{.RestartCount}}") == "exited 3"; }, 20s))
+      [&] { return Inspect(name, "{{.State.Status}} {{.RestartCount}}") == "exited 3"; }, 60s))
       << Inspect(name, "{{.State.Status}} {{.RestartCount}}") << "\n"
       << EngineLog();
   std::this_thread::sleep_for(1500ms);
@@ -47,7 +47,7 @@ TEST_F(EngineRestartPolicyTest, OnFailureDoesNotRestartASuccess) {
   Cleanup c;
   std::string name = c.Container("onok");
   ASSERT_EQ(D({"run", "-d", "--name", name, "--restart", "on-failure", Busybox(), "true"}).code, 0);
-  ASSERT_TRUE(WaitFor([&] { return Inspect(name, "{{.State.Status}}") == "exited"; }, 10s));
+  ASSERT_TRUE(WaitFor([&] { return Inspect(name, "{{.State.Status}}") == "exited"; }, 60s));
   std::this_thread::sleep_for(700ms);
   EXPECT_EQ(Inspect(name, "{{.State.Status}} {{.RestartCount}}"), "exited 0");
 }
@@ -57,7 +57,7 @@ TEST_F(EngineRestartPolicyTest, AlwaysRestartsAfterItsProcessIsKilled) {
   std::string name = c.Container("always");
   ASSERT_EQ(D({"run", "-d", "--name", name, "--restart", "always", Busybox(), "sleep", "300"}).code,
             0);
-  ASSERT_TRUE(WaitFor([&] { return Inspect(name, "{{.State.Running}}") == "true"; }, 10s));
+  ASSERT_TRUE(WaitFor([&] { return Inspect(name, "{{.State.Running}}") == "true"; }, 60s));
   pid_t pid = std::stoi(Inspect(name, "{{.State.Pid}}"));
   ASSERT_GT(pid, 0);
   ASSERT_EQ(kill(pid, SIGKILL), 0);  // from outside, as a crash: not a docker stop
@@ -66,7 +66,7 @@ TEST_F(EngineRestartPolicyTest, AlwaysRestartsAfterItsProcessIsKilled) {
         std::string s = Inspect(name, "{{.State.Running}} {{.RestartCount}} {{.State.Pid}}");
         return s.rfind("true 1 ", 0) == 0 && s != "true 1 " + std::to_string(pid);
       },
-      15s))
+      60s))
       << Inspect(name, "{{.State.Status}} {{.RestartCount}} {{.State.Pid}}") << "\n"
       << EngineLog();
   // A stop by the user is final.
@@ -92,7 +92,7 @@ TEST_F(EngineRestartPolicyTest, UnlessStoppedStaysStoppedAcrossAnEngineRestartAl
   // `always` one runs again, the stopped `unless-stopped` one does not.
   std::string why = RestartEngine(SIGTERM, 200ms);
   ASSERT_TRUE(why.empty()) << why;
-  EXPECT_TRUE(WaitFor([&] { return Inspect(always, "{{.State.Running}}") == "true"; }, 15s))
+  EXPECT_TRUE(WaitFor([&] { return Inspect(always, "{{.State.Running}}") == "true"; }, 60s))
       << Inspect(always, "{{.State.Status}}") << "\n"
       << EngineLog();
   std::this_thread::sleep_for(500ms);
@@ -150,7 +150,7 @@ TEST_F(EngineLiveRestoreTest, KilledEngineAdoptsRunningContainersAndKeepsExitsAn
     EXPECT_TRUE(Consecutive(logs.out, &count, &gap)) << gap;
     EXPECT_GT(count, 20 * (round + 1)) << "too few lines: " << count;
     // The exit while the engine was down is there with its code.
-    EXPECT_TRUE(WaitFor([&] { return Inspect(exiter, "{{.State.Status}}") == "exited"; }, 10s));
+    EXPECT_TRUE(WaitFor([&] { return Inspect(exiter, "{{.State.Status}}") == "exited"; }, 60s));
     EXPECT_EQ(Inspect(exiter, "{{.State.ExitCode}}"), "7");
     // Its die event is published by the engine that found it (with the real code).
     EXPECT_TRUE(WaitFor(
@@ -160,7 +160,7 @@ TEST_F(EngineLiveRestoreTest, KilledEngineAdoptsRunningContainersAndKeepsExitsAn
                  "--filter", "event=die", "--format", "{{index .Actor.Attributes \"exitCode\"}}"});
           return Trim(ev.out) == "7";
         },
-        15s))
+        60s))
         << "no die event with exit code 7 for " << exiter;
     auto ps = D({"ps", "-a", "--filter", "name=" + exiter, "--format", "{{.Status}}"});
     EXPECT_TRUE(Contains(ps.out, "Exited (7)")) << ps.why();
@@ -216,7 +216,7 @@ TEST_F(EngineNamesTest, ContainersOnAUserNetworkResolveNamesAndAliases) {
   std::string ip = Inspect(server, "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}");
   ASSERT_FALSE(ip.empty());
   for (const std::string& target : {server, std::string("websvc")}) {
-    auto r = D({"run", "--rm", "--network", net, Busybox(), "ping", "-c", "1", "-W", "2", target});
+    auto r = D({"run", "--rm", "--network", net, Busybox(), "ping", "-c", "1", "-W", "10", target});
     EXPECT_EQ(r.code, 0) << target << ": " << r.why();
     EXPECT_TRUE(Contains(r.out, ip)) << target << " did not resolve to " << ip << ": " << r.out;
   }

@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -444,12 +446,56 @@ Containers::Containers(Engine& engine) : engine_(engine) {
 }
 
 Containers::~Containers() {
+  Shutdown();
   std::lock_guard l(mu_);
   for (auto& [id, c] : by_id_) {
     std::lock_guard cl(c->mu);
     if (c->log_fd >= 0) ::close(c->log_fd);
     c->log_fd = -1;
   }
+}
+
+void Containers::Spawn(std::function<void()> fn) {
+  {
+    std::lock_guard l(bg_mu_);
+    ++bg_running_;
+  }
+  try {
+    std::thread([this, fn = std::move(fn)]() mutable {
+      try {
+        fn();
+      } catch (const std::exception& e) {
+        lcd::Log(lcd::LogLevel::kWarning, std::string("lcd-engine: background work: ") + e.what());
+      }
+      fn = nullptr;  // what it holds goes before the count says it is done
+      std::lock_guard l(bg_mu_);
+      if (--bg_running_ == 0) bg_cv_.notify_all();
+    }).detach();
+  } catch (...) {
+    std::lock_guard l(bg_mu_);
+    if (--bg_running_ == 0) bg_cv_.notify_all();
+    throw;
+  }
+}
+
+void Containers::BeginShutdown() {
+  shutting_down_ = true;
+  for (auto& c : All()) {  // pending restart delays end now
+    std::lock_guard l(c->mu);
+    c->cv.notify_all();
+  }
+}
+
+void Containers::WaitForBackground() {
+  std::unique_lock l(bg_mu_);
+  if (!bg_cv_.wait_for(l, 60s, [&] { return bg_running_ == 0; }))
+    lcd::Log(lcd::LogLevel::kWarning, "lcd-engine: " + std::to_string(bg_running_) +
+                                          " exit handlings or restarts still run after 60 s");
+}
+
+void Containers::Shutdown() {
+  BeginShutdown();
+  WaitForBackground();
 }
 
 std::string Containers::Dir(const std::string& id) const {
@@ -1221,7 +1267,8 @@ void Containers::OnEvent(const std::string& container_id, lcd::EventType type,
   }
 }
 
-void Containers::Exited(const std::shared_ptr<Ctr>& c, uint32_t code, lcd::SystemTime at) {
+void Containers::Exited(const std::shared_ptr<Ctr>& c, uint32_t code, lcd::SystemTime at,
+                        bool adopted) {
   std::shared_ptr<lcd::Task> task;
   std::shared_ptr<lcd::IO> io;
   {
@@ -1235,9 +1282,11 @@ void Containers::Exited(const std::shared_ptr<Ctr>& c, uint32_t code, lcd::Syste
   }
   // The rest blocks (output drained, task deleted): on its own thread, so that this container's
   // later events and other work go on.
-  std::thread([this, c, task, io, code, at] {
-    if (io) WaitForOutput(*io, 5s);
-    FlushPartial(*c);
+  Spawn([this, c, task, io, code, at, adopted] {
+    // The output ends when the shim closes its ends after the process's. A task adopted after
+    // its exit reopened FIFOs whose writers were already gone: its Delete ends the copy.
+    if (io && !adopted) WaitForOutput(*io, 5s);
+    if (!adopted) FlushPartial(*c);
     try {
       task->Delete(Engine::Ctx());
     } catch (const lcd::Error& e) {
@@ -1245,6 +1294,7 @@ void Containers::Exited(const std::shared_ptr<Ctr>& c, uint32_t code, lcd::Syste
         lcd::Log(lcd::LogLevel::kWarning,
                  "lcd-engine: deleting the task of " + c->rec.id + ": " + e.message());
     }
+    if (adopted) FlushPartial(*c);
     if (io) io->Close();
     bool auto_remove = false;
     {
@@ -1277,7 +1327,7 @@ void Containers::Exited(const std::shared_ptr<Ctr>& c, uint32_t code, lcd::Syste
                  "lcd-engine: auto-removing " + c->rec.id + ": " + e.what());
       }
     }
-  }).detach();
+  });
 }
 
 void Containers::Kill(const std::shared_ptr<Ctr>& c, int signal) {
@@ -1366,6 +1416,7 @@ void Containers::Remove(const std::shared_ptr<Ctr>& c, bool force, bool remove_v
                                  ". Stop the container before attempting removal or force remove");
       uint64_t exits0 = c->exits;
       auto task = c->task;
+      c->stopping = true;  // the kill is no exit for the restart policy (docker cancels it too)
       l.unlock();
       if (task) {
         try {
@@ -1526,7 +1577,7 @@ void Containers::Load() {
         if (st.status == lcd::Status::kStopped) {
           c->rec.exit_code = static_cast<int>(st.exit_code);
           by_id_[c->rec.id] = c;
-          Exited(c, st.exit_code, st.exited_at);
+          Exited(c, st.exit_code, st.exited_at, /*adopted=*/true);
         }
       } catch (const lcd::Error& e) {
         c->rec.status = "exited";
@@ -1543,7 +1594,8 @@ void Containers::Load() {
   }
 }
 
-void Containers::StopAll(int timeout_seconds) {
+void Containers::StopAll(std::optional<int> timeout_seconds) {
+  BeginShutdown();
   std::vector<std::thread> threads;
   for (auto& c : All()) {
     {
@@ -1559,6 +1611,7 @@ void Containers::StopAll(int timeout_seconds) {
     });
   }
   for (auto& t : threads) t.join();
+  WaitForBackground();  // the exits' handling: logs flushed, tasks deleted, records saved
 }
 
 void ValidateRestartPolicy(const json& policy, bool auto_remove) {
@@ -1598,7 +1651,9 @@ bool Containers::MaybeRestart(const std::shared_ptr<Ctr>& c, uint32_t code) {
                                 p["MaximumRetryCount"].is_number_integer()
                             ? p["MaximumRetryCount"].get<int64_t>()
                             : 0;
-    if (c->removed || c->stopping || c->rec.manually_stopped) return false;
+    if (shutting_down_ || c->removed || c->stopping || c->rec.manually_stopped ||
+        c->rec.status == "removing")
+      return false;
     bool restart = name == "always" || name == "unless-stopped";
     if (name == "on-failure") restart = code != 0 && (max == 0 || c->rec.restart_count < max);
     if (!restart) return false;
@@ -1615,13 +1670,19 @@ bool Containers::MaybeRestart(const std::shared_ptr<Ctr>& c, uint32_t code) {
     Save(*c);
     c->cv.notify_all();
   }
-  std::thread([this, c, delay_ms] {
+  Spawn([this, c, delay_ms] {
     {
       std::unique_lock l(c->mu);
-      c->cv.wait_for(l, std::chrono::milliseconds(delay_ms),
-                     [&] { return c->stopping || c->removed || c->rec.status != "restarting"; });
+      c->cv.wait_for(l, std::chrono::milliseconds(delay_ms), [&] {
+        return shutting_down_ || c->stopping || c->removed || c->rec.status != "restarting";
+      });
       if (c->stopping || c->removed || c->rec.status != "restarting") return;
       c->rec.status = "exited";  // Start makes it running again
+      if (shutting_down_) {      // the next engine start restarts it (StartupRestarts)
+        Save(*c);
+        c->cv.notify_all();
+        return;
+      }
     }
     try {
       Start(c);
@@ -1629,7 +1690,7 @@ bool Containers::MaybeRestart(const std::shared_ptr<Ctr>& c, uint32_t code) {
       lcd::Log(lcd::LogLevel::kWarning,
                "lcd-engine: restarting " + c->rec.id + " (restart policy): " + e.what());
     }
-  }).detach();
+  });
   return true;
 }
 
@@ -1647,14 +1708,15 @@ void Containers::StartupRestarts() {
       start = name == "always" || (name == "unless-stopped" && !c->rec.manually_stopped);
     }
     if (!start) continue;
-    std::thread([this, c] {
+    Spawn([this, c] {
+      if (shutting_down_) return;
       try {
         Start(c);
       } catch (const std::exception& e) {
         lcd::Log(lcd::LogLevel::kWarning,
                  "lcd-engine: starting " + c->rec.id + " at engine start: " + e.what());
       }
-    }).detach();
+    });
   }
 }
 
@@ -1755,6 +1817,7 @@ void Containers::RefreshHosts(const std::string& network, const Ctr* starting) {
     std::string hosts_path;
     std::string names;
   };
+  std::lock_guard serial(hosts_mu_);
   std::vector<Member> members;
   for (auto& c : All()) {
     std::lock_guard l(c->mu);
@@ -1771,16 +1834,22 @@ void Containers::RefreshHosts(const std::string& network, const Ctr* starting) {
     if (m.hosts_path.empty()) continue;
     std::ifstream in(m.hosts_path);
     if (!in) continue;
-    std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string old((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string content = old;
     if (auto at = content.find(marker); at != std::string::npos) content.erase(at);
     if (!content.empty() && content.back() != '\n') content += '\n';
     content += marker;
     for (const auto& o : members)
       if (&o != &m) content += o.ip + "\t" + o.names + "\n";
-    // In place: the file is bind-mounted into the container (a rename would not be seen).
-    int fd = ::open(m.hosts_path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
+    if (content == old) continue;  // a process inside may be reading it: leave it alone
+    // In place: the file is bind-mounted into the container (a rename would not be seen). The
+    // new text over the old, then the excess cut: a reader never finds the file empty.
+    int fd = ::open(m.hosts_path.c_str(), O_WRONLY | O_CLOEXEC);
     if (fd < 0) continue;
-    [[maybe_unused]] ssize_t w = ::write(fd, content.data(), content.size());
+    if (::pwrite(fd, content.data(), content.size(), 0) != static_cast<ssize_t>(content.size()) ||
+        ::ftruncate(fd, static_cast<off_t>(content.size())) != 0)
+      lcd::Log(lcd::LogLevel::kWarning,
+               "lcd-engine: rewriting " + m.hosts_path + ": " + std::strerror(errno));
     ::close(fd);
   }
 }

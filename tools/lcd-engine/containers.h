@@ -6,6 +6,7 @@
 // by its mu; the set of containers and the name index by Containers' mutex.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -174,8 +175,14 @@ class Containers {
   void Remove(const std::shared_ptr<Ctr>& c, bool force, bool remove_volumes = false);
   void Rename(const std::shared_ptr<Ctr>& c, const std::string& new_name);
   void Save(Ctr& c);  // persists c.rec (c.mu held by the caller)
-  // Stops every running container (engine shutdown), in parallel.
-  void StopAll(int timeout_seconds);
+  // Stops every running container (engine shutdown), in parallel; each with its own stop
+  // timeout (--stop-timeout, 10 s by default) as dockerd does, unless `timeout_seconds` is given.
+  // Then waits for the work its exits started (BackgroundWork), and refuses new restarts.
+  void StopAll(std::optional<int> timeout_seconds);
+  // The engine is going: no restart from now on (a pending one ends, its container "exited",
+  // left to the next engine start), and the work exits started on other threads is waited for
+  // (at most 60 s): none of it may outlive the Client or this object.
+  void Shutdown();
   // At engine start: starts the containers whose restart policy says so (always; unless-stopped
   // when not stopped by the user). Each on its own thread.
   void StartupRestarts();
@@ -206,7 +213,10 @@ class Containers {
   std::string Dir(const std::string& id) const;  // <root>/containers/<id>
 
  private:
-  void Exited(const std::shared_ptr<Ctr>& c, uint32_t code, libcontainerd::SystemTime at);
+  // `adopted`: the task was found stopped when the engine started (its output FIFOs were
+  // reopened after their writers had gone).
+  void Exited(const std::shared_ptr<Ctr>& c, uint32_t code, libcontainerd::SystemTime at,
+              bool adopted = false);
   void Deliver(Ctr& c, int stream, std::string_view data);  // log + subscribers
   void FlushPartial(Ctr& c);  // the last unterminated lines into the log
   // Appends to the json-file log, rotating it (log, log.1, ... log.N-1) past max-size (c.mu held).
@@ -220,7 +230,18 @@ class Containers {
   // `starting`: a container about to run, counted as running.
   void RefreshHosts(const std::string& network, const Ctr* starting = nullptr);
 
+  // Runs `fn` on a thread of its own, counted until it ends (Shutdown waits for it): an exit's
+  // handling, a restart's delay and start.
+  void Spawn(std::function<void()> fn);
+  void BeginShutdown();
+  void WaitForBackground();
+
   Engine& engine_;
+  std::atomic<bool> shutting_down_{false};
+  std::mutex bg_mu_;
+  std::condition_variable bg_cv_;
+  int bg_running_ = 0;
+  std::mutex hosts_mu_;  // one RefreshHosts at a time: their writes of one file do not mix
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<Ctr>> by_id_;
   std::map<std::string, std::string> names_;  // name -> id

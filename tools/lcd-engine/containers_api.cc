@@ -428,7 +428,10 @@ void Logs(Request& req, Response& res, const std::shared_ptr<Ctr>& c) {
   std::string path;
   bool tty;
   {
-    std::lock_guard l(c->mu);
+    std::unique_lock l(c->mu);
+    // A container that has just exited shows "exited" while the end of its output is still
+    // being copied (Containers::Exited): wait for that, as dockerd's logs after an exit hold all.
+    c->cv.wait_for(l, std::chrono::seconds(10), [&] { return !c->exiting; });
     path = c->rec.log_path;
     tty = c->rec.tty();
   }

@@ -117,7 +117,10 @@ Engine::Engine(EngineOptions options) : options_(std::move(options)) {
 }
 
 Engine::~Engine() {
-  // The Client goes first: its destructor delivers what is queued and joins the dispatch
+  // No restart from now on, and the exits' handling on other threads ends while the Client is
+  // still there (it uses it).
+  if (containers_) containers_->Shutdown();
+  // The Client goes next: its destructor delivers what is queued and joins the dispatch
   // threads, which call into the containers.
   client_.reset();
   containers_.reset();

@@ -134,7 +134,7 @@ int main(int argc, char** argv) {
                                        " (containerd namespace " + o.ns + ")");
     server.Run();
     // dockerd's rule: running containers are stopped, unless they are to outlive the engine.
-    if (!live_restore) engine.containers().StopAll(10);
+    if (!live_restore) engine.containers().StopAll(std::nullopt);
     pthread_kill(waiter.native_handle(), SIGTERM);  // a second signal is harmless
     waiter.join();
   } catch (const lcd::Error& e) {
