@@ -94,7 +94,8 @@ TEST_F(ClientTest, ExecIdsWithSlashDotsNulSpacesOver76CharactersOrEmptyAreInvali
   auto c = Create(lcdtest::UniqueId("badexec"), {"sleep", "1000"});
   auto task = c->NewTask(ctx_, "", false, nullptr);
   task->Start(ctx_);
-  int fifo_entries = FifoDirEntries(lcdtest::BackendStateDir());
+  // This namespace only: other tests of the same backend may run at the same time.
+  int fifo_entries = FifoDirEntries(lcdtest::BackendStateDir() + "/" + ns_);
   auto ids = BadIds();
   ids.push_back("../x");
   ids.push_back("a/b");
@@ -106,7 +107,7 @@ TEST_F(ClientTest, ExecIdsWithSlashDotsNulSpacesOver76CharactersOrEmptyAreInvali
               ErrorKind::kInvalidArgument)
         << "Exec id \"" << id << "\" (" << id.size() << " bytes)";
   }
-  EXPECT_EQ(FifoDirEntries(lcdtest::BackendStateDir()), fifo_entries)
+  EXPECT_EQ(FifoDirEntries(lcdtest::BackendStateDir() + "/" + ns_), fifo_entries)
       << "a refused exec left files";
   EXPECT_EQ(task->Pids(ctx_).size(), 1u);
   task->ForceDelete(ctx_);

@@ -68,7 +68,9 @@ inline std::vector<pid_t> MonitorsUnder(const std::string& needle) {
     std::string cmd = Slurp("/proc/" + name + "/cmdline");
     for (auto& c : cmd)
       if (c == '\0') c = ' ';
-    if (cmd.find("--task-dir " + needle) != std::string::npos) {
+    // With the separator: root ".../x-12" is no prefix of another test's ".../x-123".
+    if (cmd.find("--task-dir " + needle + (needle.ends_with('/') ? "" : "/")) !=
+        std::string::npos) {
       // A zombie is gone for this purpose.
       std::string stat = Slurp("/proc/" + name + "/stat");
       auto p = stat.rfind(')');

@@ -148,17 +148,18 @@ class LcctlNet : public ::testing::Test {
   }
   std::string Id(const char* p) { return lcdtest::UniqueId(p); }
 
-  // A network with its own bridge ("lcdn" + 6 hex) and a /24 of 10.88.230.0 .. 10.88.240.0
-  // that no other network or route has (tried in turn from a random start).
+  // A network with its own bridge ("lcdn" + 6 hex) and a /24 of 10.91.0.0/16 that no other
+  // network or route has, tried in turn from one that depends on this process: the tests run in
+  // parallel, and a network's route appears only with its first container.
   TestNetwork CreateNetwork(const std::vector<std::string>& extra = {}) {
     TestNetwork n;
     n.name = "lcdnet-" + RandomHex(8);
     n.bridge = "lcdn" + RandomHex(6);
-    const int first = 230, count = 11;
-    const int start = static_cast<int>(std::random_device{}() % count);
+    const int first = 0, count = 250;
+    const int start = static_cast<int>(::getpid() % 25) * 10;
     Result last;
     for (int i = 0; i < count; ++i) {
-      n.prefix = "10.88." + std::to_string(first + (start + i) % count) + ".";
+      n.prefix = "10.91." + std::to_string(first + (start + i) % count) + ".";
       std::vector<std::string> args{"network",         "create",   "--subnet",
                                     n.prefix + "0/24", "--bridge", n.bridge};
       args.insert(args.end(), extra.begin(), extra.end());
@@ -170,7 +171,7 @@ class LcctlNet : public ::testing::Test {
         return n;
       }
     }
-    ADD_FAILURE() << "no free /24 in 10.88.230.0-10.88.240.0: " << last.err;
+    ADD_FAILURE() << "no free /24 in 10.91.0.0/16: " << last.err;
     return n;
   }
 

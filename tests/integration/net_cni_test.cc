@@ -72,7 +72,7 @@ class CniReal : public ::testing::Test {
     rt.netns = netns_;
     rt.capability_args = {
         {"portMappings",
-         {{{"hostPort", 20000 + ::getpid() % 20000}, {"containerPort", 80}, {"protocol", "tcp"}}}}};
+         {{{"hostPort", 10000 + ::getpid() % 10000}, {"containerPort", 80}, {"protocol", "tcp"}}}}};
     return rt;
   }
   int LeaseFiles() {

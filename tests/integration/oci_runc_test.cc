@@ -35,7 +35,8 @@ RunResult Shell(const std::string& cmd) {
   return r;
 }
 
-constexpr const char* kCgroupParent = "lcd-oci-test";
+// Per process: the tests run in parallel, and each Bundle removes the parent when it goes.
+const std::string kCgroupParent = "lcd-oci-test-" + std::to_string(::getpid());
 
 // A bundle directory and a private runc root; the container is force-deleted on exit.
 struct Bundle {
