@@ -29,6 +29,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -166,8 +167,27 @@ struct Running {
 class NetTest : public ::testing::Test {
  protected:
   // The first two octets of this test's addresses: its twin on the other backend may run at the
-  // same time, and a subnet in use is refused.
-  const std::string n_ = lcdtest::IsDirectBackend() ? "10.89." : "10.88.";
+  // same time, and a subnet in use is refused. Each backend has its own /16s; the first whose
+  // x.192.0/18 (the thirds these tests use) no route or address of the host meets.
+  const std::string n_ = FreePrefix(lcdtest::IsDirectBackend() ? std::vector<int>{89, 93, 95}
+                                                               : std::vector<int>{88, 92, 94});
+
+  static std::string FreePrefix(const std::vector<int>& seconds) {
+    const std::string routes = lcdtest::RunCommand("/usr/sbin/ip -4 route show table all 2>&1") +
+                               lcdtest::RunCommand("/usr/sbin/ip -4 -o addr show 2>&1");
+    for (int second : seconds) {
+      const std::string prefix = "10." + std::to_string(second) + ".";
+      bool used = false;
+      for (int third = 192; third < 256 && !used; ++third)
+        used = routes.find(" " + prefix + std::to_string(third) + ".") != std::string::npos ||
+               routes.find("\n" + prefix + std::to_string(third) + ".") != std::string::npos ||
+               routes.rfind(prefix + std::to_string(third) + ".", 0) == 0;
+      if (!used) return prefix;
+      std::cerr << "NetTest: " << prefix << "192.0/18 is in use on this host, not taken:\n"
+                << routes;
+    }
+    return "10." + std::to_string(seconds.front()) + ".";
+  }
 
   void SetUp() override {
     scratch_ = std::make_unique<lcdtest::ScratchDir>("lcd-net");
@@ -233,7 +253,15 @@ class NetTest : public ::testing::Test {
     o.labels = std::move(labels);
     o.bridge = "lcdt" + RandomHex(6);
     bridges_.push_back(o.bridge);
-    return manager_->CreateNetwork(name, o);
+    try {
+      return manager_->CreateNetwork(name, o);
+    } catch (const Error& e) {
+      if (subnet.rfind(n_, 0) == 0 && e.message().find("route of the host") != std::string::npos)
+        std::cerr << "who holds " << subnet << ": the routes and addresses now:\n"
+                  << lcdtest::RunCommand("/usr/sbin/ip -4 route show table all 2>&1")
+                  << lcdtest::RunCommand("/usr/sbin/ip -4 -br addr show 2>&1");
+      throw;
+    }
   }
 
   oci::Spec SpecFor(const std::string& id, std::vector<std::string> args) {
