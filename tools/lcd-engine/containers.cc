@@ -1598,13 +1598,18 @@ void Containers::StopAll(std::optional<int> timeout_seconds) {
   BeginShutdown();
   std::vector<std::thread> threads;
   for (auto& c : All()) {
+    std::optional<int> timeout = timeout_seconds;
     {
       std::lock_guard l(c->mu);
       if (!c->running()) continue;
+      // Its own stop timeout; "wait forever" (-1) would hold the engine's exit: 10 s then.
+      if (!timeout && c->rec.config.contains("StopTimeout") &&
+          c->rec.config["StopTimeout"].is_number() && c->rec.config["StopTimeout"].get<int>() < 0)
+        timeout = 10;
     }
-    threads.emplace_back([this, c, timeout_seconds] {
+    threads.emplace_back([this, c, timeout] {
       try {
-        Stop(c, timeout_seconds);
+        Stop(c, timeout);
       } catch (const std::exception& e) {
         lcd::Log(lcd::LogLevel::kWarning, "lcd-engine: stopping " + c->rec.id + ": " + e.what());
       }

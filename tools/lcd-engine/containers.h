@@ -176,7 +176,8 @@ class Containers {
   void Rename(const std::shared_ptr<Ctr>& c, const std::string& new_name);
   void Save(Ctr& c);  // persists c.rec (c.mu held by the caller)
   // Stops every running container (engine shutdown), in parallel; each with its own stop
-  // timeout (--stop-timeout, 10 s by default) as dockerd does, unless `timeout_seconds` is given.
+  // timeout (--stop-timeout, 10 s by default; 10 s for -1) as dockerd does, unless
+  // `timeout_seconds` is given.
   // Then waits for the work its exits started (BackgroundWork), and refuses new restarts.
   void StopAll(std::optional<int> timeout_seconds);
   // The engine is going: no restart from now on (a pending one ends, its container "exited",
