@@ -79,6 +79,14 @@ TEST_F(ContainerdClientTest, StatsManyGivesTheFieldsAndValuesOfContainerdsGetSta
   auto foreign_task = client_->LoadContainer(ctx_, foreign)->GetTask(ctx_);
   const std::string no_task = Create(lcdtest::UniqueId("statsnotask"), {"true"})->ID();
 
+  // Each container settled: its runc init has exec'd sleep (until then the init's Go threads
+  // count in pids.current, and the two reads compared below could straddle the exec).
+  std::vector<std::shared_ptr<Task>> every = tasks;
+  every.push_back(foreign_task);
+  for (auto& t : every)
+    ASSERT_TRUE(lcdtest::Eventually([&] { return Summarize(t->GetStats(ctx_)).pids_current == 1; }))
+        << "pids.current of " << t->ID() << " never came to 1 (sleep)";
+
   std::vector<Stats> theirs;
   for (auto& t : tasks) theirs.push_back(t->GetStats(ctx_));
   const Stats foreign_theirs = foreign_task->GetStats(ctx_);
