@@ -85,7 +85,7 @@ void ProcessStdio::Release(bool remove_fifos) noexcept {
   CloseProcessIO(std::move(io), std::move(fifos), dir);
 }
 
-void ProcessStdio::DrainAndRelease(bool poke_outputs) noexcept {
+void ProcessStdio::DrainAndRelease() noexcept {
   std::shared_ptr<IO> io;
   std::shared_ptr<DirectIO> fifos;
   {
@@ -93,7 +93,7 @@ void ProcessStdio::DrainAndRelease(bool poke_outputs) noexcept {
     if (started_) io = io_;
     fifos = fifos_;
   }
-  if (poke_outputs && fifos) PokeOutputFifos(fifos->Config());
+  if (fifos) PokeOutputFifos(fifos->Config());
   if (io) {
     try {
       io->Wait();

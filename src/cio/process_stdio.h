@@ -37,9 +37,9 @@ class ProcessStdio : public std::enable_shared_from_this<ProcessStdio> {
   void Release(bool remove_fifos) noexcept;
   // The process is gone: waits for the copy to read its outputs to their end (only when it
   // started: a process that never ran may never have had its FIFOs opened), then Release(true).
-  // `poke_outputs`: first open and close each output FIFO for writing, so a reader that opened
-  // it after every writer had left (AttachTask after the exit) sees its EOF.
-  void DrainAndRelease(bool poke_outputs) noexcept;
+  // Each output FIFO is first opened and closed for writing, so that a reader that opened it
+  // after every writer had left (AttachTask after the exit) sees its EOF.
+  void DrainAndRelease() noexcept;
 
  private:
   void OnStdinClosed();

@@ -70,7 +70,7 @@ void ProcessCore::ReleaseIO(bool remove_fifos) noexcept { stdio_->Release(remove
 
 // The process is gone. A reader that opened its FIFO after every writer had left (AttachTask
 // after the exit) sees no EOF until a writer comes and goes: the drain is that writer.
-void ProcessCore::DrainAndReleaseIO() noexcept { stdio_->DrainAndRelease(true); }
+void ProcessCore::DrainAndReleaseIO() noexcept { stdio_->DrainAndRelease(); }
 
 void ProcessCore::Kill(const Context& ctx, int signal, bool all) {
   if (signal <= 0 || signal > 64)

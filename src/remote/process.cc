@@ -238,9 +238,9 @@ ExitStatus ProcessCore::Delete(const Context& ctx) {
 }
 
 void ProcessCore::DrainAndReleaseIO() noexcept {
-  // The shim closed its ends: the copy reads to their end. Poked: a reader that opened after
-  // the shim's writers had gone (AttachTask after the exit) sees no EOF otherwise.
-  stdio_->DrainAndRelease(true);
+  // The shim closed its ends: the copy reads to their end (ProcessStdio pokes the FIFOs for a
+  // reader that attached after the exit).
+  stdio_->DrainAndRelease();
 }
 
 std::optional<ExitStatus> ProcessCore::ForgetGoneProcess() {

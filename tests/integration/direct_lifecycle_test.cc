@@ -397,21 +397,6 @@ TEST_F(DirectTest, AttachTaskInANewClientReopensTheFifos) {
   EXPECT_TRUE(Leftovers().empty()) << testing::PrintToString(Leftovers());
 }
 
-TEST_F(DirectTest, DeleteOfATaskAttachedAfterItsExitDoesNotWaitForOutput) {
-  Connect();
-  auto c = Create("attach2", {"true"});
-  auto task = c->NewTask(ctx_, "", false, cio::Capture(std::make_shared<cio::Captured>()));
-  task->Start(ctx_);
-  task->Wait(ctx_);
-  task.reset();
-  auto again = std::make_shared<cio::Captured>();
-  auto attached = c->AttachTask(ctx_, cio::Capture(again));
-  auto t0 = std::chrono::steady_clock::now();
-  EXPECT_EQ(attached->Delete(ctx_).exit_code, 0u);
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
-  c->Delete(ctx_);
-}
-
 TEST_F(DirectTest, ConcurrentLifecyclesFromManyThreads) {
   Connect();
   std::vector<std::thread> threads;

@@ -99,6 +99,23 @@ TEST_F(ClientTest, AttachTaskFromASecondClientGetsLaterOutputAndStdin) {
   EXPECT_EQ(cap->Out(), "got:one\nbye\n");
 }
 
+// A reader that opens the output FIFOs after their writers are gone sees no EOF by itself: the
+// Delete of a task attached after its exit must not wait for one (it would hang).
+TEST_F(ClientTest, DeleteOfATaskAttachedAfterItsExitDoesNotWaitForOutput) {
+  std::string id = lcdtest::UniqueId("attachgone");
+  auto c = Create(id, {"true"});
+  {
+    auto task = c->NewTask(ctx_, "", false, cio::Capture(std::make_shared<cio::Captured>()));
+    task->Start(ctx_);
+    task->Wait(ctx_);
+  }
+  auto attached = c->AttachTask(ctx_, cio::Capture(std::make_shared<cio::Captured>()));
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(attached->Delete(ctx_).exit_code, 0u);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
+  c->Delete(ctx_);
+}
+
 TEST_F(ClientTest, ThrowingStdioCallbackFailsNewTaskAndLeavesNoFifo) {
   std::string id = lcdtest::UniqueId("cbthrow");
   auto c = Create(id, {"true"});
