@@ -14,44 +14,46 @@
 
 namespace libcontainerd {
 
-template <typename Core>
-class CoreProcess final : public Process {
+// The calls a process handle makes to its core, over `Base` (Process or Task).
+template <typename Base, typename Core>
+class CoreCalls : public Base {
  public:
-  explicit CoreProcess(std::shared_ptr<Core> core) : core_(std::move(core)) {}
-  const std::string& ID() const override { return core_->exec_id(); }
   uint32_t Pid() const override { return core_->pid(); }
   void Kill(const Context& ctx, int signal) override { core_->Kill(ctx, signal, false); }
   void Resize(const Context& ctx, uint32_t w, uint32_t h) override { core_->Resize(ctx, w, h); }
   ExitStatus Wait(const Context& ctx) override { return core_->Wait(ctx); }
   ExitStatus Delete(const Context& ctx) override { return core_->Delete(ctx); }
 
- private:
+ protected:
+  explicit CoreCalls(std::shared_ptr<Core> core) : core_(std::move(core)) {}
   std::shared_ptr<Core> core_;
+};
+
+template <typename Core>
+class CoreProcess final : public CoreCalls<Process, Core> {
+ public:
+  explicit CoreProcess(std::shared_ptr<Core> core) : CoreCalls<Process, Core>(std::move(core)) {}
+  const std::string& ID() const override { return this->core_->exec_id(); }
 };
 
 // A task's init-process calls, ForceDelete and GetSummary; the backend's Task class adds the
 // rest.
 template <typename Core>
-class CoreTask : public Task {
+class CoreTask : public CoreCalls<Task, Core> {
  public:
-  const std::string& ID() const override { return core_->container_id(); }
-  uint32_t Pid() const override { return core_->pid(); }
-  void Kill(const Context& ctx, int signal) override { core_->Kill(ctx, signal, false); }
-  void Resize(const Context& ctx, uint32_t w, uint32_t h) override { core_->Resize(ctx, w, h); }
-  ExitStatus Wait(const Context& ctx) override { return core_->Wait(ctx); }
-  ExitStatus Delete(const Context& ctx) override { return core_->Delete(ctx); }
-  void ForceDelete(const Context& ctx) override { ForceDeleteTask(*core_, ctx); }
+  const std::string& ID() const override { return this->core_->container_id(); }
+  void ForceDelete(const Context& ctx) override { ForceDeleteTask(*this->core_, ctx); }
   // moby: one entry per process that Pids reports (its error when Pids fails). moby's Linux
   // Summary carries nothing; ours carries the pid.
   std::vector<Summary> GetSummary(const Context& ctx) override {
     std::vector<Summary> out;
-    for (const auto& p : Pids(ctx)) out.push_back(Summary{.image_name = {}, .process_id = p.pid});
+    for (const auto& p : this->Pids(ctx))
+      out.push_back(Summary{.image_name = {}, .process_id = p.pid});
     return out;
   }
 
  protected:
-  explicit CoreTask(std::shared_ptr<Core> core) : core_(std::move(core)) {}
-  std::shared_ptr<Core> core_;
+  explicit CoreTask(std::shared_ptr<Core> core) : CoreCalls<Task, Core>(std::move(core)) {}
 };
 
 }  // namespace libcontainerd
