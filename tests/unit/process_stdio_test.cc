@@ -36,14 +36,19 @@ struct Rig {
   std::string dir;
   std::shared_ptr<cio::ProcessStdio> stdio = std::make_shared<cio::ProcessStdio>();
   std::shared_ptr<std::atomic<int>> forwarded = std::make_shared<std::atomic<int>>(0);
-  Rig() {
+  // `forward`: the runtime's CloseIO (by default counted in `forwarded`); `reader_may_come`
+  // as ProcessStdio::Set takes it.
+  explicit Rig(std::function<void()> forward = nullptr,
+               cio::DirectIOControl::ReaderMayCome reader_may_come = nullptr) {
     fs::remove_all(parent);
     auto set = cio::CreateFifoSet(parent, "init", /*with_stdin=*/true, /*terminal=*/false);
     fifos = set.io();
     dir = set.Release();
-    stdio->Set(fifos, nullptr, dir, [n = forwarded] { ++*n; });
+    if (!forward) forward = [n = forwarded] { ++*n; };
+    stdio->Set(fifos, nullptr, dir, std::move(forward), std::move(reader_may_come));
   }
   ~Rig() { fs::remove_all(parent); }
+  std::string StdinPath() const { return fifos->Config().stdin_path; }
 };
 
 }  // namespace
@@ -79,7 +84,7 @@ TEST(ProcessStdio, ReleaseKeepsTheFifosForAttachUnlessTheProcessGoes) {
   EXPECT_FALSE(fs::exists(r.dir));
 
   Rig gone;
-  gone.stdio->DrainAndRelease(/*poke_outputs=*/true);  // never started: no EOF to wait for
+  gone.stdio->DrainAndRelease();  // never started: no EOF to wait for
   EXPECT_FALSE(fs::exists(gone.dir)) << "the FIFO directory outlived its process";
 }
 
@@ -96,15 +101,7 @@ TEST(ProcessStdio, AStdinCloseAfterTheHolderWentDoesNothing) {
 // CloseIO (the forward) closes, and its reader opens only once the library waits for it (or,
 // had the library not waited, after the forward): it must still read what was written, then EOF.
 TEST(ProcessStdio, AReaderThatOpensAfterStdinWasClosedGetsTheDataAndEof) {
-  const std::string parent = "/tmp/lcd-process-stdio-" + std::to_string(::getpid()) + "-late";
-  fs::remove_all(parent);
-  auto set = cio::CreateFifoSet(parent, "exec", /*with_stdin=*/true, /*terminal=*/false);
-  auto fifos = set.io();
-  const std::string dir = set.Release();
-  const std::string path = fifos->Config().stdin_path;
-  int shim_writer = ::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-  ASSERT_GE(shim_writer, 0);
-
+  std::string path;  // the stdin FIFO, once the rig made it
   std::promise<std::string> got;
   std::future<std::string> result = got.get_future();
   std::thread reader;
@@ -120,10 +117,8 @@ TEST(ProcessStdio, AReaderThatOpensAfterStdinWasClosedGetsTheDataAndEof) {
       got.set_value(data);
     });
   };
-  int asked = 0;
-  auto stdio = std::make_shared<cio::ProcessStdio>();
-  stdio->Set(
-      fifos, nullptr, dir,
+  int shim_writer = -1, asked = 0;
+  Rig r(
       [&] {  // the shim's CloseIO
         ::close(std::exchange(shim_writer, -1));
         start_reader();
@@ -133,9 +128,12 @@ TEST(ProcessStdio, AReaderThatOpensAfterStdinWasClosedGetsTheDataAndEof) {
         start_reader();
         return true;
       });
-  stdio->MarkStarted();
-  fifos->WriteStdin("data");
-  fifos->CloseStdin();
+  path = r.StdinPath();
+  shim_writer = ::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  ASSERT_GE(shim_writer, 0);
+  r.stdio->MarkStarted();
+  r.fifos->WriteStdin("data");
+  r.fifos->CloseStdin();
   EXPECT_GT(asked, 0) << "the library did not wait for the late reader";
   bool ended = result.wait_for(std::chrono::seconds(5)) == std::future_status::ready;
   if (!ended) {  // free the reader blocked in open() (it counts as a reader: this cannot fail)
@@ -146,35 +144,21 @@ TEST(ProcessStdio, AReaderThatOpensAfterStdinWasClosedGetsTheDataAndEof) {
   EXPECT_TRUE(ended) << "the late reader waited in open() for a writer that never came";
   EXPECT_EQ(result.get(), "data");
   EXPECT_FALSE(HoldsOpen(path)) << "a writer kept for the reader outlived it";
-  stdio.reset();
-  fifos.reset();
-  fs::remove_all(parent);
 }
 
 // A process that is gone never opens its end: the close does not wait for it.
 TEST(ProcessStdio, NoReaderIsAwaitedForAProcessThatIsGone) {
-  const std::string parent = "/tmp/lcd-process-stdio-" + std::to_string(::getpid()) + "-gone";
-  fs::remove_all(parent);
-  auto set = cio::CreateFifoSet(parent, "exec", /*with_stdin=*/true, /*terminal=*/false);
-  auto fifos = set.io();
-  const std::string dir = set.Release();
-  int asked = 0, forwarded = 0;
-  auto stdio = std::make_shared<cio::ProcessStdio>();
-  stdio->Set(
-      fifos, nullptr, dir, [&] { ++forwarded; },
-      [&] {
-        ++asked;
-        return false;
-      });
-  stdio->MarkStarted();
+  int asked = 0;
+  Rig r(nullptr, [&] {
+    ++asked;
+    return false;
+  });
+  r.stdio->MarkStarted();
   auto t0 = std::chrono::steady_clock::now();
-  fifos->CloseStdin();
+  r.fifos->CloseStdin();
   EXPECT_EQ(asked, 1);
-  EXPECT_EQ(forwarded, 1);
+  EXPECT_EQ(r.forwarded->load(), 1);
   EXPECT_LT(std::chrono::steady_clock::now() - t0, cio::DirectIOControl::kLateReaderWait / 2)
       << "waited for a reader of a process that is gone";
-  EXPECT_FALSE(HoldsOpen(fifos->Config().stdin_path));
-  stdio.reset();
-  fifos.reset();
-  fs::remove_all(parent);
+  EXPECT_FALSE(HoldsOpen(r.StdinPath()));
 }
