@@ -1286,7 +1286,6 @@ void Containers::Exited(const std::shared_ptr<Ctr>& c, uint32_t code, lcd::Syste
     // The output ends when the shim closes its ends after the process's. A task adopted after
     // its exit reopened FIFOs whose writers were already gone: its Delete ends the copy.
     if (io && !adopted) WaitForOutput(*io, 5s);
-    if (!adopted) FlushPartial(*c);
     try {
       task->Delete(Engine::Ctx());
     } catch (const lcd::Error& e) {
@@ -1294,7 +1293,7 @@ void Containers::Exited(const std::shared_ptr<Ctr>& c, uint32_t code, lcd::Syste
         lcd::Log(lcd::LogLevel::kWarning,
                  "lcd-engine: deleting the task of " + c->rec.id + ": " + e.message());
     }
-    if (adopted) FlushPartial(*c);
+    FlushPartial(*c);  // the last unterminated lines, once nothing more comes
     if (io) io->Close();
     bool auto_remove = false;
     {
