@@ -105,7 +105,8 @@ void Events::Watch(const ContainerRecord& rec) {
     const int n = fd.get();
     subs_[n] = Sub{std::move(fd), rec, monitor_pid, false};
   } catch (const Error& e) {
-    if (IsMonitorGone(e) && MonitorDead(task_dir)) {
+    // Its socket refused us: a monitor that is exiting may not be a zombie yet.
+    if (IsMonitorGone(e) && MonitorDead(task_dir, std::chrono::seconds(2))) {
       if (ReadPidFile(task_dir + "/monitor.pid") != 0) DeliverDeadTask(rec, task_dir);
       return;
     }

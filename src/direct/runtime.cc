@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <thread>
 
 #include "common/program.h"
 #include "direct/events.h"
@@ -57,9 +58,14 @@ RunResult RunRuntime(const std::string& runtime, const std::string& root,
   return {r.exit_code, std::move(r.out), std::move(r.err)};
 }
 
-bool MonitorDead(const std::string& task_dir) {
+bool MonitorDead(const std::string& task_dir, std::chrono::milliseconds grace) {
   uint32_t pid = ReadPidFile(task_dir + "/monitor.pid");
-  return !ProcessAlive(pid);
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  while (ProcessAlive(pid)) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
 }
 
 ExitRecord FinishDeadTask(const ContainerRecord& rec, const std::string& task_dir) {

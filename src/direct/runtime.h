@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -49,6 +50,9 @@ RunResult RunRuntime(const std::string& runtime, const std::string& root,
 ExitRecord FinishDeadTask(const ContainerRecord& rec, const std::string& task_dir);
 
 // True when the task directory's monitor is dead (its pid file names no live process).
-bool MonitorDead(const std::string& task_dir);
+// `grace`: how long to wait for a monitor that is exiting (its socket already gone, while its
+// process still frees its memory and is not yet a zombie) to be dead.
+bool MonitorDead(const std::string& task_dir,
+                 std::chrono::milliseconds grace = std::chrono::milliseconds(0));
 
 }  // namespace libcontainerd::direct
