@@ -206,7 +206,10 @@ ProbeResult RunProbe(const std::shared_ptr<lcd::Task>& task, const lcd::oci::Pro
     r.exit_code = static_cast<int>(process->Wait(ctx).exit_code);
   } catch (const lcd::Error& e) {
     r.exit_code = -1;
-    if (e.kind() == lcd::ErrorKind::kDeadlineExceeded && !k.stopped())
+    // Past the deadline, whatever the error says (containerd may report the runtime's cancelled
+    // exec as "context deadline exceeded: unknown"), the check took too long.
+    if (!k.stopped() && (e.kind() == lcd::ErrorKind::kDeadlineExceeded ||
+                         std::chrono::steady_clock::now() >= r.start_steady + timeout))
       timed_out = true;
     else
       error = e.message();
